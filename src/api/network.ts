@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { duration, ifname, interfaceCidr, ipAddress } from './primitives.ts';
+
+export const interfaceSpec = z.strictObject({
+  ifname: ifname.describe('The kernel interface name this resource stands for, e.g. lan0.'),
+});
+export type InterfaceSpec = z.infer<typeof interfaceSpec>;
+
+export const virtualAddressSpec = z.strictObject({
+  interface: ifname.describe('Interface (resource name or kernel name) that carries the address and the VRRP adverts.'),
+  address: interfaceCidr.describe('The floating address with its prefix length, e.g. 192.0.2.1/24.'),
+  virtualRouterId: z.number().int().min(1).max(255).describe('VRRP router id (1-255); the same on every router of the group.'),
+  priority: z.number().int().min(1).max(254).describe('VRRP priority (1-254); the highest live router is master.'),
+  advertInterval: duration({ minMs: 10, maxMs: 40_950 })
+    .default('1s')
+    .describe('VRRP advertisement interval; sub-second values use VRRPv3. Failure is detected after about 3 intervals.'),
+  peers: z
+    .array(ipAddress)
+    .optional()
+    .describe('Unicast VRRP peers (the other routers\' addresses on this interface); omitted = multicast.'),
+  preempt: z.boolean().default(true).describe('Whether a higher-priority router takes the role back when it returns.'),
+  extraAddresses: z
+    .array(
+      z.strictObject({
+        interface: ifname.describe('Interface that carries this address.'),
+        address: interfaceCidr.describe('Address with prefix length, e.g. 198.51.100.100/24.'),
+      }),
+    )
+    .default([])
+    .describe('Addresses that move with the VIP, e.g. the SNAT address on the WAN side.'),
+});
+export type VirtualAddressSpec = z.infer<typeof virtualAddressSpec>;

@@ -1,0 +1,62 @@
+// Human output for routerctl: plans, validation results, resource status.
+import { formatConfigError, type ConfigError } from '../api/errors.ts';
+import type { ResourcePlan } from '../controllers/types.ts';
+import type { ApiResource } from './client.ts';
+import { renderTable } from './table.ts';
+
+const WIDTH = Math.max(100, Math.min(process.stdout.columns ?? 160, 200));
+
+export function formatErrors(errors: readonly ConfigError[]): string {
+  return `${errors.map(formatConfigError).join('\n')}\n${errors.length} error${errors.length === 1 ? '' : 's'}; nothing was applied`;
+}
+
+export function formatPlan(plans: readonly ResourcePlan[]): string {
+  const rows = plans.flatMap((p) => p.actions.map((a, i) => [i === 0 ? p.resource : '', a.verb, a.object, a.detail]));
+  const counts = new Map<string, number>();
+  for (const p of plans) for (const a of p.actions) counts.set(a.verb, (counts.get(a.verb) ?? 0) + 1);
+  const summary = [...counts].map(([v, n]) => `${n} ${v}`).join(', ');
+  return `${renderTable(['RESOURCE', 'ACTION', 'OBJECT', 'DETAIL'], rows, { maxWidth: WIDTH })}\n\nPlan: ${summary || 'nothing to do'}`;
+}
+
+function scalar(v: unknown): string {
+  if (v === undefined || v === null) return '-';
+  if (Array.isArray(v)) return v.length ? v.map(scalar).join(', ') : '-';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+const CONDITION_FIELDS = ['phase', 'reason', 'message', 'observedGeneration', 'lastTransitionTime'];
+
+export function formatDescribe(r: ApiResource): string {
+  const s = r.status;
+  const head: string[][] = [
+    ['Resource', `${r.kind}/${r.name}`],
+    ['Phase', scalar(s.phase)],
+    ['Reason', scalar(s.reason)],
+    ['Message', scalar(s.message)],
+    ['Since', scalar(s.lastTransitionTime)],
+    ['Generation', `${scalar(s.observedGeneration)} observed / ${scalar(r.generation)} desired`],
+  ];
+  const targets = Array.isArray(s.targets) ? (s.targets as Record<string, unknown>[]) : undefined;
+  const warnings = Array.isArray(s.warnings) ? (s.warnings as string[]) : [];
+  for (const [k, v] of Object.entries(s)) if (!CONDITION_FIELDS.includes(k) && k !== 'targets' && k !== 'warnings') head.push([k, scalar(v)]);
+  let out = renderTable(['FIELD', 'VALUE'], head, { maxWidth: WIDTH });
+  if (targets && targets.length) {
+    const cols = [...new Set(targets.flatMap((t) => Object.keys(t)))];
+    out += `\n\nTargets:\n${renderTable(
+      cols.map((c) => c.toUpperCase()),
+      targets.map((t) => cols.map((c) => scalar(t[c]))),
+      { maxWidth: WIDTH },
+    )}`;
+  }
+  if (warnings.length) out += `\n\nWarnings:\n${warnings.map((w) => `  ! ${w}`).join('\n')}`;
+  return out;
+}
+
+export function formatList(items: readonly ApiResource[]): string {
+  return renderTable(
+    ['RESOURCE', 'PHASE', 'REASON', 'MESSAGE'],
+    items.map((i) => [`${i.kind}/${i.name}`, scalar(i.status.phase), scalar(i.status.reason), scalar(i.status.message)]),
+    { maxWidth: WIDTH },
+  );
+}

@@ -1,0 +1,157 @@
+// routerctl: validate and plan configs; ask a running routerd for status.
+import { hostname } from 'node:os';
+import { Command, CommanderError, Option } from 'commander';
+import { z } from 'zod';
+import { KINDS, KIND_NAMES, isKind, resourceSchema } from '../api/kinds.ts';
+import { planNode, pathsToObserve } from '../controllers/plan.ts';
+import { observeNode } from '../controllers/observe.ts';
+import { DEFAULT_CONFIG_PATH, desiredResources, loadDesired } from '../config/desired.ts';
+import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../config/paths.ts';
+import { LocalHost } from '../host/local.ts';
+import { apiGet, reportedStatuses, type ApiResource } from './client.ts';
+import { Exit } from './exit.ts';
+import { formatDescribe, formatErrors, formatList, formatPlan } from './format.ts';
+
+type Output = 'table' | 'json';
+
+interface LoadFlags {
+  file: string[];
+  replace?: boolean;
+  config?: string;
+  output: Output;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const outputOption = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
+
+function addLoadOptions(cmd: Command): Command {
+  return cmd
+    .option('-f, --file <path>', 'config file to apply (repeatable; merged over --config unless --replace)', collect, [])
+    .option('--replace', 'the -f files are the whole desired config (ignore --config)')
+    .option('--config <path>', `the node's current config (default ${DEFAULT_CONFIG_PATH})`)
+    .addOption(outputOption());
+}
+
+function print(o: Output, json: unknown, text: string): void {
+  process.stdout.write(o === 'json' ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
+}
+
+async function load(flags: LoadFlags) {
+  if (flags.replace && flags.file.length === 0) throw new CommanderError(Exit.Usage, 'routerctl.usage', '--replace needs at least one -f FILE');
+  const result = await loadDesired({
+    files: flags.file,
+    basePath: flags.config ?? DEFAULT_CONFIG_PATH,
+    baseExplicit: flags.config !== undefined || flags.file.length === 0,
+    replace: flags.replace ?? false,
+  });
+  for (const n of result.notes) process.stderr.write(`note: ${n}\n`);
+  return result;
+}
+
+function socketOf(flags: { socket?: string; runDir?: string }): string {
+  return flags.socket ?? socketPath({ runDir: flags.runDir ?? DEFAULT_RUN_DIR, stateDir: DEFAULT_STATE_DIR });
+}
+
+export function buildRouterctl(): Command {
+  const program = new Command('routerctl')
+    .description('Validate and plan routerd configs; inspect a running routerd.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  addLoadOptions(program.command('validate').description('check config files; exit 0 when valid, 1 when not')).action(async (flags: LoadFlags) => {
+    const r = await load(flags);
+    const ids = r.config.resources.map((l) => `${l.resource.kind}/${l.resource.metadata.name}`);
+    if (r.errors.length > 0) {
+      if (flags.output === 'json') print('json', { valid: false, files: r.files, errors: r.errors }, '');
+      else process.stderr.write(`${formatErrors(r.errors)}\n`);
+      process.exitCode = Exit.Failed;
+      return;
+    }
+    print(flags.output, { valid: true, files: r.files, resources: ids }, `valid: ${ids.length} resource${ids.length === 1 ? '' : 's'} in ${r.files.join(', ')}`);
+  });
+
+  addLoadOptions(program.command('plan').description('show what routerd would do on this node, without changing anything'))
+    .option('--run-dir <dir>', 'routerd run directory', DEFAULT_RUN_DIR)
+    .option('--state-dir <dir>', 'routerd state directory', DEFAULT_STATE_DIR)
+    .option('--socket <path>', 'status socket of the running routerd (default <run-dir>/routerd.sock)')
+    .option('--node <name>', 'node name (VRRP router_id)', hostname())
+    .action(async (flags: LoadFlags & { runDir: string; stateDir: string; socket?: string; node: string }) => {
+      const r = await load(flags);
+      if (r.errors.length > 0) {
+        process.stderr.write(`${formatErrors(r.errors)}\n`);
+        process.exitCode = Exit.Failed;
+        return;
+      }
+      const resources = desiredResources(r.config);
+      const paths = { runDir: flags.runDir, stateDir: flags.stateDir };
+      const reported = await reportedStatuses(socketOf(flags));
+      const { observed, problems } = await observeNode(new LocalHost(), pathsToObserve(resources, { paths, nodeName: flags.node }));
+      const plans = planNode(resources, observed, { paths, nodeName: flags.node, reported: reported.lookup });
+      for (const p of problems) process.stderr.write(`note: not observed: ${p}\n`);
+      if (!reported.reachable) process.stderr.write('note: routerd is not running here; status-dependent resources (spec.when) show as waiting\n');
+      print(flags.output, { files: r.files, daemon: reported.reachable, resources: plans }, formatPlan(plans));
+    });
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of one kind, or of all kinds')
+    .argument('[kind]', `one of ${KIND_NAMES.join(', ')}`)
+    .action((kind?: string) => {
+      if (kind !== undefined && !isKind(kind)) throw new CommanderError(Exit.Usage, 'routerctl.usage', `unknown kind "${kind}"; known: ${KIND_NAMES.join(', ')}`);
+      const one = (k: keyof typeof KINDS) => ({ description: KINDS[k].description, ...z.toJSONSchema(resourceSchema(k), { io: 'input', unrepresentable: 'any' }) });
+      const out = kind ? one(kind) : Object.fromEntries(KIND_NAMES.map((k) => [k, one(k)]));
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    });
+
+  const daemonCmd = (name: string, description: string) =>
+    program
+      .command(name)
+      .description(description)
+      .option('--run-dir <dir>', 'run directory of the routerd instance', DEFAULT_RUN_DIR)
+      .option('--socket <path>', 'status socket (default <run-dir>/routerd.sock)')
+      .addOption(outputOption());
+
+  daemonCmd('describe', 'show one resource\'s status in detail')
+    .argument('<resource>', 'Kind/name, e.g. VirtualAddress/lan-vip')
+    .action(async (ref: string, flags: { runDir: string; socket?: string; output: Output }) => {
+      if (!/^[A-Za-z0-9]+\/[a-z0-9-]+$/.test(ref)) throw new CommanderError(Exit.Usage, 'routerctl.usage', `"${ref}" is not Kind/name`);
+      const { status, body } = await apiGet<ApiResource | { error: string }>(socketOf(flags), `/api/v1/resources/${ref}`);
+      if (status !== 200) {
+        process.stderr.write(`${'error' in body ? body.error : `HTTP ${status}`}\n`);
+        process.exitCode = Exit.Failed;
+        return;
+      }
+      print(flags.output, body, formatDescribe(body as ApiResource));
+    });
+
+  daemonCmd('get', 'list resources and their phase')
+    .argument('[kind]', 'only this kind')
+    .action(async (kind: string | undefined, flags: { runDir: string; socket?: string; output: Output }) => {
+      if (kind !== undefined && !isKind(kind)) throw new CommanderError(Exit.Usage, 'routerctl.usage', `unknown kind "${kind}"`);
+      const { body } = await apiGet<{ items: ApiResource[] }>(socketOf(flags), `/api/v1/resources${kind ? `/${kind}` : ''}`);
+      print(flags.output, body, formatList(body.items));
+    });
+
+  daemonCmd('status', 'summary of the running routerd').action(async (flags: { runDir: string; socket?: string; output: Output }) => {
+    const { body } = await apiGet<{ items: ApiResource[] } & Record<string, unknown>>(socketOf(flags), '/api/v1/status');
+    print(flags.output, body, `${Object.entries(body).filter(([k]) => k !== 'items').map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n')}\n\n${formatList(body.items)}`);
+  });
+
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildRouterctl();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : Exit.Ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return Exit.Ok;
+      if (e.code === 'routerctl.usage') process.stderr.write(`routerctl: ${e.message}\n`);
+      return Exit.Usage;
+    }
+    process.stderr.write(`routerctl: ${(e as Error).message}\n`);
+    return Exit.Failed;
+  }
+}

@@ -1,0 +1,66 @@
+// Where routerd keeps things on a node. Paths are derived from kind and name,
+// never configured, so both routers of a pair agree on them (seed 002).
+import { join } from 'node:path';
+import { controllerNameOf, type Kind } from '../api/kinds.ts';
+
+export const DEFAULT_STATE_DIR = '/var/lib/routerd';
+export const DEFAULT_RUN_DIR = '/run/routerd';
+
+export interface NodePaths {
+  /** Persistent state: lease files, prefix-delegation state. */
+  readonly stateDir: string;
+  /** Runtime: rendered configs, pid files, FIFOs, the API socket, SSH control sockets. */
+  readonly runDir: string;
+}
+
+export const defaultPaths: NodePaths = { stateDir: DEFAULT_STATE_DIR, runDir: DEFAULT_RUN_DIR };
+
+export function socketPath(p: NodePaths): string {
+  return join(p.runDir, 'routerd.sock');
+}
+
+export function keepalivedDir(p: NodePaths): string {
+  return join(p.runDir, 'keepalived');
+}
+
+export function keepalivedConfPath(p: NodePaths): string {
+  return join(keepalivedDir(p), 'keepalived.conf');
+}
+
+export function keepalivedFifoPath(p: NodePaths): string {
+  return join(keepalivedDir(p), 'notify.fifo');
+}
+
+/** dnsmasq server config, pid file and lease file for a DHCP server resource. */
+export function dnsmasqPaths(p: NodePaths, kind: 'DHCPv4Server' | 'DHCPv6Server', name: string) {
+  const base = `${controllerNameOf(kind)}-${name}`;
+  return {
+    conf: join(p.runDir, 'dnsmasq', `${base}.conf`),
+    pidFile: join(p.runDir, 'dnsmasq', `${base}.pid`),
+    leaseFile: join(p.stateDir, 'dnsmasq', `${base}.leases`),
+  };
+}
+
+/** The prefix-delegation client's state directory (its DUID and lease). */
+export function prefixDelegationStateDir(p: NodePaths, name: string): string {
+  return join(p.stateDir, 'dhcpcd', name);
+}
+
+export type LeaseSourceKind = 'DHCPv4Server' | 'DHCPv6Server' | 'DHCPv6PrefixDelegation';
+
+/**
+ * What a lease sync copies for its source: a file for dnsmasq servers, a
+ * directory (trailing slash: its contents) for the prefix-delegation client.
+ */
+export function leaseSyncPath(p: NodePaths, kind: LeaseSourceKind, name: string): string {
+  if (kind === 'DHCPv6PrefixDelegation') return `${prefixDelegationStateDir(p, name)}/`;
+  return dnsmasqPaths(p, kind, name).leaseFile;
+}
+
+export function sshControlDir(p: NodePaths): string {
+  return join(p.runDir, 'ssh');
+}
+
+export function isLeaseSourceKind(k: Kind): k is LeaseSourceKind {
+  return k === 'DHCPv4Server' || k === 'DHCPv6Server' || k === 'DHCPv6PrefixDelegation';
+}

@@ -1,0 +1,43 @@
+import { createHash } from 'node:crypto';
+import { resourceId, whenOf, type AnyResource } from '../api/kinds.ts';
+import { evaluateWhen } from '../when/evaluate.ts';
+import { Phase, Reason, type ResourceStatus } from './status.ts';
+import type { Action, Observed, ObservedInterface, PlanContext, ResourcePlan, Verb } from './types.ts';
+
+export function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+export function action(r: { readonly kind: string; readonly metadata: { readonly name: string } }, verb: Verb, object: string, detail: string): Action {
+  return { resource: resourceId(r), verb, object, detail };
+}
+
+export function status(phase: ResourceStatus['phase'], reason: string, message: string, extra: Record<string, unknown> = {}): ResourceStatus {
+  return { phase, reason, message, ...extra };
+}
+
+/**
+ * The spec.when gate. Returns a Pending/WhenFalse plan when the gate is shut
+ * (false or unknown), naming the unmet conditions, else undefined.
+ */
+export function gate(r: AnyResource, ctx: PlanContext, what: string): ResourcePlan | undefined {
+  const outcome = evaluateWhen(whenOf(r), ctx.status);
+  if (outcome.truth === 'true') return undefined;
+  const message = `${what} only while spec.when holds: ${outcome.unmet.join('; ')}`;
+  return {
+    resource: resourceId(r),
+    actions: [action(r, 'wait', 'spec.when', message)],
+    status: status(Phase.Pending, Reason.WhenFalse, message),
+  };
+}
+
+export function findInterface(observed: Observed, ifname: string): ObservedInterface | undefined {
+  return observed.interfaces?.find((i) => i.name === ifname);
+}
+
+/** Compare a rendered file with what is on disk: create, update or noop. */
+export function fileVerb(observed: Observed, path: string, content: string): Verb {
+  const current = observed.files.get(path);
+  if (current === undefined) return 'create';
+  return current === content ? 'noop' : 'update';
+}

@@ -1,0 +1,66 @@
+import type { AnyResource, Kind, ResourceOf } from '../api/kinds.ts';
+import type { NodePaths } from '../config/paths.ts';
+import type { StatusLookup } from '../when/evaluate.ts';
+import type { ResourceStatus } from './status.ts';
+
+export type Verb = 'create' | 'update' | 'delete' | 'noop' | 'wait' | 'run';
+
+/** One thing the node would do for a resource, in words an operator reads. */
+export interface Action {
+  readonly resource: string;
+  readonly verb: Verb;
+  /** What is acted on: "nft table ip routerd_nat", "keepalived instance routerd_lan_vip". */
+  readonly object: string;
+  readonly detail: string;
+}
+
+export interface ObservedAddress {
+  readonly family: 4 | 6;
+  readonly address: string;
+  readonly prefixLength: number;
+}
+
+export interface ObservedInterface {
+  readonly name: string;
+  readonly up: boolean;
+  readonly operState?: string;
+  readonly mac?: string;
+  readonly addresses: readonly ObservedAddress[];
+}
+
+/** What the host shows, read-only; gathered once per pass. */
+export interface Observed {
+  /** undefined: not observed (e.g. `ip` unavailable), as opposed to "no interfaces". */
+  readonly interfaces?: readonly ObservedInterface[];
+  /** nftables tables present: "ip routerd_nat" → the digest routerd left in its comment, if any. */
+  readonly nftTables?: ReadonlyMap<string, string | undefined>;
+  readonly conntrackCount?: number;
+  /** Contents of files routerd owns (rendered configs), keyed by path; undefined = absent. */
+  readonly files: ReadonlyMap<string, string | undefined>;
+  /** Paths that exist (lease files, state dirs). */
+  readonly existing: ReadonlySet<string>;
+}
+
+export interface PlanContext {
+  readonly resources: readonly AnyResource[];
+  readonly ifname: (name: string) => string;
+  readonly paths: NodePaths;
+  /** Status as reported by the daemon, or projected by earlier plans in this pass. */
+  readonly status: StatusLookup;
+  readonly nodeName: string;
+}
+
+/** The outcome of planning one resource: what to do, and the status it leads to. */
+export interface ResourcePlan {
+  readonly resource: string;
+  readonly actions: readonly Action[];
+  readonly status: ResourceStatus;
+}
+
+/** Files a plan needs observed (configs it renders, lease files it reads). */
+export interface Planner<K extends Kind> {
+  readonly kind: K;
+  /** Paths whose content or existence this planner compares against. */
+  paths(resources: readonly ResourceOf<K>[], ctx: PlanContext): { contents: string[]; existence: string[] };
+  plan(resources: readonly ResourceOf<K>[], observed: Observed, ctx: PlanContext): ResourcePlan[];
+}
