@@ -1,7 +1,8 @@
 import { spawn as spawnChild } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { ChildHandle, Host, RunOptions, RunResult, SpawnOptions } from './host.ts';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -24,14 +25,23 @@ export class LocalHost implements Host {
     this.description = opts.netns ? `netns ${opts.netns}` : 'local';
   }
 
-  run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    const input = opts.stdin === undefined ? undefined : await stdinFile(opts.stdin);
+    try {
+      return await this.runWith(argv, opts, input?.fd);
+    } finally {
+      await input?.close();
+    }
+  }
+
+  private runWith(argv: readonly string[], opts: RunOptions, stdinFd: number | undefined): Promise<RunResult> {
     const full = [...this.prefix, ...argv];
     const started = performance.now();
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const maxOut = opts.maxOutputBytes ?? DEFAULT_MAX_STDOUT;
     return new Promise((resolve) => {
       const child = spawnChild(full[0]!, full.slice(1), {
-        stdio: ['pipe', 'pipe', 'pipe'],
+        stdio: [stdinFd ?? 'ignore', 'pipe', 'pipe'],
         env: opts.env ? { ...process.env, ...opts.env } : process.env,
       });
       const out: Buffer[] = [];
@@ -41,7 +51,7 @@ export class LocalHost implements Host {
       let truncated = false;
       let timedOut = false;
       let spawnError: Error | undefined;
-      child.stdout.on('data', (b: Buffer) => {
+      child.stdout!.on('data', (b: Buffer) => {
         if (outBytes + b.length > maxOut) {
           truncated = true;
           return;
@@ -49,15 +59,12 @@ export class LocalHost implements Host {
         outBytes += b.length;
         out.push(b);
       });
-      child.stderr.on('data', (b: Buffer) => {
+      child.stderr!.on('data', (b: Buffer) => {
         if (errBytes < MAX_STDERR) {
           errBytes += b.length;
           err.push(b);
         }
       });
-      // A child that exits before reading all its stdin raises EPIPE here: that is
-      // the child's outcome to report, not ours to crash on.
-      child.stdin.on('error', () => undefined);
       child.on('error', (e) => {
         spawnError = e;
       });
@@ -82,12 +89,12 @@ export class LocalHost implements Host {
           durationMs: Math.round(performance.now() - started),
         });
       });
-      if (opts.stdin !== undefined) child.stdin.end(opts.stdin);
-      else child.stdin.end();
     });
   }
 
   spawn(argv: readonly string[], opts: SpawnOptions = {}): ChildHandle {
+    // Streaming stdin is a socketpair (Node's child stdio): fine for ssh, keepalived
+    // and the like, but tools that open /dev/stdin by path need run()'s file.
     const full = [...this.prefix, ...argv];
     const child = spawnChild(full[0]!, full.slice(1), {
       stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
@@ -153,5 +160,23 @@ export class LocalHost implements Host {
     } catch {
       return false;
     }
+  }
+}
+
+/**
+ * Bulk stdin as an unlinked temporary file rather than a pipe: Node's child
+ * stdio is a socketpair, and tools that open /dev/stdin by path (`conntrack -R
+ * /dev/stdin`) cannot open a socket (see test/e2e/kernel-conntrack.test.ts).
+ * A regular file works for every reader and never blocks on a slow child.
+ */
+async function stdinFile(data: string | Buffer): Promise<FileHandle> {
+  const dir = await mkdtemp(join(tmpdir(), 'routerd-stdin-'));
+  const path = join(dir, 'in');
+  try {
+    await writeFile(path, data, { mode: 0o600 });
+    // A fresh read handle starts at offset 0; the child inherits it.
+    return await open(path, 'r');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }

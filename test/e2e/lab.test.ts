@@ -10,20 +10,10 @@ import { createLab, labMounts, labPrefix, listNetns } from '../../src/lab/topolo
 import type { Lab } from '../../src/lab/topology.ts';
 import { probeTcp, reached, startEchoFlows, startTcpEchoServer } from '../../src/lab/traffic.ts';
 import type { EchoServer } from '../../src/lab/traffic.ts';
+import { requireE2E } from '../helpers/e2e.ts';
 
 const ECHO_PORT = 7007;
 const CLOSED_PORT = 9;
-
-async function skipReason(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'needs root (network and mount namespaces)';
-  const r = await new LocalHost().run(['ip', 'netns', 'list'], { timeoutMs: 5_000 });
-  if (r.code !== 0) return `ip netns unavailable: ${r.stderr.trim()}`;
-  for (const tool of ['nsenter', 'unshare']) {
-    const v = await new LocalHost().run([tool, '--version'], { timeoutMs: 5_000 });
-    if (v.code !== 0) return `${tool} unavailable`;
-  }
-  return undefined;
-}
 
 async function gone(path: string): Promise<boolean> {
   try {
@@ -35,13 +25,7 @@ async function gone(path: string): Promise<boolean> {
 }
 
 test('network-namespace lab', { timeout: 120_000 }, async (t) => {
-  const reason = await skipReason();
-  if (reason !== undefined) {
-    if (process.env.CI === 'true') assert.fail(`lab test cannot run under CI: ${reason}`);
-    console.log(`skipping lab test: ${reason}`);
-    t.skip(reason);
-    return;
-  }
+  if (!(await requireE2E(t))) return;
 
   const prefix = labPrefix('lab');
   const log = (msg: string): void => console.log(msg);
