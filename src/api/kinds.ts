@@ -118,14 +118,22 @@ export interface ResourceOf<K extends Kind> {
 
 export type AnyResource = { [K in Kind]: ResourceOf<K> }[Kind];
 
-/** The whole-resource schema of one kind (strict: unknown fields are errors). */
-export function resourceSchema(kind: Kind) {
+function buildResourceSchema(kind: Kind) {
   return z.strictObject({
     apiVersion: z.literal(API_VERSION),
     kind: z.literal(kind),
     metadata: metadataSchema,
     spec: KINDS[kind].spec,
   });
+}
+
+const resourceSchemas = new Map<Kind, ReturnType<typeof buildResourceSchema>>();
+
+/** The whole-resource schema of one kind (strict: unknown fields are errors). */
+export function resourceSchema(kind: Kind) {
+  let s = resourceSchemas.get(kind);
+  if (!s) resourceSchemas.set(kind, (s = buildResourceSchema(kind)));
+  return s;
 }
 
 export function resourceId(r: { kind: string; metadata: { name: string } }): string {

@@ -1,0 +1,29 @@
+// npm run bench [-- NAME ...]: run benchmarks and rewrite their sections of bench/RESULTS.md.
+import { writeSection, type BenchSection } from './results.ts';
+import { benchValidate } from './validate.ts';
+
+const BENCHES: Record<string, { root: boolean; run: () => Promise<BenchSection> }> = {
+  validate: { root: false, run: benchValidate },
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+for (const name of wanted) if (!BENCHES[name]) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(BENCHES).join(', ')}`);
+const names = wanted.length ? wanted : Object.keys(BENCHES);
+let failed = 0;
+for (const name of names) {
+  const b = BENCHES[name]!;
+  if (b.root && process.getuid?.() !== 0) {
+    console.log(`skip ${name}: needs root (network namespaces)`);
+    continue;
+  }
+  const t0 = performance.now();
+  try {
+    const section = await b.run();
+    await writeSection(section);
+    console.log(`${name}: done in ${Math.round(performance.now() - t0)} ms`);
+  } catch (e) {
+    failed++;
+    console.error(`${name}: failed: ${(e as Error).stack ?? String(e)}`);
+  }
+}
+process.exitCode = failed ? 1 : 0;
