@@ -37,6 +37,7 @@ export async function loadDesired(opts: DesiredOptions): Promise<DesiredResult> 
   const errors: ConfigError[] = [];
   const layers: LoadedResource[][] = [];
   const files: string[] = [];
+  const invalidIds = new Set<string>();
   const basePath = opts.basePath ?? DEFAULT_CONFIG_PATH;
   if (!opts.replace) {
     if (opts.baseExplicit || (await exists(basePath))) {
@@ -47,7 +48,6 @@ export async function loadDesired(opts: DesiredOptions): Promise<DesiredResult> 
       files.push(basePath);
     } else notes.push(`${basePath} does not exist; validating the given files alone`);
   }
-  const invalidIds = new Set<string>();
   const fromFiles = new Map<string, LoadedResource>();
   for (const f of opts.files) {
     const r = await loadFile(f);

@@ -39,6 +39,12 @@ export interface NodePlanOptions {
   readonly nodeName: string;
   /** Statuses the running daemon reports (role, sync state); unknown when not running. */
   readonly reported?: StatusLookup;
+  /** Plan only these kinds (the daemon's enabled controllers); the others still name interfaces etc. */
+  readonly kinds?: ReadonlySet<Kind>;
+}
+
+function selected(opts: NodePlanOptions): readonly AnyPlanner[] {
+  return opts.kinds ? PLANNERS.filter((p) => opts.kinds!.has(p.kind)) : PLANNERS;
 }
 
 export function planContext(resources: readonly AnyResource[], opts: NodePlanOptions, projected: Map<string, ResourceStatus>): PlanContext {
@@ -68,7 +74,7 @@ export function pathsToObserve(resources: readonly AnyResource[], opts: NodePlan
   const ctx = planContext(resources, opts, new Map());
   const contents: string[] = [];
   const existence: string[] = [];
-  for (const p of PLANNERS) {
+  for (const p of selected(opts)) {
     const want = (p as Planner<Kind>).paths(ofKind(resources, p.kind), ctx);
     contents.push(...want.contents);
     existence.push(...want.existence);
@@ -80,7 +86,7 @@ export function planNode(resources: readonly AnyResource[], observed: Observed, 
   const projected = new Map<string, ResourceStatus>();
   const ctx = planContext(resources, opts, projected);
   const byId = new Map<string, ResourcePlan>();
-  for (const p of PLANNERS)
+  for (const p of selected(opts))
     for (const rp of runPlanner(p as Planner<Kind>, resources, observed, ctx)) {
       projected.set(rp.resource, rp.status);
       byId.set(rp.resource, rp);

@@ -29,6 +29,13 @@ export interface SpawnOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Pipe stdin (default: ignore). */
   readonly stdin?: 'pipe' | 'ignore';
+  /**
+   * Append stdout and stderr to this file instead of piping them, so the child
+   * never writes into a pipe that dies with routerd.
+   */
+  readonly logFile?: string;
+  /** Own session and process group, not waited for: the child outlives routerd. */
+  readonly detached?: boolean;
 }
 
 /** A long-running child: a supervised daemon, an event stream, an SSH master. */

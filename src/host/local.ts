@@ -1,4 +1,5 @@
 import { spawn as spawnChild } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -96,10 +97,14 @@ export class LocalHost implements Host {
     // Streaming stdin is a socketpair (Node's child stdio): fine for ssh, keepalived
     // and the like, but tools that open /dev/stdin by path need run()'s file.
     const full = [...this.prefix, ...argv];
+    const logFd = opts.logFile === undefined ? undefined : openLog(opts.logFile);
     const child = spawnChild(full[0]!, full.slice(1), {
-      stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdin ?? 'ignore', logFd ?? 'pipe', logFd ?? 'pipe'],
       env: opts.env ? { ...process.env, ...opts.env } : process.env,
+      detached: opts.detached ?? false,
     });
+    if (logFd !== undefined) closeSync(logFd);
+    if (opts.detached) child.unref();
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
       child.on('error', () => resolve({ code: 127, signal: null }));
       child.on('exit', (code, signal) => resolve({ code, signal: signal ?? null }));
@@ -179,4 +184,9 @@ async function stdinFile(data: string | Buffer): Promise<FileHandle> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+function openLog(path: string): number {
+  mkdirSync(dirname(path), { recursive: true });
+  return openSync(path, 'a', 0o640);
 }

@@ -37,8 +37,6 @@ export function renderKeepalivedConf(input: KeepalivedInput): string {
     'vrrp_garp_master_delay 1',
     'vrrp_garp_master_repeat 3',
     'vrrp_garp_master_refresh 60',
-    'enable_script_security',
-    'script_user root',
     '}',
   ];
   const vips = [...input.virtualAddresses].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));

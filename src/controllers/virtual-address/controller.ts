@@ -1,0 +1,140 @@
+// VirtualAddress → keepalived. The role comes from keepalived's notify_fifo;
+// routerd restarts leave keepalived running and adopt it again, so a restart
+// on the master moves nothing.
+import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import { KeepalivedEngine } from '../../engines/keepalived/engine.ts';
+import { roleOf, type NotifyEvent, type Role } from '../../engines/keepalived/notify.ts';
+import { instanceName, vipNameFromInstance } from '../../engines/keepalived/render.ts';
+import { ipAddrShowArgv, parseIpAddr } from '../../kernel/ip.ts';
+import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import { Phase, Reason, type ResourceStatus } from '../status.ts';
+import { keepalivedConfFor } from './plan.ts';
+
+interface RoleState {
+  role: Role;
+  since: string;
+  why: string;
+}
+
+export class VirtualAddressController implements Controller {
+  readonly name = 'virtual-address';
+  readonly kinds = ['VirtualAddress'] as const;
+  private engine: KeepalivedEngine | undefined;
+  private readonly roles = new Map<string, RoleState>();
+  private ctx: ControllerContext | undefined;
+  private vips: ResourceOf<'VirtualAddress'>[] = [];
+
+  constructor(private readonly makeEngine?: (ctx: ControllerContext, c: VirtualAddressController) => KeepalivedEngine) {}
+
+  async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
+    this.ctx = ctx;
+    this.vips = input.resources.filter((r): r is ResourceOf<'VirtualAddress'> & AnyResource => r.kind === 'VirtualAddress');
+    for (const name of [...this.roles.keys()]) if (!this.vips.some((v) => v.metadata.name === name)) this.roles.delete(name);
+    if (this.vips.length === 0) {
+      if (this.engine) {
+        ctx.log.info({ action: 'keepalived-stop', reason: 'no VirtualAddress left' }, 'stopping keepalived');
+        await this.engine.stop(false);
+      }
+      return;
+    }
+    this.engine ??= this.makeEngine ? this.makeEngine(ctx, this) : this.defaultEngine(ctx);
+    const conf = keepalivedConfFor(this.vips, input.planCtx);
+    const t0 = performance.now();
+    let engineMessage: string;
+    let engineReason: string | undefined;
+    try {
+      const { configChanged, outcome } = await this.engine.apply(conf);
+      const durationMs = Math.round(performance.now() - t0);
+      if (configChanged || outcome !== 'running')
+        ctx.log.info({ action: 'keepalived-apply', outcome, configChanged, durationMs, instances: this.vips.length }, `keepalived ${outcome}`);
+      if (outcome === 'adopted') void this.learnRoleOfAdopted(ctx);
+      if (outcome === 'backoff' || outcome === 'failed') {
+        setTimeout(() => ctx.trigger('keepalived retry'), this.engine.retryInMs() + 10).unref();
+      }
+      const st = this.engine.state();
+      engineMessage = st.state === 'running' ? `running (pid ${st.pid}${st.adopted ? ', adopted' : ''})` : st.state === 'failed' ? st.message : 'stopped';
+      if (st.state === 'failed') engineReason = this.engine.restarts > 0 ? Reason.EngineRestarted : Reason.EngineFailed;
+      else if (this.engine.restarts > 0) engineMessage += `; restarted ${this.engine.restarts} time(s)`;
+    } catch (e) {
+      engineMessage = (e as Error).message;
+      engineReason = Reason.EngineFailed;
+      ctx.log.error({ action: 'keepalived-apply', outcome: 'error', err: engineMessage }, 'keepalived apply failed');
+    }
+    for (const vip of this.vips) ctx.status.set(resourceId(vip), this.statusOf(vip, ctx, engineMessage, engineReason));
+  }
+
+  async stop(opts: { keepEngines: boolean }): Promise<void> {
+    await this.engine?.stop(opts.keepEngines);
+    this.engine = undefined;
+  }
+
+  private defaultEngine(ctx: ControllerContext): KeepalivedEngine {
+    return new KeepalivedEngine(ctx.host, ctx.paths, {
+      onNotify: (e) => this.onNotify(e),
+      onExit: (info) => {
+        ctx.metrics.engineRestarts.inc({ engine: 'keepalived' });
+        ctx.log.warn({ action: 'keepalived-exit', code: info.code, signal: info.signal, restarts: info.restarts }, 'keepalived exited; restarting');
+        for (const [name, r] of this.roles) this.setRole(name, { role: 'unknown', since: new Date().toISOString(), why: `keepalived exited (${info.signal ?? `code ${info.code}`})` }, r.role);
+        ctx.trigger('keepalived exited');
+      },
+    });
+  }
+
+  /** A role change from keepalived. */
+  onNotify(e: NotifyEvent): void {
+    if (e.type !== 'INSTANCE') return;
+    const name = vipNameFromInstance(e.name);
+    if (!name) return;
+    const prev = this.roles.get(name)?.role ?? 'unknown';
+    const role = roleOf(e.state);
+    const why = `keepalived: ${e.state}${e.priority !== undefined ? ` (priority ${e.priority})` : ''}`;
+    this.setRole(name, { role, since: new Date().toISOString(), why }, prev);
+  }
+
+  private setRole(name: string, next: RoleState, prev: Role): void {
+    const ctx = this.ctx;
+    this.roles.set(name, next);
+    if (!ctx) return;
+    const id = `VirtualAddress/${name}`;
+    if (prev !== next.role) {
+      ctx.metrics.vrrpTransitions.inc({ resource: id, role: next.role });
+      ctx.log.info({ resource: id, action: 'role-change', from: prev, to: next.role, why: next.why }, `${id}: ${prev} → ${next.role}`);
+    }
+    for (const r of ['master', 'backup', 'fault', 'unknown'] as const) ctx.metrics.vrrpRole.set({ resource: id, role: r }, r === next.role ? 1 : 0);
+    const vip = this.vips.find((v) => v.metadata.name === name);
+    const prevStatus = ctx.status.get(id);
+    if (vip) ctx.status.set(id, this.statusOf(vip, ctx, String(prevStatus?.keepalived ?? ''), undefined));
+    ctx.trigger(`role ${name} ${next.role}`);
+  }
+
+  private statusOf(vip: ResourceOf<'VirtualAddress'>, ctx: ControllerContext, engine: string, engineReason: string | undefined): ResourceStatus {
+    const r = this.roles.get(vip.metadata.name) ?? { role: 'unknown' as Role, since: undefined, why: 'no report from keepalived yet' };
+    const base = { role: r.role, since: r.since, roleReason: r.why, keepalived: engine, observedGeneration: ctx.generation(resourceId(vip)) };
+    if (engineReason) return { phase: Phase.Failed, reason: engineReason, message: engine, ...base };
+    if (r.role === 'unknown') return { phase: Phase.Pending, reason: 'RoleUnknown', message: r.why, ...base };
+    const addrs = [vip.spec.address, ...vip.spec.extraAddresses.map((x) => x.address)].join(', ');
+    const message = r.role === 'master' ? `master: holds ${addrs}` : r.role === 'backup' ? 'backup: standing by' : `fault: ${r.why}`;
+    return { phase: r.role === 'fault' ? Phase.Degraded : Phase.Ready, reason: r.role === 'fault' ? 'VRRPFault' : Reason.Applied, message, ...base };
+  }
+
+  /**
+   * keepalived adopted after a routerd restart reports nothing until the next
+   * transition: take the role from whether the VIP sits on its link, once.
+   */
+  private async learnRoleOfAdopted(ctx: ControllerContext): Promise<void> {
+    await new Promise((r) => setTimeout(r, 300));
+    const r = await ctx.host.run(ipAddrShowArgv(), { timeoutMs: 5000 });
+    if (r.code !== 0) return;
+    const links = parseIpAddr(r.stdout).items;
+    for (const vip of this.vips) {
+      if (this.roles.get(vip.metadata.name)?.role !== undefined && this.roles.get(vip.metadata.name)?.role !== 'unknown') continue;
+      const addr = vip.spec.address.split('/')[0];
+      const held = links.some((l) => l.addresses.some((a) => a.local === addr));
+      this.setRole(
+        vip.metadata.name,
+        { role: held ? 'master' : 'backup', since: new Date().toISOString(), why: `adopted running keepalived (${instanceName(vip.metadata.name)}); VIP ${held ? 'present' : 'absent'} on the link` },
+        'unknown',
+      );
+    }
+  }
+}

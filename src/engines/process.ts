@@ -1,0 +1,194 @@
+// Supervision of a daemon routerd starts (keepalived, dnsmasq, dhcpcd): started
+// detached with its output in a log file, so it outlives a routerd restart;
+// adopted again from its pid file when routerd comes back; restarted with
+// backoff when it exits on its own.
+import { readFile } from 'node:fs/promises';
+import type { Host } from '../host/host.ts';
+
+/** How the supervisor looks at processes it did not spawn itself. */
+export interface ProcessTable {
+  alive(pid: number): boolean;
+  cmdline(pid: number): Promise<string[] | undefined>;
+  kill(pid: number, signal: NodeJS.Signals): void;
+}
+
+export const realProcessTable: ProcessTable = {
+  alive(pid) {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  },
+  async cmdline(pid) {
+    try {
+      const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+      return raw.split('\0').filter((s) => s.length > 0);
+    } catch {
+      return undefined;
+    }
+  },
+  kill(pid, signal) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  },
+};
+
+export interface SupervisedSpec {
+  readonly name: string;
+  readonly argv: readonly string[];
+  /** Where the daemon writes its pid (its own option) — used to adopt it. */
+  readonly pidFile: string;
+  readonly logFile: string;
+  /** Does a running process with this command line belong to us (same config file)? */
+  readonly owns: (cmdline: readonly string[]) => boolean;
+}
+
+export type EngineState =
+  | { readonly state: 'stopped' }
+  | { readonly state: 'running'; readonly pid: number; readonly since: string; readonly adopted: boolean }
+  | { readonly state: 'failed'; readonly message: string; readonly since: string };
+
+const MIN_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 30_000;
+const STOP_GRACE_MS = 5000;
+/** Running this long counts as healthy: the next crash restarts after the short backoff. */
+const HEALTHY_MS = 60_000;
+
+export class SupervisedProcess {
+  private pid: number | undefined;
+  private since = new Date().toISOString();
+  private adopted = false;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private backoffMs = MIN_BACKOFF_MS;
+  private notBefore = 0;
+  private lastFailure: string | undefined;
+  /** Times it exited on its own and was started again. */
+  restarts = 0;
+
+  constructor(
+    private readonly host: Host,
+    private spec: SupervisedSpec,
+    private readonly onExit: (info: { code: number | null; signal: string | null; restarts: number }) => void,
+    private readonly procs: ProcessTable = realProcessTable,
+  ) {}
+
+  /** Update the argv (takes effect on the next start). */
+  respec(spec: SupervisedSpec): void {
+    this.spec = spec;
+  }
+
+  state(): EngineState {
+    if (this.pid !== undefined) return { state: 'running', pid: this.pid, since: this.since, adopted: this.adopted };
+    if (this.lastFailure) return { state: 'failed', message: this.lastFailure, since: this.since };
+    return { state: 'stopped' };
+  }
+
+  get running(): boolean {
+    return this.pid !== undefined;
+  }
+
+  /**
+   * Make sure the daemon runs: keep it, adopt it from its pid file, or start it
+   * (not sooner than the backoff allows after a crash). Returns what happened.
+   */
+  async ensure(): Promise<'running' | 'adopted' | 'started' | 'backoff' | 'failed'> {
+    this.stopping = false;
+    if (this.pid !== undefined) {
+      if (Date.now() - Date.parse(this.since) > HEALTHY_MS) this.backoffMs = MIN_BACKOFF_MS;
+      return 'running';
+    }
+    const adoptable = await this.findAdoptable();
+    if (adoptable !== undefined) {
+      this.watchAdopted(adoptable);
+      return 'adopted';
+    }
+    if (Date.now() < this.notBefore) return 'backoff';
+    const child = this.host.spawn(this.spec.argv, { detached: true, logFile: this.spec.logFile });
+    const early = await Promise.race([child.exited, new Promise<undefined>((r) => setTimeout(r, 200, undefined))]);
+    if (early !== undefined || child.pid === undefined) {
+      this.lastFailure = `${this.spec.argv[0]} exited at once (${early?.code === 127 ? 'not installed?' : `code ${early?.code ?? '?'}`}); see ${this.spec.logFile}`;
+      this.since = new Date().toISOString();
+      this.scheduleBackoff();
+      return 'failed';
+    }
+    this.pid = child.pid;
+    this.adopted = false;
+    this.since = new Date().toISOString();
+    this.lastFailure = undefined;
+    void child.exited.then((info) => this.exited(child.pid!, info));
+    return 'started';
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.pid !== undefined) this.procs.kill(this.pid, sig);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const pid = this.pid ?? (await this.findAdoptable());
+    if (pid === undefined) return;
+    this.procs.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (this.procs.alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (this.procs.alive(pid)) this.procs.kill(pid, 'SIGKILL');
+    this.forget();
+  }
+
+  /** Stop watching without stopping the daemon (routerd exits, the daemon stays). */
+  detach(): void {
+    this.stopping = true;
+    this.forget();
+  }
+
+  private forget(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+    this.pid = undefined;
+  }
+
+  private async findAdoptable(): Promise<number | undefined> {
+    const text = await this.host.readFile(this.spec.pidFile);
+    const pid = text ? Number.parseInt(text.trim(), 10) : NaN;
+    if (!Number.isInteger(pid) || pid <= 1 || !this.procs.alive(pid)) return undefined;
+    const cmd = await this.procs.cmdline(pid);
+    return cmd && this.spec.owns(cmd) ? pid : undefined;
+  }
+
+  private watchAdopted(pid: number): void {
+    this.pid = pid;
+    this.adopted = true;
+    this.since = new Date().toISOString();
+    this.lastFailure = undefined;
+    this.pollTimer = setInterval(() => {
+      if (!this.procs.alive(pid)) this.exited(pid, { code: null, signal: null });
+    }, 1000);
+    this.pollTimer.unref();
+  }
+
+  private exited(pid: number, info: { code: number | null; signal: string | null }): void {
+    if (this.pid !== pid) return;
+    this.forget();
+    if (this.stopping) return;
+    this.restarts++;
+    this.lastFailure = `exited (${info.signal ?? `code ${info.code ?? '?'}`}); restart ${this.restarts}`;
+    this.since = new Date().toISOString();
+    this.scheduleBackoff();
+    this.onExit({ ...info, restarts: this.restarts });
+  }
+
+  private scheduleBackoff(): void {
+    this.notBefore = Date.now() + this.backoffMs;
+    this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs * 2);
+  }
+
+  /** Milliseconds until ensure() may start the daemon again (0: now). */
+  retryInMs(): number {
+    return Math.max(0, this.notBefore - Date.now());
+  }
+}

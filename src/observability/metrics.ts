@@ -1,0 +1,63 @@
+// Prometheus metrics for one routerd instance (own registry, so several
+// instances can live in one test process).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'routerd_process_' });
+  const m = {
+    registry,
+    reconcileTotal: new Counter({
+      name: 'routerd_reconcile_total',
+      help: 'Reconcile passes per controller and outcome.',
+      labelNames: ['controller', 'outcome'] as const,
+      registers: [registry],
+    }),
+    reconcileSeconds: new Histogram({
+      name: 'routerd_reconcile_duration_seconds',
+      help: 'Duration of one controller reconcile.',
+      labelNames: ['controller'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    resourcePhase: new Gauge({
+      name: 'routerd_resource_phase',
+      help: '1 for the current phase of each resource.',
+      labelNames: ['kind', 'name', 'phase'] as const,
+      registers: [registry],
+    }),
+    vrrpRole: new Gauge({
+      name: 'routerd_vrrp_role',
+      help: '1 for the current VRRP role of each VirtualAddress.',
+      labelNames: ['resource', 'role'] as const,
+      registers: [registry],
+    }),
+    vrrpTransitions: new Counter({
+      name: 'routerd_vrrp_transitions_total',
+      help: 'VRRP role transitions reported by keepalived.',
+      labelNames: ['resource', 'role'] as const,
+      registers: [registry],
+    }),
+    engineRestarts: new Counter({
+      name: 'routerd_engine_restarts_total',
+      help: 'Restarts of supervised daemons after they exited.',
+      labelNames: ['engine'] as const,
+      registers: [registry],
+    }),
+    configReloads: new Counter({
+      name: 'routerd_config_reloads_total',
+      help: 'Config loads by outcome (applied, invalid).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    nftApplies: new Counter({
+      name: 'routerd_nft_applies_total',
+      help: 'nftables table replacements by table and outcome.',
+      labelNames: ['table', 'outcome'] as const,
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
