@@ -82,6 +82,8 @@ export const LAB_PRIVATE_DIRS = [
   '/var/lib/kea',
   '/run/kea',
   '/etc/routerd',
+  // ssh client keys and known_hosts, as each router would have its own.
+  '/root/.ssh',
 ] as const;
 
 export interface LabNode {
