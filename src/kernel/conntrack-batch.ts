@@ -168,11 +168,30 @@ export function restoreBatch(entries: readonly ConntrackEntry[], opts: RestoreBa
 export function snatRestoreBatch(
   snat: string,
   entries: readonly ConntrackEntry[],
-  opts: RestoreBatchOptions = {},
+  opts: RestoreBatchOptions & { readonly protocol?: 'tcp' | 'udp' | 'icmp' } = {},
 ): RestoreBatch {
   if (isIP(snat) === 0) throw new ConntrackSerializeError(`SNAT address ${snat} is not an IP address`);
   const command = opts.insert ?? '-A';
-  return buildBatch([`-D --src-nat ${snat}`], entries, (e) => [restoreInsertLine(e, { command })]);
+  // With a protocol, only that protocol's entries are replaced (the UDP refresh of stream mode).
+  const head = `-D${opts.protocol ? ` -p ${opts.protocol}` : ''} --src-nat ${snat}`;
+  return buildBatch([head], entries, (e) => [restoreInsertLine(e, { command })]);
+}
+
+export type ChangeOp = 'insert' | 'replace' | 'delete';
+
+/**
+ * Stream-mode lines: insert (-A: cheap, skipped if present), replace (-D then
+ * -A) or delete (-D). Every -D scans the target's whole table, so callers keep
+ * replaces and deletes few and fall back to a full replace when they are many.
+ */
+export function changeBatch(changes: readonly { readonly op: ChangeOp; readonly entry: ConntrackEntry }[]): RestoreBatch {
+  const ops = new Map(changes.map((c) => [c.entry, c.op]));
+  return buildBatch([], [...ops.keys()], (entry) => {
+    const op = ops.get(entry);
+    if (op === 'delete') return [restoreDeleteLine(entry)];
+    const insert = restoreInsertLine(entry, { command: '-A' });
+    return op === 'replace' ? [restoreDeleteLine(entry), insert] : [insert];
+  });
 }
 
 /** Delete lines only. */

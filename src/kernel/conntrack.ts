@@ -207,7 +207,7 @@ function setTupleKey(t: MutableTuple, key: string, value: string): void {
   else if (key === 'type' || key === 'code') t[key] = uint(value, key, 0xff);
 }
 
-function parseExtendedLine(line: string): ConntrackEntry {
+function parseExtendedLine(line: string, opts: { stateOptional?: boolean } = {}): ConntrackEntry {
   const tokens = line.split(/\s+/);
   let i = 0;
   let l3: L3Family | undefined;
@@ -249,14 +249,17 @@ function parseExtendedLine(line: string): ConntrackEntry {
     if (eq <= 0) fail(`unexpected token: ${tok}`);
     const key = tok.slice(0, eq);
     const value = tok.slice(eq + 1);
-    if (phase !== 'meta' && TUPLE_KEYS.has(key)) {
+    // `id=` is the ICMP id inside an ICMP tuple, else (and the second time) the
+    // conntrack entry id, which events print right after the reply tuple.
+    const entryId = key === 'id' && (!isIcmpLike(protocol) || (phase === 'reply' && reply.id !== undefined));
+    if (phase !== 'meta' && TUPLE_KEYS.has(key) && !entryId) {
       if (phase === 'original' && key === 'src' && original.src !== undefined) phase = 'reply';
       const t = phase === 'original' ? original : reply;
       if (t[key as keyof MutableTuple] !== undefined) fail(`repeated ${key}`);
       setTupleKey(t, key, value);
       continue;
     }
-    if (phase !== 'meta' && !META_KEYS.has(key)) continue;
+    if (phase !== 'meta' && !META_KEYS.has(key) && !entryId) continue;
     if (phase === 'original') fail(`${key}= before the reply tuple`);
     phase = 'meta';
     if (key === 'mark') mark = uint(value, 'mark');
@@ -271,7 +274,7 @@ function parseExtendedLine(line: string): ConntrackEntry {
   const family = familyOf(orig.src);
   if (l3 !== undefined && l3 !== family) fail(`${l3} entry with ${family} addresses`);
   if (familyOf(rep.src) !== family) fail('reply tuple in another address family');
-  if (protocol === 'tcp' && state === undefined) fail('tcp entry without state');
+  if (protocol === 'tcp' && state === undefined && !opts.stateOptional) fail('tcp entry without state');
   return {
     l3: family,
     protocol,
@@ -293,7 +296,46 @@ function parseExtendedLine(line: string): ConntrackEntry {
  * "ipv4 2" prefix is accepted too). Never throws: bad lines land in `errors`.
  */
 export function parseConntrackExtended(text: string): ConntrackParseResult {
-  return parseLines(text, parseExtendedLine);
+  return parseLines(text, (l) => parseExtendedLine(l));
+}
+
+export type ConntrackEventType = 'NEW' | 'UPDATE' | 'DESTROY';
+
+export interface ConntrackEvent {
+  readonly type: ConntrackEventType;
+  readonly entry: ConntrackEntry;
+}
+
+/**
+ * One line of `conntrack -E -o extended[,id]`: `[NEW] ipv4 2 tcp 6 120 SYN_SENT
+ * src=...`. Events carry `mark=` only when it is set (the kernel omits a zero
+ * mark), so no mark means 0. DESTROY lines may lack the TCP state and end with
+ * `[USERSPACE] portid=... progname=...` when a tool deleted the entry.
+ */
+export function parseConntrackEvent(line: string): ConntrackEvent | LineError {
+  const m = /^\s*\[(NEW|UPDATE|DESTROY)\]\s+(.*)$/.exec(line);
+  if (!m) return { line, lineNo: 0, message: 'not a conntrack event line' };
+  const type = m[1] as ConntrackEventType;
+  try {
+    return { type, entry: parseExtendedLine(m[2]!.trim(), { stateOptional: type === 'DESTROY' }) };
+  } catch (e) {
+    return { line, lineNo: 0, message: e instanceof LineParseError ? e.message : String(e) };
+  }
+}
+
+export function isConntrackEvent(x: ConntrackEvent | LineError): x is ConntrackEvent {
+  return 'entry' in x;
+}
+
+/** conntrack -E's warning when the netlink socket overran and events were lost. */
+export function isEventOverrun(stderrLine: string): boolean {
+  return /ENOBUFS|losing events|No buffer space available/i.test(stderrLine);
+}
+
+/** argv following events for flows source-NATed to one address. */
+export function conntrackEventsArgv(snatAddress: string, bufferBytes = 32 * 1024 * 1024): string[] {
+  if (isIP(snatAddress) === 0) throw new TypeError(`not an IP address: ${snatAddress}`);
+  return ['conntrack', '-E', '-o', 'extended,id', '-e', 'NEW,UPDATE,DESTROY', '--src-nat', snatAddress, '--buffer-size', String(bufferBytes)];
 }
 
 // ---------------------------------------------------------------------------

@@ -56,6 +56,31 @@ export function createMetrics() {
       labelNames: ['table', 'outcome'] as const,
       registers: [registry],
     }),
+    sessionSyncBatches: new Counter({
+      name: 'routerd_session_sync_batches_total',
+      help: 'Session sync batches sent per resource, target, kind (full, stream, udp-refresh) and outcome.',
+      labelNames: ['resource', 'target', 'kind', 'outcome'] as const,
+      registers: [registry],
+    }),
+    sessionSyncEntries: new Counter({
+      name: 'routerd_session_sync_entries_total',
+      help: 'Conntrack entries per resource, target and result (sent, restored, failed, pruned, skipped).',
+      labelNames: ['resource', 'target', 'result'] as const,
+      registers: [registry],
+    }),
+    sessionSyncLag: new Histogram({
+      name: 'routerd_session_sync_lag_seconds',
+      help: 'From reading an entry on the master (dump or event) to its restore on the target.',
+      labelNames: ['resource', 'target'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers: [registry],
+    }),
+    sessionSyncOverruns: new Counter({
+      name: 'routerd_session_sync_event_overruns_total',
+      help: 'conntrack event stream overruns (lost events; a full resync follows).',
+      labelNames: ['resource'] as const,
+      registers: [registry],
+    }),
   };
   return m;
 }

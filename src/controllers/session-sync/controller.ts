@@ -1,0 +1,73 @@
+// NAT44SessionSync: while the gate (spec.when, usually the VIP role) is true
+// and the SNAT addresses are known, a worker pushes the selected sessions to
+// every target; when the gate shuts, the worker stops, so a backup never
+// copies its stale sessions back to the master.
+import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import { sshControlDir } from '../../config/paths.ts';
+import { SshHost } from '../../transport/ssh-host.ts';
+import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import { Phase } from '../status.ts';
+import { SessionSyncWorker, type SyncTarget } from './worker.ts';
+
+export class SessionSyncController implements Controller {
+  readonly name = 'nat44-session-sync';
+  readonly kinds = ['NAT44SessionSync'] as const;
+  private readonly workers = new Map<string, SessionSyncWorker>();
+
+  async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
+    const plans = new Map(input.plans.map((p) => [p.resource, p]));
+    const live = new Set<string>();
+    for (const r of input.resources.filter((x): x is ResourceOf<'NAT44SessionSync'> & AnyResource => x.kind === 'NAT44SessionSync')) {
+      const id = resourceId(r);
+      const plan = plans.get(id);
+      const runs = plan?.actions.some((a) => a.verb === 'run') ?? false;
+      if (!runs || !plan) {
+        this.stopWorker(id, ctx, plan?.status.reason ?? 'not planned');
+        if (plan) ctx.status.set(id, { ...plan.status, observedGeneration: ctx.generation(id) });
+        continue;
+      }
+      if (r.spec.mode === 'conntrackd') {
+        this.stopWorker(id, ctx, 'mode conntrackd');
+        ctx.status.set(id, {
+          phase: Phase.Failed,
+          reason: 'ModeNotSupported',
+          message: 'mode conntrackd is accepted in configs but not implemented yet; use snapshot or stream',
+          observedGeneration: ctx.generation(id),
+        });
+        continue;
+      }
+      live.add(id);
+      const addresses = (plan.status.snatAddresses as string[] | undefined) ?? [];
+      const existing = this.workers.get(id);
+      if (existing?.matches(r.spec, addresses)) continue;
+      if (existing) this.stopWorker(id, ctx, 'spec or addresses changed');
+      const controlDir = sshControlDir(ctx.paths);
+      await ctx.host.mkdirp(controlDir, 0o700);
+      const worker = new SessionSyncWorker(id, r.spec, addresses, {
+        local: ctx.host,
+        remote: (t: SyncTarget) => new SshHost(ctx.host, t, { controlDir }, { conntrack: t.restoreCommand }),
+        log: ctx.log,
+        metrics: ctx.metrics,
+        report: (s) => ctx.status.set(id, s),
+        generation: () => ctx.generation(id),
+      });
+      this.workers.set(id, worker);
+      ctx.log.info({ resource: id, action: 'sync-start', mode: r.spec.mode, addresses, targets: r.spec.targets.map((t) => t.name ?? t.host), intervalMs: worker.intervalMs }, `${id}: exporting sessions`);
+      worker.start();
+    }
+    for (const id of [...this.workers.keys()]) if (!live.has(id)) this.stopWorker(id, ctx, 'resource removed or gate shut');
+  }
+
+  private stopWorker(id: string, ctx: ControllerContext, why: string): void {
+    const w = this.workers.get(id);
+    if (!w) return;
+    w.stop();
+    this.workers.delete(id);
+    ctx.log.info({ resource: id, action: 'sync-stop', why }, `${id}: stopped exporting (${why})`);
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.workers.values()) w.stop();
+    this.workers.clear();
+  }
+}
