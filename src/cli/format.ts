@@ -25,6 +25,10 @@ function scalar(v: unknown): string {
   return String(v);
 }
 
+function isObjectList(v: unknown): boolean {
+  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'object' && x !== null && !Array.isArray(x));
+}
+
 const CONDITION_FIELDS = ['phase', 'reason', 'message', 'observedGeneration', 'lastTransitionTime'];
 
 export function formatDescribe(r: ApiResource): string {
@@ -37,15 +41,17 @@ export function formatDescribe(r: ApiResource): string {
     ['Since', scalar(s.lastTransitionTime)],
     ['Generation', `${scalar(s.observedGeneration)} observed / ${scalar(r.generation)} desired`],
   ];
-  const targets = Array.isArray(s.targets) ? (s.targets as Record<string, unknown>[]) : undefined;
   const warnings = Array.isArray(s.warnings) ? (s.warnings as string[]) : [];
-  for (const [k, v] of Object.entries(s)) if (!CONDITION_FIELDS.includes(k) && k !== 'targets' && k !== 'warnings') head.push([k, scalar(v)]);
+  // Fields holding a list of objects (targets, mappings) get a table of their own.
+  const tables = Object.entries(s).filter((e): e is [string, Record<string, unknown>[]] => isObjectList(e[1]));
+  const tabled = new Set(tables.map(([k]) => k));
+  for (const [k, v] of Object.entries(s)) if (!CONDITION_FIELDS.includes(k) && !tabled.has(k) && k !== 'warnings') head.push([k, scalar(v)]);
   let out = renderTable(['FIELD', 'VALUE'], head, { maxWidth: WIDTH });
-  if (targets && targets.length) {
-    const cols = [...new Set(targets.flatMap((t) => Object.keys(t)))];
-    out += `\n\nTargets:\n${renderTable(
+  for (const [k, rows] of tables) {
+    const cols = [...new Set(rows.flatMap((t) => Object.keys(t)))];
+    out += `\n\n${k[0]!.toUpperCase()}${k.slice(1)}:\n${renderTable(
       cols.map((c) => c.toUpperCase()),
-      targets.map((t) => cols.map((c) => scalar(t[c]))),
+      rows.map((t) => cols.map((c) => scalar(t[c]))),
       { maxWidth: WIDTH },
     )}`;
   }

@@ -3,12 +3,14 @@ import type { Controller } from './controller.ts';
 import { InterfaceController } from './interface/controller.ts';
 import { NAT44RuleController } from './nat44-rule/controller.ts';
 import { SessionSyncController } from './session-sync/controller.ts';
+import { StatelessNAT44Controller } from './stateless-nat44/controller.ts';
 import { VirtualAddressController } from './virtual-address/controller.ts';
 
 export const CONTROLLER_FACTORIES: Readonly<Record<string, () => Controller>> = {
   interface: () => new InterfaceController(),
   'virtual-address': () => new VirtualAddressController(),
   'nat44-rule': () => new NAT44RuleController(),
+  'stateless-nat44': () => new StatelessNAT44Controller(),
   'nat44-session-sync': () => new SessionSyncController(),
 };
 

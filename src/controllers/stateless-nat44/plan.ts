@@ -1,13 +1,81 @@
-import { resourceId, type ResourceOf } from '../../api/kinds.ts';
-import { STATELESS_TABLE, renderStatelessTable } from '../../engines/nft/stateless.ts';
-import { stampTable } from '../../engines/nft/table.ts';
+// StatelessNAT44 → the routerd_stateless nftables table. The plan compares the
+// structure digest in the table comment; map elements are compared with the
+// live maps when the controller applies (it reads them anyway, with their
+// counters), so a plan that says "noop" can still lead to element updates.
+import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import {
+  STATELESS_TABLE,
+  desiredStatelessTable,
+  statelessLayout,
+  type StatelessInterface,
+} from '../../engines/nft/stateless.ts';
 import { action, status } from '../common.ts';
 import { Phase, Reason } from '../status.ts';
-import type { PlanContext, Planner, ResourcePlan } from '../types.ts';
+import type { Action, Observed, PlanContext, Planner, ResourcePlan } from '../types.ts';
 
-export function desiredStatelessTable(resources: readonly ResourceOf<'StatelessNAT44'>[], ctx: PlanContext) {
-  const inputs = resources.map((r) => ({ ifname: ctx.ifname(r.spec.interface), mappings: r.spec.mappings }));
-  return stampTable(renderStatelessTable(inputs), STATELESS_TABLE);
+export function statelessTableKey(): string {
+  return `${STATELESS_TABLE.family} ${STATELESS_TABLE.name}`;
+}
+
+export function statelessLayoutFor(resources: readonly ResourceOf<'StatelessNAT44'>[], ctx: PlanContext): StatelessInterface[] {
+  return statelessLayout(resources.map((r) => ({ ifname: ctx.ifname(r.spec.interface), mappings: r.spec.mappings })));
+}
+
+export type StatelessTableState = 'missing' | 'foreign' | 'stale' | 'current';
+
+/** What the observed table comment says about the live table. */
+export function tableState(observed: Observed, digest: string): StatelessTableState {
+  const key = statelessTableKey();
+  if (!observed.nftTables?.has(key)) return 'missing';
+  const have = observed.nftTables.get(key);
+  if (have === undefined) return 'foreign';
+  return have === digest ? 'current' : 'stale';
+}
+
+/**
+ * External addresses that no VirtualAddress carries on the mapping's
+ * interface: no router answers ARP for them, and they do not move on failover.
+ */
+export function unownedExternals(r: ResourceOf<'StatelessNAT44'>, ctx: PlanContext): string[] {
+  const dev = ctx.ifname(r.spec.interface);
+  const carried = new Set<string>();
+  for (const v of ctx.resources as readonly AnyResource[])
+    if (v.kind === 'VirtualAddress') {
+      carried.add(`${ctx.ifname(v.spec.interface)}/${v.spec.address.split('/')[0]}`);
+      for (const x of v.spec.extraAddresses) carried.add(`${ctx.ifname(x.interface)}/${x.address.split('/')[0]}`);
+    }
+  return r.spec.mappings.map((m) => m.external).filter((a) => !carried.has(`${dev}/${a}`));
+}
+
+export function unownedWarning(dev: string, addrs: readonly string[]): string {
+  const list = addrs.length > 3 ? `${addrs.slice(0, 3).join(', ')} and ${addrs.length - 3} more` : addrs.join(', ');
+  return `floating address(es) ${list} are not an address or extraAddress of any VirtualAddress on ${dev}: no router answers ARP for them and they do not move on failover`;
+}
+
+/** Floating addresses of `r` that are configured on this node right now (it is the master for them). */
+export function heldExternals(r: ResourceOf<'StatelessNAT44'>, observed: Observed): number | undefined {
+  if (!observed.interfaces) return undefined;
+  const local = new Set(observed.interfaces.flatMap((i) => i.addresses.filter((a) => a.family === 4).map((a) => a.address)));
+  return r.spec.mappings.filter((m) => local.has(m.external)).length;
+}
+
+export function describeMappings(r: ResourceOf<'StatelessNAT44'>, dev: string, held: number | undefined): string {
+  const n = r.spec.mappings.length;
+  const holding = held === undefined ? '' : `; this router holds ${held} of the ${n} floating address(es)`;
+  return `${n} mapping(s) on ${dev} without conntrack${holding}`;
+}
+
+function verbFor(state: StatelessTableState): { verb: 'create' | 'update' | 'noop'; why: string } {
+  switch (state) {
+    case 'missing':
+      return { verb: 'create', why: 'create the table' };
+    case 'foreign':
+      return { verb: 'update', why: 'replace the table (it carries no routerd digest)' };
+    case 'stale':
+      return { verb: 'update', why: 'replace the table (interfaces or rules changed)' };
+    case 'current':
+      return { verb: 'noop', why: 'structure current; map elements are compared with the live maps on apply' };
+  }
 }
 
 export const statelessNat44Planner: Planner<'StatelessNAT44'> = {
@@ -15,10 +83,9 @@ export const statelessNat44Planner: Planner<'StatelessNAT44'> = {
   paths: () => ({ contents: [], existence: [] }),
   plan(resources, observed, ctx) {
     if (resources.length === 0) return [];
-    const { digest } = desiredStatelessTable(resources, ctx);
-    const key = `${STATELESS_TABLE.family} ${STATELESS_TABLE.name}`;
-    const present = observed.nftTables?.has(key) ?? false;
-    const verb = !present ? 'create' : observed.nftTables?.get(key) === digest ? 'noop' : 'update';
+    const { digest } = desiredStatelessTable(statelessLayoutFor(resources, ctx));
+    const key = statelessTableKey();
+    const { verb, why } = verbFor(tableState(observed, digest));
     return resources.map((r): ResourcePlan => {
       const dev = ctx.ifname(r.spec.interface);
       const n = r.spec.mappings.length;
@@ -26,12 +93,19 @@ export const statelessNat44Planner: Planner<'StatelessNAT44'> = {
         .slice(0, 3)
         .map((m) => `${m.external}↔${m.internal}`)
         .join(', ');
+      const unowned = unownedExternals(r, ctx);
+      const warnings = unowned.length ? [unownedWarning(dev, unowned)] : [];
+      const actions: Action[] = [
+        action(r, verb, `nft table ${key}`, `${n} mapping(s) on ${dev} without conntrack: ${sample}${n > 3 ? ', …' : ''} (${why})`),
+        ...warnings.map((w) => action(r, 'noop', 'warning', w)),
+      ];
       return {
         resource: resourceId(r),
-        actions: [action(r, verb, `nft table ${key}`, `${n} mapping(s) on ${dev} without conntrack: ${sample}${n > 3 ? ', …' : ''}`)],
-        status: status(Phase.Ready, Reason.Applied, `${n} mapping(s) on ${dev}`, {
-          mappings: n,
+        actions,
+        status: status(Phase.Ready, Reason.Applied, describeMappings(r, dev, heldExternals(r, observed)), {
           externalAddresses: r.spec.mappings.map((m) => m.external),
+          mappings: r.spec.mappings.map((m) => ({ external: m.external, internal: m.internal })),
+          ...(warnings.length ? { warnings } : {}),
         }),
       };
     });

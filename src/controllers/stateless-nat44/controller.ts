@@ -1,0 +1,161 @@
+// StatelessNAT44 → one nftables table (routerd_stateless). The table is
+// replaced whole only when it is missing, foreign, or its structure digest
+// differs (interfaces changed); otherwise the live map elements are read (with
+// their counters, which go into the status) and only the elements that differ
+// are deleted and added, in one `nft -f` transaction, so changing one mapping
+// among thousands leaves the others and their counters alone.
+import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import { applyTable, removeTable } from '../../engines/nft/apply.ts';
+import {
+  STATELESS_TABLE,
+  changeCount,
+  desiredElements,
+  desiredStatelessTable,
+  diffElements,
+  renderElementChanges,
+  type ElementsOf,
+  type StatelessInterface,
+} from '../../engines/nft/stateless.ts';
+import { nftListTableJsonArgv, parseNftElements, type NftElement, type NftElementContainer } from '../../kernel/nft-elements.ts';
+import type { Host } from '../../host/host.ts';
+import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import { Phase, Reason } from '../status.ts';
+import { describeMappings, heldExternals, statelessLayoutFor, statelessTableKey, tableState, unownedExternals, unownedWarning } from './plan.ts';
+
+export interface MappingStatus {
+  readonly external: string;
+  readonly internal: string;
+  /** Packets translated external → internal (the in map element's counter). */
+  readonly inPackets: number;
+  /** Packets translated internal → external (the out map element's counter). */
+  readonly outPackets: number;
+}
+
+/** Live containers of the table, by name; undefined when they cannot be read. */
+export async function readLiveElements(host: Host): Promise<{ containers?: Map<string, NftElementContainer>; error?: string }> {
+  const r = await host.run(nftListTableJsonArgv(STATELESS_TABLE.family, STATELESS_TABLE.name), { timeoutMs: 30_000 });
+  if (r.code !== 0) return { error: r.stderr.trim() || `nft exited ${r.code}` };
+  const { containers, errors } = parseNftElements(r.stdout);
+  if (errors.length) return { error: `nft -j: ${errors[0]!.path}: ${errors[0]!.message}` };
+  return { containers: new Map(containers.map((c) => [c.name, c])) };
+}
+
+function asElements(c: NftElementContainer): ElementsOf {
+  return new Map(c.elements.map((e) => [e.key, e.value]));
+}
+
+/** Per-mapping counters from the live maps; 0 where an element is new. */
+export function mappingCounters(
+  iface: StatelessInterface | undefined,
+  mappings: readonly { external: string; internal: string }[],
+  live: ReadonlyMap<string, NftElementContainer> | undefined,
+): MappingStatus[] {
+  // Index once: a linear search per mapping would be quadratic for thousands.
+  const index = new Map<string, Map<string, NftElement>>();
+  for (const name of [iface?.inMap, iface?.outMap]) {
+    const c = name === undefined ? undefined : live?.get(name);
+    if (name !== undefined && c) index.set(name, new Map(c.elements.map((e) => [e.key, e])));
+  }
+  const packets = (map: string | undefined, key: string, value: string): number => {
+    const e = map === undefined ? undefined : index.get(map)?.get(key);
+    return e && e.value === value ? (e.packets ?? 0) : 0;
+  };
+  return mappings.map((m) => ({
+    external: m.external,
+    internal: m.internal,
+    inPackets: packets(iface?.inMap, m.external, m.internal),
+    outPackets: packets(iface?.outMap, m.internal, m.external),
+  }));
+}
+
+type Outcome =
+  | { readonly kind: 'replaced' | 'unchanged'; readonly live?: ReadonlyMap<string, NftElementContainer> }
+  | { readonly kind: 'elements'; readonly added: number; readonly deleted: number; readonly live: ReadonlyMap<string, NftElementContainer> }
+  | { readonly kind: 'failed'; readonly error: string };
+
+export class StatelessNAT44Controller implements Controller {
+  readonly name = 'stateless-nat44';
+  readonly kinds = ['StatelessNAT44'] as const;
+
+  async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
+    const resources = input.resources.filter((r): r is ResourceOf<'StatelessNAT44'> & AnyResource => r.kind === 'StatelessNAT44');
+    const key = statelessTableKey();
+    if (resources.length === 0) {
+      if (input.observed.nftTables?.has(key)) {
+        const r = await removeTable(ctx.host, STATELESS_TABLE);
+        ctx.metrics.nftApplies.inc({ table: key, outcome: r.ok ? 'removed' : 'error' });
+        ctx.log.info({ action: 'nft-remove', table: key, outcome: r.ok ? 'ok' : 'error', durationMs: r.durationMs }, `removed ${key}`);
+      }
+      return;
+    }
+    const layout = statelessLayoutFor(resources, input.planCtx);
+    const outcome = await this.converge(layout, input, ctx);
+    const live = outcome.kind === 'failed' ? undefined : outcome.live;
+    const plans = new Map(input.plans.map((p) => [p.resource, p]));
+    for (const r of resources) {
+      const id = resourceId(r);
+      const gen = ctx.generation(id);
+      const dev = input.planCtx.ifname(r.spec.interface);
+      const unowned = unownedExternals(r, input.planCtx);
+      const warnings = unowned.length ? [unownedWarning(dev, unowned)] : [];
+      if (outcome.kind === 'failed') {
+        ctx.status.set(id, { phase: Phase.Failed, reason: Reason.ApplyFailed, message: `nft: ${outcome.error}`, observedGeneration: gen, warnings });
+        continue;
+      }
+      const iface = layout.find((i) => i.ifname === dev);
+      ctx.status.set(id, {
+        ...(plans.get(id)?.status ?? {}),
+        phase: Phase.Ready,
+        reason: Reason.Applied,
+        message: describeMappings(r, dev, heldExternals(r, input.observed)),
+        observedGeneration: gen,
+        table: key,
+        externalAddresses: r.spec.mappings.map((m) => m.external),
+        mappings: mappingCounters(iface, r.spec.mappings, live),
+        warnings,
+      });
+    }
+  }
+
+  /** Make the live table match the layout; returns what was done and the live elements (for counters). */
+  private async converge(layout: readonly StatelessInterface[], input: ReconcileInput, ctx: ControllerContext): Promise<Outcome> {
+    const key = statelessTableKey();
+    const { text, digest } = desiredStatelessTable(layout);
+    const state = tableState(input.observed, digest);
+    const want = desiredElements(layout);
+    let reason: string = state;
+    if (state === 'current') {
+      const read = await readLiveElements(ctx.host);
+      const live = read.containers;
+      const complete = live !== undefined && [...want.keys()].every((n) => live.has(n));
+      if (live && complete) {
+        const changes = diffElements(want, new Map([...live].map(([n, c]) => [n, asElements(c)])));
+        const script = renderElementChanges(changes);
+        if (!script) return { kind: 'unchanged', live };
+        const { added, deleted } = changeCount(changes);
+        const r = await applyTable(ctx.host, script);
+        ctx.metrics.nftApplies.inc({ table: key, outcome: r.ok ? 'elements' : 'error' });
+        if (r.ok) {
+          ctx.log.info({ action: 'nft-elements', table: key, outcome: 'ok', added, deleted, durationMs: r.durationMs }, `updated ${key} elements`);
+          return { kind: 'elements', added, deleted, live };
+        }
+        // A failed element transaction changed nothing; a full replace converges from any state.
+        ctx.log.warn({ action: 'nft-elements', table: key, outcome: 'error', err: r.error }, `element update of ${key} failed; replacing the table`);
+        reason = `element update failed: ${r.error}`;
+      } else reason = read.error ?? 'containers missing';
+    }
+    const r = await applyTable(ctx.host, text);
+    ctx.metrics.nftApplies.inc({ table: key, outcome: r.ok ? 'applied' : 'error' });
+    if (!r.ok) {
+      ctx.log.error({ action: 'nft-apply', table: key, outcome: 'error', err: r.error, durationMs: r.durationMs }, `nft rejected ${key}`);
+      return { kind: 'failed', error: r.error };
+    }
+    const mappings = layout.reduce((n, i) => n + i.mappings.length, 0);
+    ctx.log.info({ action: 'nft-apply', table: key, outcome: 'ok', why: reason, mappings, digest, durationMs: r.durationMs }, `applied ${key}`);
+    return { kind: 'replaced' };
+  }
+
+  async stop(): Promise<void> {
+    // The table stays: translation goes on while routerd restarts.
+  }
+}
