@@ -5,6 +5,7 @@ import { benchValidate } from './validate.ts';
 const BENCHES: Record<string, { root: boolean; run: () => Promise<BenchSection> }> = {
   validate: { root: false, run: benchValidate },
   stateless: { root: true, run: async () => (await import('./stateless.ts')).benchStateless() },
+  dhcp: { root: true, run: async () => (await import('./dhcp.ts')).benchDhcp() },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -81,6 +81,37 @@ export function createMetrics() {
       labelNames: ['resource'] as const,
       registers: [registry],
     }),
+    leaseSyncTotal: new Counter({
+      name: 'routerd_lease_sync_total',
+      help: 'Lease sync pushes per resource, target and outcome (ok, error), and sources refused as invalid (target "-").',
+      labelNames: ['resource', 'target', 'outcome'] as const,
+      registers: [registry],
+    }),
+    leaseSyncBytes: new Counter({
+      name: 'routerd_lease_sync_bytes_total',
+      help: 'Bytes rsync sent per lease sync resource and target.',
+      labelNames: ['resource', 'target'] as const,
+      registers: [registry],
+    }),
+    leaseSyncSeconds: new Histogram({
+      name: 'routerd_lease_sync_duration_seconds',
+      help: 'Duration of one lease sync push (rsync over ssh) per resource and target.',
+      labelNames: ['resource', 'target'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: [registry],
+    }),
+    leaseSyncLastSuccess: new Gauge({
+      name: 'routerd_lease_sync_last_success_timestamp_seconds',
+      help: 'When each lease sync target last received the lease state.',
+      labelNames: ['resource', 'target'] as const,
+      registers: [registry],
+    }),
+    dhcpLeases: new Gauge({
+      name: 'routerd_dhcp_leases',
+      help: 'Active leases in the lease file of each DHCP server (on a standby: the synced copy).',
+      labelNames: ['resource'] as const,
+      registers: [registry],
+    }),
   };
   return m;
 }
