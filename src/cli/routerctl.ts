@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
 import { KINDS, KIND_NAMES, isKind, resourceSchema } from '../api/kinds.ts';
-import { planNode, pathsToObserve } from '../controllers/plan.ts';
+import { observeNatFlows } from '../controllers/nat44-rule/flows.ts';
+import { planContext, planNode, pathsToObserve } from '../controllers/plan.ts';
 import { observeNode } from '../controllers/observe.ts';
 import { DEFAULT_CONFIG_PATH, desiredResources, loadDesired } from '../config/desired.ts';
 import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../config/paths.ts';
@@ -85,8 +86,18 @@ export function buildRouterctl(): Command {
       const resources = desiredResources(r.config);
       const paths = { runDir: flags.runDir, stateDir: flags.stateDir };
       const reported = await reportedStatuses(socketOf(flags));
-      const { observed, problems } = await observeNode(new LocalHost(), pathsToObserve(resources, { paths, nodeName: flags.node }));
-      const plans = planNode(resources, observed, { paths, nodeName: flags.node, reported: reported.lookup });
+      const host = new LocalHost();
+      const planOpts = { paths, nodeName: flags.node, reported: reported.lookup };
+      const base = await observeNode(host, pathsToObserve(resources, planOpts));
+      const problems = [...base.problems];
+      let observed = base.observed;
+      try {
+        const natFlows = await observeNatFlows(host, resources, observed, planContext(resources, planOpts, new Map()));
+        if (natFlows) observed = { ...observed, natFlows };
+      } catch (e) {
+        problems.push(`NAT flows: ${(e as Error).message}`);
+      }
+      const plans = planNode(resources, observed, planOpts);
       for (const p of problems) process.stderr.write(`note: not observed: ${p}\n`);
       if (!reported.reachable) process.stderr.write('note: routerd is not running here; status-dependent resources (spec.when) show as waiting\n');
       print(flags.output, { files: r.files, daemon: reported.reachable, resources: plans }, formatPlan(plans));

@@ -1,5 +1,6 @@
 import type { AnyResource, Kind, ResourceOf } from '../api/kinds.ts';
 import type { NodePaths } from '../config/paths.ts';
+import type { ConntrackEntry } from '../kernel/conntrack.ts';
 import type { StatusLookup } from '../when/evaluate.ts';
 import type { ResourceStatus } from './status.ts';
 
@@ -39,6 +40,11 @@ export interface Observed {
   readonly files: ReadonlyMap<string, string | undefined>;
   /** Paths that exist (lease files, state dirs). */
   readonly existing: ReadonlySet<string>;
+  /**
+   * Flows on the SNAT addresses NAT44Rules manage (now or at the last apply),
+   * read only when a plan should show a NAT change's impact (routerctl plan).
+   */
+  readonly natFlows?: { readonly entries: readonly ConntrackEntry[]; readonly previousAddresses: readonly string[] };
 }
 
 export interface PlanContext {

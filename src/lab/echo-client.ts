@@ -1,7 +1,7 @@
 // Long-lived echo flows from one process, run inside a lab node:
 //   node --import tsx src/lab/echo-client.ts --target IP --port N --protocol tcp|udp
 //        --count N --interval-ms MS --duration-ms MS [--connect-timeout-ms MS]
-//        [--echo-timeout-ms MS] [--alive-window-ms MS] [--stdin-lifeline]
+//        [--echo-timeout-ms MS] [--alive-window-ms MS] [--bind ADDR] [--stdin-lifeline]
 //   node --import tsx src/lab/echo-client.ts --probe --target IP --port N [--connect-timeout-ms MS]
 //
 // Each flow is its own socket (own source port, own conntrack entry) and sends
@@ -118,6 +118,8 @@ const { values } = parseArgs({
     'alive-window-ms': { type: 'string' },
     'stdin-lifeline': { type: 'boolean', default: false },
     probe: { type: 'boolean', default: false },
+    // Source address for every flow (a second address on the client stands for a second host).
+    bind: { type: 'string' },
   },
   strict: true,
 });
@@ -241,7 +243,7 @@ function runFlows(): void {
   }
 
   function openTcp(f: Flow): void {
-    const sock: TcpSocket = connect({ host: target, port });
+    const sock: TcpSocket = connect({ host: target, port, ...(values.bind ? { localAddress: values.bind } : {}) });
     f.close = () => sock.destroy();
     sock.setNoDelay(true);
     const connectTimer = setTimeout(() => kill(f, 'ETIMEDOUT'), connectTimeoutMs);
@@ -279,6 +281,7 @@ function runFlows(): void {
     // Connected: ICMP errors (port unreachable → ECONNREFUSED) reach this socket.
     sock.on('error', (e: NodeJS.ErrnoException) => bump(f, e.code ?? 'error'));
     sock.on('message', (msg) => onEcho(f, msg.toString('utf8')));
+    if (values.bind) sock.bind({ address: values.bind, port: 0 });
     sock.connect(port, target, () => {
       f.localPort = sock.address().port;
       startSending(f, (payload) => {

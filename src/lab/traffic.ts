@@ -53,6 +53,8 @@ export interface EchoFlowsOptions {
   readonly echoTimeoutMs?: number;
   /** A flow is alive at the report if it echoed within this window (default max(1 s, 3 intervals)). */
   readonly aliveWindowMs?: number;
+  /** Source address of every flow (must be configured on the node). */
+  readonly bind?: string;
 }
 
 export interface EchoFlows {
@@ -121,6 +123,7 @@ export async function startEchoFlows(node: TrafficNode, opts: EchoFlowsOptions):
   if (opts.connectTimeoutMs !== undefined) args.push('--connect-timeout-ms', String(opts.connectTimeoutMs));
   if (opts.echoTimeoutMs !== undefined) args.push('--echo-timeout-ms', String(opts.echoTimeoutMs));
   if (opts.aliveWindowMs !== undefined) args.push('--alive-window-ms', String(opts.aliveWindowMs));
+  if (opts.bind !== undefined) args.push('--bind', opts.bind);
   const child = node.host.spawn(scriptArgv(ECHO_CLIENT, args), { stdin: 'pipe' });
   const events = new JsonLines(child, `echo-client on ${node.name}`);
   const done = events.next('report', opts.durationMs + 60_000).then((e) => e['report'] as FlowReport);

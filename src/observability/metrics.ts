@@ -112,6 +112,18 @@ export function createMetrics() {
       labelNames: ['resource'] as const,
       registers: [registry],
     }),
+    natReconfigFlows: new Counter({
+      name: 'routerd_nat_reconfig_flows_total',
+      help: 'Flows judged when NAT44Rules changed: kept, removed (invalid under the new rules), rebound (valid, deleted and re-inserted with the same binding).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    natReconfigSeconds: new Histogram({
+      name: 'routerd_nat_reconfig_duration_seconds',
+      help: 'Apply of a NAT44Rule change: ruleset, flow dump, judgement and cleanup.',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: [registry],
+    }),
   };
   return m;
 }

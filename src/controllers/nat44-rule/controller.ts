@@ -1,40 +1,54 @@
 // NAT44Rule → one nftables table (routerd_nat), replaced atomically when its
-// digest differs from the one stamped on the live table.
+// digest differs from the one stamped on the live table; then every flow bound
+// to a managed address is judged against the new rules and exactly the invalid
+// ones are removed (seed 004). The ruleset goes first, so no new flow gets an
+// old translation; the cleanup follows in one conntrack batch.
 import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
 import { applyTable, removeTable } from '../../engines/nft/apply.ts';
-import { NAT_TABLE } from '../../engines/nft/nat.ts';
+import { FREEZE_TABLE, renderFreezeTable } from '../../engines/nft/freeze.ts';
+import { NAT_TABLE, type ResolvedNatRule } from '../../engines/nft/nat.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
 import { Phase, Reason } from '../status.ts';
+import type { Observed } from '../types.ts';
+import { dumpNatFlows, managedAddresses, ruleAddresses, runCleanup } from './flows.ts';
+import { computeImpact, deletionPlan, describeGroups, REASON_TEXT, type ImpactGroup } from './impact.ts';
 import { MASQUERADE_WARNING, desiredNatTable, natTableKey, resolveNatRule } from './plan.ts';
+import { readNatState, writeNatState } from './state.ts';
+
+interface ReconfigOutcome {
+  readonly groups: readonly ImpactGroup[];
+  readonly kept: number;
+  readonly removed: number;
+  readonly error?: string;
+}
 
 export class NAT44RuleController implements Controller {
   readonly name = 'nat44-rule';
   readonly kinds = ['NAT44Rule'] as const;
+  private lastReconfig: (ReconfigOutcome & { time: string }) | undefined;
 
   async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
     const rules = input.resources.filter((r): r is ResourceOf<'NAT44Rule'> & AnyResource => r.kind === 'NAT44Rule');
     const key = natTableKey();
     const present = input.observed.nftTables?.has(key) ?? false;
-    if (rules.length === 0) {
-      if (present) {
-        const r = await removeTable(ctx.host, NAT_TABLE);
-        ctx.metrics.nftApplies.inc({ table: key, outcome: r.ok ? 'removed' : 'error' });
-        ctx.log.info({ action: 'nft-remove', table: key, outcome: r.ok ? 'ok' : 'error', durationMs: r.durationMs }, `removed ${key}`);
-      }
-      return;
-    }
     const resolutions = rules.map((r) => ({ r, res: resolveNatRule(r, input.observed, input.planCtx) }));
     const resolved = resolutions.flatMap(({ res }) => (res.ok ? [res.rule] : []));
-    const { text, digest } = desiredNatTable(resolved);
+    const { text, digest } = rules.length ? desiredNatTable(resolved) : { text: '', digest: 'none' };
+    const state = await readNatState(ctx.host, ctx.paths);
     let applyError: string | undefined;
-    if (!present || input.observed.nftTables?.get(key) !== digest) {
-      const r = await applyTable(ctx.host, text);
-      ctx.metrics.nftApplies.inc({ table: key, outcome: r.ok ? 'applied' : 'error' });
-      if (r.ok) ctx.log.info({ action: 'nft-apply', table: key, outcome: 'ok', rules: resolved.length, digest, durationMs: r.durationMs }, `applied ${key}`);
+    const tableCurrent = rules.length ? present && input.observed.nftTables?.get(key) === digest : !present;
+    if (!tableCurrent) {
+      const r = rules.length ? await applyTable(ctx.host, text) : await removeTable(ctx.host, NAT_TABLE);
+      ctx.metrics.nftApplies.inc({ table: key, outcome: r.ok ? (rules.length ? 'applied' : 'removed') : 'error' });
+      if (r.ok) ctx.log.info({ action: rules.length ? 'nft-apply' : 'nft-remove', table: key, outcome: 'ok', rules: resolved.length, digest, durationMs: r.durationMs }, `${rules.length ? 'applied' : 'removed'} ${key}`);
       else {
         applyError = r.error;
         ctx.log.error({ action: 'nft-apply', table: key, outcome: 'error', err: r.error, durationMs: r.durationMs }, `nft rejected ${key}`);
       }
+    }
+    if (!applyError && (!tableCurrent || !state || state.digest !== digest || state.cleanupPending)) {
+      const outcome = await this.reconfigureFlows(ctx, input.observed, resolved, digest, state);
+      this.lastReconfig = { ...outcome, time: new Date().toISOString() };
     }
     const plans = new Map(input.plans.map((p) => [p.resource, p]));
     for (const { r, res } of resolutions) {
@@ -42,9 +56,75 @@ export class NAT44RuleController implements Controller {
       const planned = plans.get(id)?.status;
       const gen = ctx.generation(id);
       const warnings = r.spec.snat.masquerade ? [MASQUERADE_WARNING] : [];
+      const flows = this.flowsOf(r.metadata.name);
       if (!res.ok) ctx.status.set(id, { phase: Phase.Pending, reason: Reason.SNATAddressPending, message: res.message, observedGeneration: gen });
       else if (applyError) ctx.status.set(id, { phase: Phase.Failed, reason: Reason.ApplyFailed, message: `nft: ${applyError}`, observedGeneration: gen, warnings });
-      else ctx.status.set(id, { ...planned!, phase: Phase.Ready, reason: Reason.Applied, observedGeneration: gen, table: key, warnings });
+      else if (this.lastReconfig?.error)
+        ctx.status.set(id, { ...planned!, phase: Phase.Degraded, reason: 'FlowCleanupFailed', message: this.lastReconfig.error, observedGeneration: gen, table: key, warnings, ...flows });
+      else ctx.status.set(id, { ...planned!, phase: Phase.Ready, reason: Reason.Applied, observedGeneration: gen, table: key, warnings, ...flows });
+    }
+  }
+
+  private flowsOf(rule: string): Record<string, unknown> {
+    const rc = this.lastReconfig;
+    if (!rc) return {};
+    const mine = rc.groups.filter((g) => g.rule === rule);
+    return {
+      lastReconfig: {
+        time: rc.time,
+        flowsKept: mine.filter((g) => !g.reason).reduce((n, g) => n + g.count, 0),
+        flowsRemoved: mine.filter((g) => g.reason).reduce((n, g) => n + g.count, 0),
+        removedByReason: Object.fromEntries(mine.filter((g) => g.reason).map((g) => [`${g.address} (${REASON_TEXT[g.reason!]})`, g.count])),
+      },
+    };
+  }
+
+  /** Judge the flows on every managed address against the new rules; delete exactly the invalid ones. */
+  private async reconfigureFlows(
+    ctx: ControllerContext,
+    observed: Observed,
+    resolved: readonly ResolvedNatRule[],
+    digest: string,
+    state: Awaited<ReturnType<typeof readNatState>>,
+  ): Promise<ReconfigOutcome> {
+    const t0 = performance.now();
+    const addressesOf = ruleAddresses(observed);
+    const managed = managedAddresses(resolved, addressesOf, state?.addresses);
+    const save = (cleanupPending: boolean) =>
+      writeNatState(ctx.host, ctx.paths, { digest, rules: resolved, addresses: managedAddresses(resolved, addressesOf), appliedAt: new Date().toISOString(), ...(cleanupPending ? { cleanupPending } : {}) });
+    try {
+      const entries = await dumpNatFlows(ctx.host, managed);
+      const impact = computeImpact(entries, resolved, new Set(managed), addressesOf);
+      const cidrs = [...(state?.rules ?? []), ...resolved].flatMap((r) => r.sources);
+      const plan = deletionPlan(impact, cidrs);
+      if (plan.rebind.addresses.length) {
+        const frozen = await applyTable(ctx.host, renderFreezeTable(plan.rebind.addresses, plan.rebind.sources));
+        if (!frozen.ok) throw new Error(`cannot hold new flows during the rebind: ${frozen.error}`);
+        try {
+          await runCleanup(ctx.host, plan.lines);
+        } finally {
+          await removeTable(ctx.host, FREEZE_TABLE);
+        }
+      } else await runCleanup(ctx.host, plan.lines);
+      await save(false);
+      const durationMs = Math.round(performance.now() - t0);
+      ctx.metrics.natReconfigFlows.inc({ outcome: 'kept' }, impact.kept.length);
+      ctx.metrics.natReconfigFlows.inc({ outcome: 'removed' }, impact.removed.length);
+      if (plan.rebound) ctx.metrics.natReconfigFlows.inc({ outcome: 'rebound' }, plan.rebound);
+      ctx.metrics.natReconfigSeconds.observe(durationMs / 1000);
+      ctx.log.info(
+        { action: 'nat-reconfig', outcome: 'ok', kept: impact.kept.length, removed: impact.removed.length, scans: plan.scans, rebound: plan.rebound, addresses: managed, groups: impact.groups, durationMs },
+        `NAT44 flows: ${describeGroups(impact.groups)}`,
+      );
+      if (plan.rebound)
+        ctx.log.warn({ action: 'nat-reconfig', rebound: plan.rebound }, 'many scattered invalid flows on one address: its valid flows were deleted and re-inserted with the same binding');
+      return { groups: impact.groups, kept: impact.kept.length, removed: impact.removed.length };
+    } catch (e) {
+      await save(true).catch(() => undefined);
+      const error = (e as Error).message;
+      ctx.log.error({ action: 'nat-reconfig', outcome: 'error', err: error, durationMs: Math.round(performance.now() - t0) }, 'NAT44 flow cleanup failed; retrying on the next pass');
+      setTimeout(() => ctx.trigger('nat flow cleanup retry'), 2000).unref();
+      return { groups: [], kept: 0, removed: 0, error };
     }
   }
 

@@ -4,7 +4,9 @@ import { NAT_TABLE, renderNatTable, type ResolvedNatRule } from '../../engines/n
 import { stampTable } from '../../engines/nft/table.ts';
 import { action, findInterface, status } from '../common.ts';
 import { Phase, Reason } from '../status.ts';
-import type { Observed, PlanContext, Planner, ResourcePlan } from '../types.ts';
+import type { Action, Observed, PlanContext, Planner, ResourcePlan } from '../types.ts';
+import { managedAddresses, ruleAddresses } from './flows.ts';
+import { computeImpact, describeGroups } from './impact.ts';
 
 export const MASQUERADE_WARNING =
   'masquerade: the kernel drops these flows when the address goes away (failover, DHCP renumbering); use snat.address with a VIP-backed address for HA';
@@ -54,6 +56,12 @@ function describeRule(rule: ResolvedNatRule): string {
   return `${rule.sources.join(', ')} out ${rule.outIfname}: ${to}${ports}${rule.random ? ' random' : ''}`;
 }
 
+function flowImpact(resolved: readonly ResolvedNatRule[], observed: Observed) {
+  const nf = observed.natFlows!;
+  const addressesOf = ruleAddresses(observed);
+  return computeImpact(nf.entries, resolved, new Set(managedAddresses(resolved, addressesOf, nf.previousAddresses)), addressesOf);
+}
+
 export const nat44RulePlanner: Planner<'NAT44Rule'> = {
   kind: 'NAT44Rule',
   paths: () => ({ contents: [], existence: [] }),
@@ -64,6 +72,8 @@ export const nat44RulePlanner: Planner<'NAT44Rule'> = {
     const key = natTableKey();
     const present = observed.nftTables?.has(key) ?? false;
     const tableVerb = !present ? 'create' : observed.nftTables?.get(key) === want ? 'noop' : 'update';
+    const impact = tableVerb !== 'noop' && observed.natFlows ? flowImpact(resolved, observed) : undefined;
+    let unattributedShown = false;
     return resolutions.map(({ r, res }): ResourcePlan => {
       const id = resourceId(r);
       if (!res.ok)
@@ -74,9 +84,19 @@ export const nat44RulePlanner: Planner<'NAT44Rule'> = {
         };
       const addrs = res.rule.snat.kind === 'addresses' ? res.rule.snat.addresses : [];
       const warning = res.rule.snat.kind === 'masquerade' ? [action(r, 'noop', 'warning', MASQUERADE_WARNING)] : [];
+      const flows: Action[] = [];
+      if (impact) {
+        const mine = impact.groups.filter((g) => g.rule === r.metadata.name);
+        flows.push(action(r, mine.some((g) => g.reason) ? 'delete' : 'noop', 'conntrack flows', describeGroups(mine)));
+        const orphans = impact.groups.filter((g) => g.rule === undefined);
+        if (!unattributedShown && orphans.length) {
+          unattributedShown = true;
+          flows.push(action(r, 'delete', 'conntrack flows (no rule)', describeGroups(orphans)));
+        }
+      }
       return {
         resource: id,
-        actions: [action(r, tableVerb, `nft table ${key}`, describeRule(res.rule)), ...warning],
+        actions: [action(r, tableVerb, `nft table ${key}`, describeRule(res.rule)), ...warning, ...flows],
         status: status(Phase.Ready, Reason.Applied, describeRule(res.rule), {
           ...(addrs.length ? { snatAddress: addrs[0], snatAddresses: addrs } : {}),
         }),

@@ -4,6 +4,9 @@
 // copies its stale sessions back to the master.
 import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
 import { sshControlDir } from '../../config/paths.ts';
+import { targetName } from '../../api/target.ts';
+import { describeFailure } from '../../host/host.ts';
+import { applyRestore } from '../../kernel/conntrack-batch.ts';
 import { SshHost } from '../../transport/ssh-host.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
 import { Phase } from '../status.ts';
@@ -13,6 +16,8 @@ export class SessionSyncController implements Controller {
   readonly name = 'nat44-session-sync';
   readonly kinds = ['NAT44SessionSync'] as const;
   private readonly workers = new Map<string, SessionSyncWorker>();
+  /** Addresses each resource last exported, to prune the ones that leave the selection. */
+  private readonly addresses = new Map<string, string[]>();
 
   async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
     const plans = new Map(input.plans.map((p) => [p.resource, p]));
@@ -43,9 +48,13 @@ export class SessionSyncController implements Controller {
       if (existing) this.stopWorker(id, ctx, 'spec or addresses changed');
       const controlDir = sshControlDir(ctx.paths);
       await ctx.host.mkdirp(controlDir, 0o700);
+      const remote = (t: SyncTarget) => new SshHost(ctx.host, t, { controlDir }, { conntrack: t.restoreCommand });
+      const dropped = (this.addresses.get(id) ?? []).filter((a) => !addresses.includes(a));
+      if (dropped.length) await pruneDropped(id, r.spec.targets, dropped, remote, ctx);
+      this.addresses.set(id, addresses);
       const worker = new SessionSyncWorker(id, r.spec, addresses, {
         local: ctx.host,
-        remote: (t: SyncTarget) => new SshHost(ctx.host, t, { controlDir }, { conntrack: t.restoreCommand }),
+        remote,
         log: ctx.log,
         metrics: ctx.metrics,
         report: (s) => ctx.status.set(id, s),
@@ -67,7 +76,25 @@ export class SessionSyncController implements Controller {
   }
 
   async stop(): Promise<void> {
+    this.addresses.clear();
     for (const w of this.workers.values()) w.stop();
     this.workers.clear();
   }
+}
+
+/**
+ * An address left the selection (its NAT44Rule lost it): the targets still hold
+ * its sessions, which no later replace would touch, so they go now.
+ */
+async function pruneDropped(id: string, targets: readonly SyncTarget[], dropped: readonly string[], remote: (t: SyncTarget) => SshHost, ctx: ControllerContext): Promise<void> {
+  await Promise.all(
+    targets.map(async (t) => {
+      const r = await applyRestore(remote(t), dropped.map((a) => `-D --src-nat ${a}\n`).join(''), { timeoutMs: 30_000 });
+      const ok = r.code === 0;
+      ctx.log[ok ? 'info' : 'warn'](
+        { resource: id, target: targetName(t), action: 'sync-prune', addresses: dropped, outcome: ok ? 'ok' : 'error', ...(ok ? {} : { err: describeFailure(r) }) },
+        `pruned sessions of ${dropped.join(', ')} on ${targetName(t)}`,
+      );
+    }),
+  );
 }

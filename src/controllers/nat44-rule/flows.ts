@@ -1,0 +1,64 @@
+// Reading the flows bound to managed SNAT addresses, and running a cleanup.
+import { describeFailure, type Host } from '../../host/host.ts';
+import { applyRestore } from '../../kernel/conntrack-batch.ts';
+import { conntrackDumpArgv, parseConntrackExtended, snatAddress, type ConntrackEntry } from '../../kernel/conntrack.ts';
+import type { ResolvedNatRule } from '../../engines/nft/nat.ts';
+import type { AnyResource, ResourceOf } from '../../api/kinds.ts';
+import type { Observed, PlanContext } from '../types.ts';
+import { resolveNatRule } from './plan.ts';
+import { readNatState } from './state.ts';
+import type { RuleAddresses } from './impact.ts';
+
+export async function dumpNatFlows(host: Host, addresses: readonly string[]): Promise<ConntrackEntry[]> {
+  const lists = await Promise.all(
+    addresses.map(async (a) => {
+      const r = await host.run(conntrackDumpArgv({ format: 'extended', family: 'ipv4', snatAddress: a }), { timeoutMs: 120_000 });
+      if (r.code !== 0) throw new Error(`conntrack dump for ${a}: ${describeFailure(r)}`);
+      return parseConntrackExtended(r.stdout).entries.filter((e) => snatAddress(e) === a);
+    }),
+  );
+  return lists.flat();
+}
+
+export async function runCleanup(host: Host, lines: readonly string[]): Promise<void> {
+  if (lines.length === 0) return;
+  const r = await applyRestore(host, `${lines.join('\n')}\n`, { timeoutMs: 300_000 });
+  if (r.code !== 0) throw new Error(`conntrack cleanup: ${describeFailure(r)}`);
+}
+
+/** Addresses a resolved rule translates to; masquerade's are the out interface's live IPv4 addresses. */
+export function ruleAddresses(observed: Observed): RuleAddresses {
+  return (rule: ResolvedNatRule) =>
+    rule.snat.kind === 'addresses'
+      ? rule.snat.addresses
+      : (observed.interfaces?.find((i) => i.name === rule.outIfname)?.addresses.filter((a) => a.family === 4).map((a) => a.address) ?? []);
+}
+
+export function managedAddresses(rules: readonly ResolvedNatRule[], addressesOf: RuleAddresses, previous: readonly string[] = []): string[] {
+  return [...new Set([...previous, ...rules.flatMap(addressesOf)])].sort();
+}
+
+/**
+ * For `routerctl plan`: the flows a NAT44Rule change would judge (on the
+ * addresses the desired rules use and those the last apply used), so the plan
+ * can show what would be kept and removed before anything changes.
+ */
+export async function observeNatFlows(
+  host: Host,
+  resources: readonly AnyResource[],
+  observed: Observed,
+  ctx: PlanContext,
+): Promise<NonNullable<Observed['natFlows']> | undefined> {
+  const rules = resources.filter((r): r is ResourceOf<'NAT44Rule'> & AnyResource => r.kind === 'NAT44Rule');
+  const state = await readNatState(host, ctx.paths);
+  if (rules.length === 0 && !state) return undefined;
+  const resolved = rules.flatMap((r) => {
+    const res = resolveNatRule(r, observed, ctx);
+    return res.ok ? [res.rule] : [];
+  });
+  const addresses = managedAddresses(resolved, ruleAddresses(observed), state?.addresses);
+  return {
+    entries: await dumpNatFlows(host, addresses),
+    previousAddresses: state?.addresses ?? [],
+  };
+}

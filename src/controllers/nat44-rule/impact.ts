@@ -1,0 +1,165 @@
+// Which existing NAT flows a NAT44Rule change invalidates (seed 004). The
+// kernel keeps a flow's binding when the ruleset changes, so routerd judges
+// every flow bound to an address it manages against the new rules and removes
+// exactly the invalid ones. Pure: unit- and property-tested without root.
+import { cidrContains } from '../../api/primitives.ts';
+import { restoreDeleteLine, restoreInsertLine } from '../../kernel/conntrack-batch.ts';
+import { snatAddress, snatPort, type ConntrackEntry } from '../../kernel/conntrack.ts';
+import type { ResolvedNatRule } from '../../engines/nft/nat.ts';
+
+export type InvalidReason = 'address-removed' | 'source-untranslated' | 'address-not-for-source' | 'port-outside-range';
+
+export const REASON_TEXT: Record<InvalidReason, string> = {
+  'address-removed': 'address removed',
+  'source-untranslated': 'source no longer translated',
+  'address-not-for-source': 'address no longer used for this source',
+  'port-outside-range': 'port outside the new range',
+};
+
+export type Verdict =
+  | { readonly keep: true; readonly rule: string }
+  | { readonly keep: false; readonly reason: InvalidReason; readonly rule?: string };
+
+/** Addresses a rule translates to: its snat addresses, or the interface's live addresses for masquerade. */
+export type RuleAddresses = (rule: ResolvedNatRule) => readonly string[];
+
+/**
+ * A flow is valid under `rules` when some rule that matches its source
+ * translates to its SNAT address, with its port inside that rule's range
+ * (TCP and UDP; ICMP has no port range).
+ */
+export function judgeFlow(e: ConntrackEntry, rules: readonly ResolvedNatRule[], addressesOf: RuleAddresses): Verdict {
+  const addr = snatAddress(e)!;
+  const port = snatPort(e);
+  const src = e.original.src;
+  const matching = rules.filter((r) => r.sources.some((s) => cidrContains(s, src)));
+  if (!rules.some((r) => addressesOf(r).includes(addr))) return { keep: false, reason: 'address-removed' };
+  if (matching.length === 0) return { keep: false, reason: 'source-untranslated' };
+  const withAddr = matching.filter((r) => addressesOf(r).includes(addr));
+  if (withAddr.length === 0) return { keep: false, reason: 'address-not-for-source', rule: matching[0]!.name };
+  const ported = e.protocol === 'tcp' || e.protocol === 'udp';
+  const ok = withAddr.find((r) => !ported || !r.portRange || (port !== undefined && port >= r.portRange.from && port <= r.portRange.to));
+  return ok ? { keep: true, rule: ok.name } : { keep: false, reason: 'port-outside-range', rule: withAddr[0]!.name };
+}
+
+export interface ImpactGroup {
+  /** The rule that keeps the flows, or that the removed flows fall under now (if any). */
+  readonly rule?: string;
+  readonly address: string;
+  readonly reason?: InvalidReason;
+  readonly count: number;
+}
+
+export interface Impact {
+  readonly kept: readonly ConntrackEntry[];
+  readonly removed: readonly { readonly entry: ConntrackEntry; readonly reason: InvalidReason; readonly rule?: string }[];
+  /** Counts per (rule, address, reason), for plan output, logs and metrics. */
+  readonly groups: readonly ImpactGroup[];
+}
+
+/** Judge every source-NATed flow on a managed address; flows on other addresses are not routerd's. */
+export function computeImpact(
+  entries: readonly ConntrackEntry[],
+  rules: readonly ResolvedNatRule[],
+  managed: ReadonlySet<string>,
+  addressesOf: RuleAddresses,
+): Impact {
+  const kept: ConntrackEntry[] = [];
+  const removed: { entry: ConntrackEntry; reason: InvalidReason; rule?: string }[] = [];
+  const counts = new Map<string, ImpactGroup>();
+  for (const e of entries) {
+    const addr = snatAddress(e);
+    if (addr === undefined || !managed.has(addr)) continue;
+    const v = judgeFlow(e, rules, addressesOf);
+    const key = `${v.rule ?? ''}|${addr}|${v.keep ? '' : v.reason}`;
+    const g = counts.get(key);
+    counts.set(key, { ...(v.rule ? { rule: v.rule } : {}), address: addr, ...(v.keep ? {} : { reason: v.reason }), count: (g?.count ?? 0) + 1 });
+    if (v.keep) kept.push(e);
+    else removed.push({ entry: e, reason: v.reason, ...(v.rule ? { rule: v.rule } : {}) });
+  }
+  const groups = [...counts.values()].sort((a, b) => (a.rule ?? '~').localeCompare(b.rule ?? '~') || a.address.localeCompare(b.address) || (a.reason ?? '').localeCompare(b.reason ?? ''));
+  return { kept, removed, groups };
+}
+
+export function describeGroups(groups: readonly ImpactGroup[]): string {
+  const kept = groups.filter((g) => !g.reason).reduce((n, g) => n + g.count, 0);
+  const parts = groups.filter((g) => g.reason).map((g) => `${g.count} flow${g.count === 1 ? '' : 's'} on ${g.address} (${REASON_TEXT[g.reason!]})`);
+  return `keeps ${kept} flow${kept === 1 ? '' : 's'}${parts.length ? `; removes ${parts.join(', ')}` : '; removes none'}`;
+}
+
+/** Above this many scattered invalid flows on one address, per-flow deletes (a table scan each) cost more than rebinding the address. */
+export const MAX_EXACT_DELETES = 64;
+
+export interface DeletionPlan {
+  /** `conntrack -R` lines. */
+  readonly lines: readonly string[];
+  /** Table scans the lines cost on the kernel side (one per -D line). */
+  readonly scans: number;
+  /** Valid flows deleted and re-inserted with the same binding (addresses with many scattered invalid flows). */
+  readonly rebound: number;
+  /** What the rebind touches: the caller freezes new flows there while the batch runs (see freezeTable). */
+  readonly rebind: { readonly addresses: readonly string[]; readonly sources: readonly string[] };
+}
+
+/**
+ * conntrack lines that remove exactly `impact.removed`, cheapest first: one
+ * `-D --src-nat A` when every flow on A goes; `-D --src-nat A -s CIDR` for
+ * sources whose flows on A all go; exact per-flow deletes for a few stragglers;
+ * and, past MAX_EXACT_DELETES on one address, delete the address and re-insert
+ * its valid flows with their bindings in the same batch.
+ */
+export function deletionPlan(impact: Impact, candidateCidrs: readonly string[]): DeletionPlan {
+  const lines: string[] = [];
+  let scans = 0;
+  let rebound = 0;
+  const rebindAddrs: string[] = [];
+  const rebindSources = new Set<string>();
+  const byAddr = new Map<string, { kept: ConntrackEntry[]; removed: ConntrackEntry[] }>();
+  const slot = (a: string) => {
+    let s = byAddr.get(a);
+    if (!s) byAddr.set(a, (s = { kept: [], removed: [] }));
+    return s;
+  };
+  for (const e of impact.kept) slot(snatAddress(e)!).kept.push(e);
+  for (const r of impact.removed) slot(snatAddress(r.entry)!).removed.push(r.entry);
+  // Broadest prefixes first, so one line covers as much as it safely can.
+  const cidrs = [...new Set(candidateCidrs)].sort((a, b) => Number(a.split('/')[1]) - Number(b.split('/')[1]) || a.localeCompare(b));
+  for (const [addr, { kept, removed }] of [...byAddr].sort(([a], [b]) => a.localeCompare(b))) {
+    if (removed.length === 0) continue;
+    if (kept.length === 0) {
+      lines.push(`-D --src-nat ${addr}`);
+      scans++;
+      continue;
+    }
+    const own: string[] = [];
+    let rest = removed;
+    for (const c of cidrs) {
+      if (rest.length === 0) break;
+      const inside = new Set(rest.filter((e) => cidrContains(c, e.original.src)));
+      if (inside.size === 0 || kept.some((e) => cidrContains(c, e.original.src))) continue;
+      own.push(`-D --src-nat ${addr} -s ${c}`);
+      rest = rest.filter((e) => !inside.has(e));
+    }
+    const rebind = rest.length > MAX_EXACT_DELETES ? rebindLines(addr, kept) : undefined;
+    if (rebind) {
+      lines.push(...rebind);
+      scans++;
+      rebound += kept.length;
+      rebindAddrs.push(addr);
+      for (const e of kept) rebindSources.add(e.original.src);
+    } else {
+      lines.push(...own, ...rest.map(restoreDeleteLine));
+      scans += own.length + rest.length;
+    }
+  }
+  return { lines, scans, rebound, rebind: { addresses: rebindAddrs, sources: [...rebindSources].sort() } };
+}
+
+/** Delete every flow on `addr` and put the valid ones back with their bindings; undefined if one cannot be restored. */
+function rebindLines(addr: string, kept: readonly ConntrackEntry[]): string[] | undefined {
+  try {
+    return [`-D --src-nat ${addr}`, ...kept.map((e) => restoreInsertLine(e, { command: '-A' }))];
+  } catch {
+    return undefined;
+  }
+}
