@@ -127,6 +127,39 @@ export function cidrContains(cidr: string, addr: string): boolean {
   return networkAddress(addr, p.prefixLength) === networkAddress(p.address, p.prefixLength);
 }
 
+/** A dotted IPv4 address as an unsigned 32-bit number. */
+export function ipv4ToInt(addr: string): number {
+  let n = 0;
+  let part = 0;
+  for (let i = 0; i < addr.length; i++) {
+    const c = addr.charCodeAt(i);
+    if (c === 46) {
+      n = n * 256 + part;
+      part = 0;
+    } else part = part * 10 + (c - 48);
+  }
+  return n * 256 + part;
+}
+
+/** A prefix test compiled once: cheap enough to run for every flow of a large table. */
+export function compileCidr(cidr: string): (addr: string) => boolean {
+  const p = parseCidr(cidr);
+  if (typeof p === 'string') return () => false;
+  if (p.family === 6) return (a) => cidrContains(cidr, a);
+  const len = p.prefixLength;
+  const div = 2 ** (32 - len);
+  const net = Math.floor(ipv4ToInt(p.address) / div);
+  return (a) => isIPv4(a) && Math.floor(ipv4ToInt(a) / div) === net;
+}
+
+/** Whether prefix `outer` contains all of prefix `inner`. */
+export function cidrCovers(outer: string, inner: string): boolean {
+  const o = parseCidr(outer);
+  const i = parseCidr(inner);
+  if (typeof o === 'string' || typeof i === 'string' || o.family !== i.family) return false;
+  return o.prefixLength <= i.prefixLength && cidrContains(outer, i.address);
+}
+
 /** Compare two addresses of one family numerically. */
 export function compareAddresses(a: string, b: string): number {
   const x = addressBytes(a);

@@ -3,11 +3,12 @@
 // and every kept flow valid under the new config (checked against an oracle
 // written independently here); a second pass removes nothing; and the conntrack
 // lines routerd would run, replayed on a model table, leave exactly the kept
-// flows with their bindings untouched.
+// flows with their bindings untouched; addresses whose allowance did not
+// shrink never hold an invalid flow (so the controller may skip reading them).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { cidrContains } from '../../src/api/primitives.ts';
-import { computeImpact, deletionPlan, describeGroups, MAX_EXACT_DELETES, type RuleAddresses } from '../../src/controllers/nat44-rule/impact.ts';
+import { computeImpact, deletionPlan, describeGroups, MAX_EXACT_DELETES, shrunkAddresses, type RuleAddresses } from '../../src/controllers/nat44-rule/impact.ts';
 import type { ResolvedNatRule } from '../../src/engines/nft/nat.ts';
 import { parseConntrackSave, snatAddress, type ConntrackEntry } from '../../src/kernel/conntrack.ts';
 
@@ -170,6 +171,13 @@ test('reconfig properties over 400 generated tables and config pairs', () => {
     assert.deepEqual(new Set([...impact.kept, ...impact.removed.map((x) => x.entry)]), new Set(ours), `seed ${seed}: same flows`);
     for (const e of impact.kept) assert.ok(oracleValid(e, newRules), `seed ${seed}: kept flow ${bindingOf(e)} is valid`);
     for (const x of impact.removed) assert.ok(!oracleValid(x.entry, newRules), `seed ${seed}: removed flow ${bindingOf(x.entry)} is invalid`);
+    // Skipping addresses whose allowance did not shrink never skips an invalid flow.
+    const shrunk = new Set(shrunkAddresses(oldRules, newRules, addressesOf));
+    const stillUsed = new Set(newRules.flatMap(addressesOf));
+    for (const x of impact.removed) {
+      const a = snatAddress(x.entry)!;
+      assert.ok(shrunk.has(a) || !stillUsed.has(a), `seed ${seed}: invalid flow on ${a}, which shrunkAddresses did not report`);
+    }
 
     const plan = deletionPlan(impact, [...oldRules, ...newRules].flatMap((x) => x.sources));
     const after = replay(table, plan.lines);

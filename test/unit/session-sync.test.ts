@@ -65,10 +65,17 @@ test('selection: natRules addresses from status, minus excludeNatRules, plus sna
 
 test('SshHost runs the restore command of the target, quoted once, with the batch on stdin', async () => {
   const local = new FakeHost().on(['ssh'], { code: 0 });
-  const host = new SshHost(local, { host: '192.0.2.3', port: 2222, user: 'routerd', sshOptions: ['-o', 'ConnectTimeout=5'] }, { controlDir: '/run/routerd/ssh' }, { conntrack: ['sudo', 'conntrack'] });
+  const host = new SshHost(
+    local,
+    { host: '192.0.2.3', port: 2222, user: 'routerd', sshOptions: ['-o', 'ConnectTimeout=5'] },
+    { controlDir: '/run/routerd/ssh' },
+    { commandMap: { conntrack: ['sudo', 'conntrack'] }, discardStdout: (a) => a[1] === '-R' },
+  );
   await host.run(['conntrack', '-R', '/dev/stdin'], { stdin: '-D --src-nat 198.51.100.100\n' });
   const call = local.calls[0]!;
-  assert.equal(call.argv[call.argv.length - 1], 'sudo conntrack -R /dev/stdin');
+  assert.equal(call.argv[call.argv.length - 1], `sh -c 'exec "$@" >/dev/null' routerd-quiet sudo conntrack -R /dev/stdin`);
+  await host.run(['conntrack', '-C']);
+  assert.equal(local.calls[1]!.argv[local.calls[1]!.argv.length - 1], 'sudo conntrack -C');
   assert.ok(call.argv.includes('ConnectTimeout=5') && !call.argv.includes('ConnectTimeout=10'));
   assert.equal(call.stdin, '-D --src-nat 198.51.100.100\n');
   await assert.rejects(host.readFile(), /not supported over ssh/);
@@ -82,7 +89,7 @@ test('snapshot: one batch per target replaces the SNAT address; an unreachable t
   const statuses: ResourceStatus[] = [];
   const w = new SessionSyncWorker('NAT44SessionSync/s', spec(), ['198.51.100.100'], {
     local,
-    remote: (t) => new SshHost(local, t, {}, { conntrack: t.restoreCommand }),
+    remote: (t) => new SshHost(local, t, {}, { commandMap: { conntrack: t.restoreCommand } }),
     log: silent,
     metrics: createMetrics(),
     report: (s) => statuses.push(s),

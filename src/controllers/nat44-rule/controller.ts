@@ -10,8 +10,8 @@ import { NAT_TABLE, type ResolvedNatRule } from '../../engines/nft/nat.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
 import { Phase, Reason } from '../status.ts';
 import type { Observed } from '../types.ts';
-import { dumpNatFlows, managedAddresses, ruleAddresses, runCleanup } from './flows.ts';
-import { computeImpact, deletionPlan, describeGroups, REASON_TEXT, type ImpactGroup } from './impact.ts';
+import { deleteAddressFlows, dumpNatFlows, managedAddresses, ruleAddresses, runCleanup } from './flows.ts';
+import { computeImpact, deletionPlan, describeGroups, REASON_TEXT, shrunkAddresses, type ImpactGroup } from './impact.ts';
 import { MASQUERADE_WARNING, desiredNatTable, natTableKey, resolveNatRule } from './plan.ts';
 import { readNatState, writeNatState } from './state.ts';
 
@@ -89,12 +89,16 @@ export class NAT44RuleController implements Controller {
   ): Promise<ReconfigOutcome> {
     const t0 = performance.now();
     const addressesOf = ruleAddresses(observed);
-    const managed = managedAddresses(resolved, addressesOf, state?.addresses);
+    const current = managedAddresses(resolved, addressesOf);
+    // Flows on an address no rule uses any more are all invalid: one delete each, no need to read them.
+    const gone = (state?.addresses ?? []).filter((a) => !current.includes(a));
+    // Of the others, only addresses whose allowance shrank can hold invalid flows (all of them after a failed cleanup or without state).
+    const judged = !state || state.cleanupPending ? current : shrunkAddresses(state.rules, resolved, addressesOf).filter((a) => current.includes(a));
     const save = (cleanupPending: boolean) =>
-      writeNatState(ctx.host, ctx.paths, { digest, rules: resolved, addresses: managedAddresses(resolved, addressesOf), appliedAt: new Date().toISOString(), ...(cleanupPending ? { cleanupPending } : {}) });
+      writeNatState(ctx.host, ctx.paths, { digest, rules: resolved, addresses: current, appliedAt: new Date().toISOString(), ...(cleanupPending ? { cleanupPending } : {}) });
     try {
-      const entries = await dumpNatFlows(ctx.host, managed);
-      const impact = computeImpact(entries, resolved, new Set(managed), addressesOf);
+      const entries = await dumpNatFlows(ctx.host, judged);
+      const impact = computeImpact(entries, resolved, new Set(judged), addressesOf);
       const cidrs = [...(state?.rules ?? []), ...resolved].flatMap((r) => r.sources);
       const plan = deletionPlan(impact, cidrs);
       if (plan.rebind.addresses.length) {
@@ -106,19 +110,34 @@ export class NAT44RuleController implements Controller {
           await removeTable(ctx.host, FREEZE_TABLE);
         }
       } else await runCleanup(ctx.host, plan.lines);
+      const goneGroups: ImpactGroup[] = [];
+      for (const a of gone) goneGroups.push({ address: a, reason: 'address-removed', count: await deleteAddressFlows(ctx.host, a) });
       await save(false);
+      const groups = [...impact.groups, ...goneGroups];
+      const removed = impact.removed.length + goneGroups.reduce((n, g) => n + g.count, 0);
       const durationMs = Math.round(performance.now() - t0);
       ctx.metrics.natReconfigFlows.inc({ outcome: 'kept' }, impact.kept.length);
-      ctx.metrics.natReconfigFlows.inc({ outcome: 'removed' }, impact.removed.length);
+      ctx.metrics.natReconfigFlows.inc({ outcome: 'removed' }, removed);
       if (plan.rebound) ctx.metrics.natReconfigFlows.inc({ outcome: 'rebound' }, plan.rebound);
       ctx.metrics.natReconfigSeconds.observe(durationMs / 1000);
       ctx.log.info(
-        { action: 'nat-reconfig', outcome: 'ok', kept: impact.kept.length, removed: impact.removed.length, scans: plan.scans, rebound: plan.rebound, addresses: managed, groups: impact.groups, durationMs },
-        `NAT44 flows: ${describeGroups(impact.groups)}`,
+        {
+          action: 'nat-reconfig',
+          outcome: 'ok',
+          judgedAddresses: judged,
+          removedAddresses: gone,
+          kept: impact.kept.length,
+          removed,
+          scans: plan.scans + gone.length,
+          rebound: plan.rebound,
+          groups,
+          durationMs,
+        },
+        `NAT44 flows: ${describeGroups(groups)}${current.length > judged.length ? ` (flows on ${current.filter((a) => !judged.includes(a)).join(', ')} stay valid: nothing narrowed there)` : ''}`,
       );
       if (plan.rebound)
         ctx.log.warn({ action: 'nat-reconfig', rebound: plan.rebound }, 'many scattered invalid flows on one address: its valid flows were deleted and re-inserted with the same binding');
-      return { groups: impact.groups, kept: impact.kept.length, removed: impact.removed.length };
+      return { groups, kept: impact.kept.length, removed };
     } catch (e) {
       await save(true).catch(() => undefined);
       const error = (e as Error).message;

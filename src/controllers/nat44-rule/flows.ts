@@ -1,7 +1,7 @@
 // Reading the flows bound to managed SNAT addresses, and running a cleanup.
 import { describeFailure, type Host } from '../../host/host.ts';
 import { applyRestore } from '../../kernel/conntrack-batch.ts';
-import { conntrackDumpArgv, parseConntrackExtended, snatAddress, type ConntrackEntry } from '../../kernel/conntrack.ts';
+import { conntrackDeleteBySnatArgv, conntrackDumpArgv, parseConntrackExtended, parseConntrackSummary, snatAddress, type ConntrackEntry } from '../../kernel/conntrack.ts';
 import type { ResolvedNatRule } from '../../engines/nft/nat.ts';
 import type { AnyResource, ResourceOf } from '../../api/kinds.ts';
 import type { Observed, PlanContext } from '../types.ts';
@@ -18,6 +18,16 @@ export async function dumpNatFlows(host: Host, addresses: readonly string[]): Pr
     }),
   );
   return lists.flat();
+}
+
+/** Delete every flow bound to `addr` (one table scan); returns how many went. */
+export async function deleteAddressFlows(host: Host, addr: string): Promise<number> {
+  const r = await host.run(conntrackDeleteBySnatArgv(addr), { timeoutMs: 120_000, maxOutputBytes: 1024 });
+  const summary = parseConntrackSummary(r.stderr);
+  // conntrack -D exits 1 when nothing matched ("0 flow entries have been deleted").
+  if (summary) return summary.count;
+  if (r.code !== 0) throw new Error(`conntrack -D --src-nat ${addr}: ${describeFailure(r)}`);
+  return 0;
 }
 
 export async function runCleanup(host: Host, lines: readonly string[]): Promise<void> {

@@ -2,7 +2,7 @@
 // kernel keeps a flow's binding when the ruleset changes, so routerd judges
 // every flow bound to an address it manages against the new rules and removes
 // exactly the invalid ones. Pure: unit- and property-tested without root.
-import { cidrContains } from '../../api/primitives.ts';
+import { cidrCovers, compileCidr } from '../../api/primitives.ts';
 import { restoreDeleteLine, restoreInsertLine } from '../../kernel/conntrack-batch.ts';
 import { snatAddress, snatPort, type ConntrackEntry } from '../../kernel/conntrack.ts';
 import type { ResolvedNatRule } from '../../engines/nft/nat.ts';
@@ -23,23 +23,55 @@ export type Verdict =
 /** Addresses a rule translates to: its snat addresses, or the interface's live addresses for masquerade. */
 export type RuleAddresses = (rule: ResolvedNatRule) => readonly string[];
 
+interface CompiledRule {
+  readonly name: string;
+  readonly matches: readonly ((src: string) => boolean)[];
+  readonly addresses: ReadonlySet<string>;
+  readonly portRange?: { readonly from: number; readonly to: number } | undefined;
+}
+
+function compile(rules: readonly ResolvedNatRule[], addressesOf: RuleAddresses): CompiledRule[] {
+  return rules.map((r) => ({ name: r.name, matches: r.sources.map(compileCidr), addresses: new Set(addressesOf(r)), portRange: r.portRange }));
+}
+
+function judge(e: ConntrackEntry, rules: readonly CompiledRule[], allAddresses: ReadonlySet<string>): Verdict {
+  const addr = snatAddress(e)!;
+  if (!allAddresses.has(addr)) return { keep: false, reason: 'address-removed' };
+  const src = e.original.src;
+  const matching = rules.filter((r) => r.matches.some((m) => m(src)));
+  if (matching.length === 0) return { keep: false, reason: 'source-untranslated' };
+  const withAddr = matching.filter((r) => r.addresses.has(addr));
+  if (withAddr.length === 0) return { keep: false, reason: 'address-not-for-source', rule: matching[0]!.name };
+  const ported = e.protocol === 'tcp' || e.protocol === 'udp';
+  const port = snatPort(e);
+  const ok = withAddr.find((r) => !ported || !r.portRange || (port !== undefined && port >= r.portRange.from && port <= r.portRange.to));
+  return ok ? { keep: true, rule: ok.name } : { keep: false, reason: 'port-outside-range', rule: withAddr[0]!.name };
+}
+
 /**
  * A flow is valid under `rules` when some rule that matches its source
  * translates to its SNAT address, with its port inside that rule's range
  * (TCP and UDP; ICMP has no port range).
  */
 export function judgeFlow(e: ConntrackEntry, rules: readonly ResolvedNatRule[], addressesOf: RuleAddresses): Verdict {
-  const addr = snatAddress(e)!;
-  const port = snatPort(e);
-  const src = e.original.src;
-  const matching = rules.filter((r) => r.sources.some((s) => cidrContains(s, src)));
-  if (!rules.some((r) => addressesOf(r).includes(addr))) return { keep: false, reason: 'address-removed' };
-  if (matching.length === 0) return { keep: false, reason: 'source-untranslated' };
-  const withAddr = matching.filter((r) => addressesOf(r).includes(addr));
-  if (withAddr.length === 0) return { keep: false, reason: 'address-not-for-source', rule: matching[0]!.name };
-  const ported = e.protocol === 'tcp' || e.protocol === 'udp';
-  const ok = withAddr.find((r) => !ported || !r.portRange || (port !== undefined && port >= r.portRange.from && port <= r.portRange.to));
-  return ok ? { keep: true, rule: ok.name } : { keep: false, reason: 'port-outside-range', rule: withAddr[0]!.name };
+  return judge(e, compile(rules, addressesOf), new Set(rules.flatMap(addressesOf)));
+}
+
+/**
+ * Addresses on which some flow valid under `before` may be invalid under
+ * `after`: those whose allowed (source prefix, port range) pairs shrank. Flows
+ * on the others need not be read at all, so an unrelated change costs nothing.
+ */
+export function shrunkAddresses(before: readonly ResolvedNatRule[], after: readonly ResolvedNatRule[], addressesOf: RuleAddresses): string[] {
+  const allowed = (rules: readonly ResolvedNatRule[], addr: string) =>
+    rules.filter((r) => addressesOf(r).includes(addr)).flatMap((r) => r.sources.map((s) => ({ s, from: r.portRange?.from ?? 1, to: r.portRange?.to ?? 65535 })));
+  const out: string[] = [];
+  for (const addr of new Set(before.flatMap(addressesOf))) {
+    const now = allowed(after, addr);
+    const covered = allowed(before, addr).every((o) => now.some((n) => cidrCovers(n.s, o.s) && n.from <= o.from && n.to >= o.to));
+    if (!covered) out.push(addr);
+  }
+  return out.sort();
 }
 
 export interface ImpactGroup {
@@ -67,10 +99,12 @@ export function computeImpact(
   const kept: ConntrackEntry[] = [];
   const removed: { entry: ConntrackEntry; reason: InvalidReason; rule?: string }[] = [];
   const counts = new Map<string, ImpactGroup>();
+  const compiled = compile(rules, addressesOf);
+  const all = new Set(rules.flatMap(addressesOf));
   for (const e of entries) {
     const addr = snatAddress(e);
     if (addr === undefined || !managed.has(addr)) continue;
-    const v = judgeFlow(e, rules, addressesOf);
+    const v = judge(e, compiled, all);
     const key = `${v.rule ?? ''}|${addr}|${v.keep ? '' : v.reason}`;
     const g = counts.get(key);
     counts.set(key, { ...(v.rule ? { rule: v.rule } : {}), address: addr, ...(v.keep ? {} : { reason: v.reason }), count: (g?.count ?? 0) + 1 });
@@ -135,8 +169,9 @@ export function deletionPlan(impact: Impact, candidateCidrs: readonly string[]):
     let rest = removed;
     for (const c of cidrs) {
       if (rest.length === 0) break;
-      const inside = new Set(rest.filter((e) => cidrContains(c, e.original.src)));
-      if (inside.size === 0 || kept.some((e) => cidrContains(c, e.original.src))) continue;
+      const within = compileCidr(c);
+      const inside = new Set(rest.filter((e) => within(e.original.src)));
+      if (inside.size === 0 || kept.some((e) => within(e.original.src))) continue;
       own.push(`-D --src-nat ${addr} -s ${c}`);
       rest = rest.filter((e) => !inside.has(e));
     }

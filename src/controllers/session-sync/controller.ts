@@ -5,12 +5,17 @@
 import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
 import { sshControlDir } from '../../config/paths.ts';
 import { targetName } from '../../api/target.ts';
-import { describeFailure } from '../../host/host.ts';
+import { describeFailure, type Host } from '../../host/host.ts';
 import { applyRestore } from '../../kernel/conntrack-batch.ts';
 import { SshHost } from '../../transport/ssh-host.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
 import { Phase } from '../status.ts';
 import { SessionSyncWorker, type SyncTarget } from './worker.ts';
+
+/** The Host a target's restores run on: ssh over the shared connection, its restoreCommand for conntrack, restore output left on the target. */
+export function targetHost(local: Host, t: SyncTarget, controlDir: string): SshHost {
+  return new SshHost(local, t, { controlDir }, { commandMap: { conntrack: t.restoreCommand }, discardStdout: (argv) => argv[0] === 'conntrack' && argv[1] === '-R' });
+}
 
 export class SessionSyncController implements Controller {
   readonly name = 'nat44-session-sync';
@@ -48,7 +53,7 @@ export class SessionSyncController implements Controller {
       if (existing) this.stopWorker(id, ctx, 'spec or addresses changed');
       const controlDir = sshControlDir(ctx.paths);
       await ctx.host.mkdirp(controlDir, 0o700);
-      const remote = (t: SyncTarget) => new SshHost(ctx.host, t, { controlDir }, { conntrack: t.restoreCommand });
+      const remote = (t: SyncTarget) => targetHost(ctx.host, t, controlDir);
       const dropped = (this.addresses.get(id) ?? []).filter((a) => !addresses.includes(a));
       if (dropped.length) await pruneDropped(id, r.spec.targets, dropped, remote, ctx);
       this.addresses.set(id, addresses);

@@ -48,6 +48,8 @@ const MAX_STREAM_BATCH = 500;
 const MAX_PENDING = 100_000;
 const UDP_REFRESH_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
+/** Largest batch worth bisecting after a kernel error; bigger ones are reported failed and retried whole. */
+const MAX_ISOLATED = 256;
 
 export interface WorkerDeps {
   readonly local: Host;
@@ -295,8 +297,9 @@ export class SessionSyncWorker {
       else if (r.code === SSH_CONNECT_FAILURE || r.timedOut) {
         reason = Reason.TargetUnreachable;
         error = describeFailure(r);
-      } else if (failure === 'kernel' && kind !== 'udp-refresh') {
+      } else if (failure === 'kernel' && kind !== 'udp-refresh' && batch.entries.length <= MAX_ISOLATED) {
         // One entry the kernel refused stopped the batch: isolate it so the others land.
+        // Only for small batches: isolation re-sends per-entry deletes, a table scan each.
         const iso = await restoreIsolating(host, batch.entries, { timeoutMs });
         failed += iso.failed.length;
         ok = true;
