@@ -8,6 +8,19 @@ import type { Lab, LabNode } from './topology.ts';
 
 const SSHD_DIR = '/etc/routerd/lab-sshd';
 
+const PLAIN_BASHRC = `${SSHD_DIR}/bashrc`;
+
+export interface LabSshOptions {
+  /**
+   * sshd runs each command through root's bash, and Debian's bash sources
+   * ~/.bashrc when started by sshd. A development machine's /root/.bashrc may do
+   * slow things (pyenv init: 150-400 ms per command, measured in bench/) that a
+   * router would not, so by default an empty file is bound over it inside each
+   * router's own mount namespace. false keeps the machine's file (to measure it).
+   */
+  readonly plainRootShell?: boolean;
+}
+
 export interface LabSsh {
   readonly sshd: Record<'ra' | 'rb', ChildHandle>;
   stop(): Promise<void>;
@@ -42,8 +55,22 @@ async function keygen(node: LabNode, path: string): Promise<string> {
   return pub.trim();
 }
 
-export async function enableLabSsh(lab: Lab): Promise<LabSsh> {
+/** Bind an empty file over /root/.bashrc in each router's mount namespace; false when there is none to hide. */
+export async function plainRootShell(lab: Lab): Promise<boolean> {
+  let done = false;
+  for (const n of [lab.nodes.ra, lab.nodes.rb]) {
+    if (!(await n.host.exists('/root/.bashrc'))) continue;
+    await n.host.mkdirp(SSHD_DIR, 0o700);
+    await n.host.writeFileAtomic(PLAIN_BASHRC, '# lab router: nothing to set up for commands run by sshd\n', 0o644);
+    await runChecked(n.host, ['mount', '--bind', PLAIN_BASHRC, '/root/.bashrc']);
+    done = true;
+  }
+  return done;
+}
+
+export async function enableLabSsh(lab: Lab, opts: LabSshOptions = {}): Promise<LabSsh> {
   const routers = { ra: lab.nodes.ra, rb: lab.nodes.rb };
+  if (opts.plainRootShell ?? true) await plainRootShell(lab);
   const keys: Record<string, { host: string; client: string }> = {};
   for (const [name, node] of Object.entries(routers)) {
     await node.host.mkdirp(SSHD_DIR, 0o700);

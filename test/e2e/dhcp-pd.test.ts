@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseDhcpcdState, type DhcpcdState } from '../../src/engines/dhcpcd/state.ts';
 import type { ChildHandle } from '../../src/host/host.ts';
-import { keepalivedPid, startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
+import { killKeepalived, startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
 import { enableLabSsh, type LabSsh } from '../../src/lab/sshd.ts';
 import { createLab, labPrefix, type Lab } from '../../src/lab/topology.ts';
 import { requireE2E } from '../helpers/e2e.ts';
@@ -91,9 +91,8 @@ test('prefix delegation: the standby takes over the lease and keeps the delegate
 
     // The master dies, WAN and LAN.
     const dhcpcdPid = Number((await lab.nodes.ra.host.readFile('/run/routerd/dhcpcd/wan-pd/wan0.pid'))?.trim());
-    const ka = await keepalivedPid(lab.nodes.ra);
     killPid(ra.pid, 'SIGKILL');
-    killPid(ka, 'SIGKILL');
+    await killKeepalived(lab.nodes.ra);
     if (Number.isInteger(dhcpcdPid)) killPid(dhcpcdPid, 'SIGKILL');
     ra = undefined;
     await lab.linkDown('sw', 'ra-lan');

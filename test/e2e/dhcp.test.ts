@@ -22,10 +22,11 @@ import { test, type TestContext } from 'node:test';
 import { apiGet } from '../../src/cli/client.ts';
 import { parseDnsmasqLeases, type DnsmasqLeaseFile } from '../../src/engines/dnsmasq/leases.ts';
 import { privateMountsArgv } from '../../src/engines/dhcpcd/engine.ts';
+import { dhcpClientConf } from '../../src/lab/dhcp-client.ts';
 import type { ChildHandle } from '../../src/host/host.ts';
 import { LocalHost } from '../../src/host/local.ts';
 import { ipAddrShowArgv, parseIpAddr } from '../../src/kernel/ip.ts';
-import { keepalivedPid, startRouterd, ROUTERCTL_BIN, type RouterdProcess } from '../../src/lab/routerd.ts';
+import { killKeepalived, startRouterd, ROUTERCTL_BIN, type RouterdProcess } from '../../src/lab/routerd.ts';
 import { enableLabSsh, type LabSsh } from '../../src/lab/sshd.ts';
 import { createLab, labPrefix, type Lab } from '../../src/lab/topology.ts';
 import { requireE2E } from '../helpers/e2e.ts';
@@ -38,21 +39,6 @@ const V6_LEASES = '/var/lib/routerd/dnsmasq/dhcpv6-server-lan-dhcpv6.leases';
 const POOL4 = /^192\.0\.2\.1\d\d$/;
 const POOL6 = /^fd00:0:0:1::1[0-9a-f]{2}$/;
 const TOOLS = ['keepalived', 'dnsmasq', 'dhcpcd', 'rsync', 'ssh', '/usr/sbin/sshd'];
-
-function clientConf(v6Hint?: string): string {
-  return [
-    '# dhcpcd for a lab client: addresses only, no routes, resolv.conf or ARP probe.',
-    'duid',
-    'noipv4ll',
-    'noarp',
-    'nohook resolv.conf',
-    'nohook hostname',
-    'nogateway',
-    'ipv6rs',
-    `ia_na 1${v6Hint ? `/${v6Hint}` : ''}`,
-    '',
-  ].join('\n');
-}
 
 /** Leases in a router's file (read through its backing dir). */
 async function leasesOn(lab: Lab, node: 'ra' | 'rb', path: string): Promise<DnsmasqLeaseFile | undefined> {
@@ -114,7 +100,7 @@ async function addSecondClient(lab: Lab): Promise<SecondClient> {
     destroy,
     dhcp(request4, hint6) {
       const conf = join(dir, 'dhcpcd.conf');
-      void local.writeFileAtomic(conf, clientConf(hint6)).then(() => {
+      void local.writeFileAtomic(conf, dhcpClientConf(hint6)).then(() => {
         const argv = privateMountsArgv(
           [
             { source: join(dir, 'lib'), target: '/var/lib/dhcpcd' },
@@ -185,7 +171,7 @@ async function scenario(t: TestContext, opts: { sync: boolean; tag: string }): P
 
     // Client 1 gets an IPv4 and an IPv6 lease from the master.
     await lab.exec('client', ['sysctl', '-q', '-w', 'net.ipv4.icmp_echo_ignore_all=1']);
-    await lab.nodes.client.host.writeFileAtomic('/etc/routerd/dhcpcd-client.conf', clientConf());
+    await lab.nodes.client.host.writeFileAtomic('/etc/routerd/dhcpcd-client.conf', dhcpClientConf());
     client = lab.nodes.client.host.spawn(['dhcpcd', '--nobackground', '--config', '/etc/routerd/dhcpcd-client.conf', 'eth0'], { logFile: join(lab.base, 'client-dhcpcd.log') });
     const first = await until('client 1 has a v4 and a v6 lease', async () => {
       const a = await clientAddresses(lab);
@@ -227,9 +213,8 @@ async function scenario(t: TestContext, opts: { sync: boolean; tag: string }): P
 
     // The master fails: routerd, keepalived and both dnsmasq die, its LAN link goes.
     const pids = await Promise.all(['dhcpv4-server-lan-dhcpv4', 'dhcpv6-server-lan-dhcpv6'].map(async (n) => Number((await lab.nodes.ra.host.readFile(`/run/routerd/dnsmasq/${n}.pid`))?.trim())));
-    const ka = await keepalivedPid(lab.nodes.ra);
     killPid(ra.pid, 'SIGKILL');
-    killPid(ka, 'SIGKILL');
+    await killKeepalived(lab.nodes.ra);
     for (const p of pids) if (Number.isInteger(p)) killPid(p, 'SIGKILL');
     ra = undefined;
     await lab.linkDown('sw', 'ra-lan');

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { parseConntrackExtended, snatAddress } from '../../src/kernel/conntrack.ts';
 import { enableLabSsh, type LabSsh } from '../../src/lab/sshd.ts';
-import { keepalivedPid, startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
+import { killKeepalived, startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
 import { createLab, labPrefix, type Lab } from '../../src/lab/topology.ts';
 import { startEchoFlows, startTcpEchoServer, type EchoFlows, type EchoServer, type FlowReport } from '../../src/lab/traffic.ts';
 import { requireE2E } from '../helpers/e2e.ts';
@@ -61,13 +61,12 @@ async function hardenRouters(lab: Lab): Promise<void> {
   }
 }
 
-/** The master dies the way a machine does: its processes stop and its links go dark. */
+/** The master dies the way a machine does: its links go dark (no goodbye advert gets out), its processes stop. */
 async function killRouter(lab: Lab, node: 'ra' | 'rb', proc: RouterdProcess | undefined): Promise<void> {
-  const ka = await keepalivedPid(lab.nodes[node]);
-  killPid(proc?.pid, 'SIGKILL');
-  killPid(ka, 'SIGKILL');
   await lab.linkDown('sw', `${node}-lan`);
   await lab.linkDown('sw', `${node}-wan`);
+  killPid(proc?.pid, 'SIGKILL');
+  await killKeepalived(lab.nodes[node]);
 }
 
 async function reviveRouter(lab: Lab, node: 'ra' | 'rb'): Promise<void> {

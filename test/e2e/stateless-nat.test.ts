@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { conntrackCountArgv, conntrackDumpArgv, parseConntrackCount, parseConntrackExtended, type ConntrackEntry } from '../../src/kernel/conntrack.ts';
 import { nftListTableJsonArgv, parseNftElements } from '../../src/kernel/nft-elements.ts';
-import { keepalivedPid, startRouterd, ROUTERCTL_BIN, type RouterdProcess } from '../../src/lab/routerd.ts';
+import { killKeepalived, startRouterd, ROUTERCTL_BIN, type RouterdProcess } from '../../src/lab/routerd.ts';
 import { createLab, labPrefix, type Lab, type LabNodeName } from '../../src/lab/topology.ts';
 import { startEchoFlows, startTcpEchoServer, type EchoServer, type FlowReport } from '../../src/lab/traffic.ts';
 import { requireE2E } from '../helpers/e2e.ts';
@@ -333,12 +333,11 @@ test('StatelessNAT44: floating IPs without conntrack, across failover without se
       const rbBefore = (await mapCounters(lab, 'rb')).get('in_0')!.get(FIP)!.packets;
       // The master dies as a box would: its links go dark first (so no goodbye advert reaches rb,
       // which must notice the silence), then its daemons are killed.
-      const kaPid = await keepalivedPid(lab.nodes.ra);
       const killedAt = Date.now();
       await lab.linkDown('sw', 'ra-lan');
       await lab.linkDown('sw', 'ra-wan');
       killPid(ra!.pid, 'SIGKILL');
-      killPid(kaPid, 'SIGKILL');
+      await killKeepalived(lab.nodes.ra);
       ra = undefined;
       await rb!.waitFor('VirtualAddress/lan-vip', (r) => r.status.role === 'master', 20_000);
       t.diagnostic(`rb master ${Date.now() - killedAt} ms after ra went dark`);
