@@ -5,7 +5,10 @@ import { benchValidate } from './validate.ts';
 const BENCHES: Record<string, { root: boolean; run: () => Promise<BenchSection> }> = {
   validate: { root: false, run: benchValidate },
   stateless: { root: true, run: async () => (await import('./stateless.ts')).benchStateless() },
+  'session-sync': { root: true, run: async () => (await import('./session-sync.ts')).benchSessionSync() },
+  failover: { root: true, run: async () => (await import('./failover.ts')).benchFailover() },
   dhcp: { root: true, run: async () => (await import('./dhcp.ts')).benchDhcp() },
+  reconfig: { root: true, run: async () => (await import('./reconfig.ts')).benchReconfig() },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
