@@ -72,21 +72,17 @@ interface Claim {
   readonly path: (string | number)[];
 }
 
+function conflictAt(c: Claim, message: string): ConfigError {
+  return { code: ErrorCode.Conflict, ...locate(c.l.source, c.path), resource: resourceId(c.l.resource), path: formatPath(c.path), message };
+}
+
 /** Report every claim of a key after the first, e.g. a VRRP id used twice on one link. */
 function exclusive(claims: Map<string, Claim[]>, describe: (key: string, first: Claim) => string): ConfigError[] {
   const out: ConfigError[] = [];
   for (const [key, list] of claims) {
     const first = list[0]!;
-    for (const c of list.slice(1)) {
-      const p = positionOf(first.l.source, first.l.source.node?.range?.[0]);
-      out.push({
-        code: ErrorCode.Conflict,
-        ...locate(c.l.source, c.path),
-        resource: resourceId(c.l.resource),
-        path: formatPath(c.path),
-        message: `${describe(key, first)} (${resourceId(first.l.resource)} at ${p.file}:${p.line}:${p.col})`,
-      });
-    }
+    const p = positionOf(first.l.source, first.l.source.node?.range?.[0]);
+    for (const c of list.slice(1)) out.push(conflictAt(c, `${describe(key, first)} (${resourceId(first.l.resource)} at ${p.file}:${p.line}:${p.col})`));
   }
   return out;
 }
@@ -164,24 +160,12 @@ function conflicts(resources: readonly LoadedResource[]): ConfigError[] {
   for (const [addr, list] of externals)
     if (snatAddresses.has(addr))
       for (const c of list)
-        errors.push({
-          code: ErrorCode.Conflict,
-          ...locate(c.l.source, c.path),
-          resource: resourceId(c.l.resource),
-          path: formatPath(c.path),
-          message: `floating address ${addr} is also a NAT44Rule SNAT address; stateless and stateful NAT cannot share it`,
-        });
+        errors.push(conflictAt(c, `floating address ${addr} is also a NAT44Rule SNAT address; stateless and stateful NAT cannot share it`));
   if (lanPrefixes.length > 0)
     for (const [addr, list] of internals)
       if (!lanPrefixes.some((p) => networkAddress(addr, Number(p.split('/')[1])) === p.split('/')[0]))
         for (const c of list)
-          errors.push({
-            code: ErrorCode.Conflict,
-            ...locate(c.l.source, c.path),
-            resource: resourceId(c.l.resource),
-            path: formatPath(c.path),
-            message: `internal address ${addr} is outside every LAN prefix (${lanPrefixes.join(', ')})`,
-          });
+          errors.push(conflictAt(c, `internal address ${addr} is outside every LAN prefix (${lanPrefixes.join(', ')})`));
   return errors;
 }
 

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { resourceId, whenOf, type AnyResource } from '../api/kinds.ts';
+import type { ExitInfo } from '../engines/process.ts';
 import { evaluateWhen } from '../when/evaluate.ts';
+import type { ControllerContext } from './controller.ts';
 import { Phase, Reason, type ResourceStatus } from './status.ts';
 import type { Action, Observed, ObservedInterface, PlanContext, ResourcePlan, Verb } from './types.ts';
 
@@ -40,4 +42,13 @@ export function fileVerb(observed: Observed, path: string, content: string): Ver
   const current = observed.files.get(path);
   if (current === undefined) return 'create';
   return current === content ? 'noop' : 'update';
+}
+
+/** What a supervised daemon's unexpected exit does: count it, say it, and reconcile soon (the supervisor restarts it with backoff). */
+export function onEngineExit(ctx: ControllerContext, engine: string, resource: string): (info: ExitInfo) => void {
+  return (info) => {
+    ctx.metrics.engineRestarts.inc({ engine });
+    ctx.log.warn({ resource, action: `${engine}-exit`, code: info.code, signal: info.signal, restarts: info.restarts }, `${resource}: ${engine} exited; restarting`);
+    ctx.trigger(`${engine} ${resource} exited`);
+  };
 }

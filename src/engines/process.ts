@@ -74,7 +74,7 @@ export class SupervisedProcess {
   constructor(
     private readonly host: Host,
     private spec: SupervisedSpec,
-    private readonly onExit: (info: { code: number | null; signal: string | null; restarts: number }) => void,
+    private readonly onExit: (info: ExitInfo) => void,
     private readonly procs: ProcessTable = realProcessTable,
   ) {}
 
@@ -190,5 +190,45 @@ export class SupervisedProcess {
   /** Milliseconds until ensure() may start the daemon again (0: now). */
   retryInMs(): number {
     return Math.max(0, this.notBefore - Date.now());
+  }
+}
+
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly restarts: number;
+}
+
+/** A supervised daemon driven by one rendered config file: what every engine shares. */
+export abstract class ConfiguredDaemon {
+  protected readonly proc: SupervisedProcess;
+
+  protected constructor(
+    protected readonly host: Host,
+    protected readonly confPath: string,
+    spec: SupervisedSpec,
+    onExit: (info: ExitInfo) => void,
+    procs?: ProcessTable,
+  ) {
+    this.proc = new SupervisedProcess(host, spec, onExit, procs);
+  }
+
+  state(): EngineState {
+    return this.proc.state();
+  }
+
+  get restarts(): number {
+    return this.proc.restarts;
+  }
+
+  retryInMs(): number {
+    return this.proc.retryInMs();
+  }
+
+  /** Write the config when it differs from the one on disk; true when it changed. */
+  async writeConfig(confText: string): Promise<boolean> {
+    if ((await this.host.readFile(this.confPath)) === confText) return false;
+    await this.host.writeFileAtomic(this.confPath, confText, 0o644);
+    return true;
   }
 }

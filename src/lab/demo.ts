@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ChildHandle } from '../host/host.ts';
 import { leasedAddresses, startDhcpClient } from './dhcp-client.ts';
+import { hardenRouter } from './harden.ts';
 import { killKeepalived, LAB_RUN_DIR, ROUTERCTL_BIN, startRouterd, type RouterdProcess } from './routerd.ts';
 import { enableLabSsh, type LabSsh } from './sshd.ts';
 import { createLab, labPrefix, type Lab } from './topology.ts';
@@ -20,16 +21,6 @@ const SERVER = '198.51.100.200';
 const PORT = 7007;
 const TCP_FLOWS = 100;
 const UDP_FLOWS = 20;
-
-const FIREWALL = `table inet labfw {
-  chain forward_filter {
-    type filter hook forward priority filter; policy drop;
-    ct state invalid drop
-    ct state established,related accept
-    iifname "lan0" oifname "wan0" ct state new accept
-  }
-}
-`;
 
 interface Step {
   readonly name: string;
@@ -79,8 +70,7 @@ async function main(): Promise<number> {
     ssh = await enableLabSsh(lab);
     for (const node of ['ra', 'rb'] as const) {
       await lab.nodes[node].host.writeFileAtomic('/etc/routerd/router.yaml', await readFile(CONFIGS[node], 'utf8'));
-      await lab.nodes[node].host.run(['nft', '-f', '-'], { stdin: FIREWALL });
-      await lab.nodes[node].host.run(['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_tcp_loose=0']);
+      await hardenRouter(lab.nodes[node]);
     }
     step('routers hardened', true, 'forward policy drop, ct state invalid drop, nf_conntrack_tcp_loose=0; ssh between them with host-key checking on');
 

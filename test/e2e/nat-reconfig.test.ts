@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConntrackExtended, snatAddress } from '../../src/kernel/conntrack.ts';
+import { hardenRouter } from '../../src/lab/harden.ts';
 import { enableLabSsh, type LabSsh } from '../../src/lab/sshd.ts';
 import { ROUTERCTL_BIN, startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
 import { createLab, labPrefix } from '../../src/lab/topology.ts';
@@ -59,16 +60,6 @@ ${rule('other', '192.0.2.99/32', '198.51.100.102', o.rangeOther)}
 `;
 }
 
-const FIREWALL = `table inet labfw {
-  chain forward_filter {
-    type filter hook forward priority filter; policy drop;
-    ct state invalid drop
-    ct state established,related accept
-    iifname "lan0" oifname "wan0" ct state new accept
-  }
-}
-`;
-
 test('NAT44Rule changes end exactly the invalidated flows', { timeout: 300_000 }, async (t) => {
   if (!(await requireE2E(t, ['keepalived', 'nft', 'conntrack', 'sshd']))) return;
   const lab = await createLab({ prefix: labPrefix('recfg') });
@@ -101,8 +92,7 @@ test('NAT44Rule changes end exactly the invalidated flows', { timeout: 300_000 }
   const both = async (): Promise<FlowReport[]> => Promise.all(flows.map((f) => f.snapshot()));
   try {
     await lab.exec('client', ['ip', 'addr', 'add', `${HOST_B}/24`, 'dev', 'eth0']);
-    assert.equal((await ra$.host.run(['nft', '-f', '-'], { stdin: FIREWALL })).code, 0);
-    assert.equal((await ra$.host.run(['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_tcp_loose=0'])).code, 0);
+    await hardenRouter(ra$);
     const start = { rangeA: '20000-60000', addressB: '198.51.100.101', rangeOther: '20000-60000' };
     await installConfig(ra$, config(start));
     await installConfig(lab.nodes.rb, config(start, 'rb'));

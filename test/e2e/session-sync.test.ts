@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { parseConntrackExtended, snatAddress } from '../../src/kernel/conntrack.ts';
+import { hardenRouter } from '../../src/lab/harden.ts';
 import { enableLabSsh, type LabSsh } from '../../src/lab/sshd.ts';
 import { killKeepalived, startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
 import { createLab, labPrefix, type Lab } from '../../src/lab/topology.ts';
@@ -23,24 +24,6 @@ const TCP_FLOWS = 200;
 const UDP_FLOWS = 50;
 const MARK = 0x42;
 
-/** A hardened router's firewall; only router A marks new UDP flows, so a mark on B can only come from sync. */
-function firewall(markUdp: boolean): string {
-  return [
-    'table inet labfw',
-    'delete table inet labfw',
-    'table inet labfw {',
-    '  chain forward_filter {',
-    '    type filter hook forward priority filter; policy drop;',
-    '    ct state invalid drop',
-    '    ct state established,related accept',
-    '    iifname "lan0" oifname "wan0" ct state new accept',
-    '  }',
-    ...(markUdp ? ['  chain mark_new {', '    type filter hook prerouting priority mangle; policy accept;', `    ct state new meta l4proto udp ct mark set ${MARK}`, '  }'] : []),
-    '}',
-    '',
-  ].join('\n');
-}
-
 interface Scenario {
   readonly mode: 'snapshot' | 'stream' | 'off';
 }
@@ -51,14 +34,10 @@ function configFor(router: 'a' | 'b', yaml: string, s: Scenario): string {
   return y;
 }
 
+/** Only router A marks new UDP flows, so a mark on B can only come from sync. */
 async function hardenRouters(lab: Lab): Promise<void> {
-  for (const n of ['ra', 'rb'] as const) {
-    const node = lab.nodes[n];
-    const r = await node.host.run(['nft', '-f', '-'], { stdin: firewall(n === 'ra') });
-    assert.equal(r.code, 0, r.stderr);
-    const s = await node.host.run(['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_tcp_loose=0']);
-    assert.equal(s.code, 0, s.stderr);
-  }
+  await hardenRouter(lab.nodes.ra, { markNewUdp: MARK });
+  await hardenRouter(lab.nodes.rb);
 }
 
 /** The master dies the way a machine does: its links go dark (no goodbye advert gets out), its processes stop. */

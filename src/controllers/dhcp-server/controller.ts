@@ -11,6 +11,7 @@ import { activeLeaseCount, parseDnsmasqLeases } from '../../engines/dnsmasq/leas
 import { DnsmasqEngine } from '../../engines/dnsmasq/engine.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
+import { onEngineExit } from '../common.ts';
 import { dnsmasqConfFor } from './plan.ts';
 
 type ServerKind = 'DHCPv4Server' | 'DHCPv6Server';
@@ -72,11 +73,7 @@ export class DhcpServerController implements Controller {
     const id = resourceId(r);
     e = this.makeEngine
       ? this.makeEngine(ctx, r, files)
-      : new DnsmasqEngine(ctx.host, files, (info) => {
-          ctx.metrics.engineRestarts.inc({ engine: 'dnsmasq' });
-          ctx.log.warn({ resource: id, action: 'dnsmasq-exit', code: info.code, signal: info.signal, restarts: info.restarts }, `${id}: dnsmasq exited; restarting`);
-          ctx.trigger(`dnsmasq ${id} exited`);
-        });
+      : new DnsmasqEngine(ctx.host, files, onEngineExit(ctx, 'dnsmasq', id));
     this.engines.set(r.metadata.name, e);
     return e;
   }

@@ -13,6 +13,7 @@ import { iaidOf, renderDhcpcdConf } from '../../engines/dhcpcd/render.ts';
 import { parseDuidFile, parseLease6 } from '../../engines/dhcpcd/state.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
+import { onEngineExit } from '../common.ts';
 import { dhcpcdConfPath } from './plan.ts';
 
 type PdResource = ResourceOf<'DHCPv6PrefixDelegation'>;
@@ -89,11 +90,7 @@ export class PrefixDelegationController implements Controller {
     const existing = this.engines.get(r.metadata.name);
     if (existing && JSON.stringify(existing.files) === JSON.stringify(files)) return existing;
     const id = resourceId(r);
-    const e = new DhcpcdEngine(ctx.host, files, (info) => {
-      ctx.metrics.engineRestarts.inc({ engine: 'dhcpcd' });
-      ctx.log.warn({ resource: id, action: 'dhcpcd-exit', code: info.code, signal: info.signal, restarts: info.restarts }, `${id}: dhcpcd exited; restarting`);
-      ctx.trigger(`dhcpcd ${id} exited`);
-    });
+    const e = new DhcpcdEngine(ctx.host, files, onEngineExit(ctx, 'dhcpcd', id));
     this.engines.set(r.metadata.name, e);
     return e;
   }

@@ -11,7 +11,7 @@
 // exactly what dhcpcd wrote, and on promotion dhcpcd reads exactly what was synced.
 import { join } from 'node:path';
 import type { Host } from '../../host/host.ts';
-import { SupervisedProcess, type EngineState, type ProcessTable } from '../process.ts';
+import { ConfiguredDaemon, type ExitInfo, type ProcessTable, type SupervisedProcess } from '../process.ts';
 
 export const DHCPCD_DBDIR = '/var/lib/dhcpcd';
 export const DHCPCD_RUNDIR = '/run/dhcpcd';
@@ -64,17 +64,17 @@ export function lease6Path(f: Pick<DhcpcdFiles, 'stateDir' | 'ifname'>): string 
   return join(f.stateDir, `${f.ifname}.lease6`);
 }
 
-export class DhcpcdEngine {
-  private readonly proc: SupervisedProcess;
+export class DhcpcdEngine extends ConfiguredDaemon {
 
   constructor(
-    private readonly host: Host,
+    host: Host,
     readonly files: DhcpcdFiles,
-    onExit: (info: { code: number | null; signal: string | null; restarts: number }) => void,
+    onExit: (info: ExitInfo) => void,
     procs?: ProcessTable,
   ) {
-    this.proc = new SupervisedProcess(
+    super(
       host,
+      files.conf,
       {
         name: 'dhcpcd',
         argv: dhcpcdArgv(files),
@@ -87,25 +87,6 @@ export class DhcpcdEngine {
       onExit,
       procs,
     );
-  }
-
-  state(): EngineState {
-    return this.proc.state();
-  }
-
-  get restarts(): number {
-    return this.proc.restarts;
-  }
-
-  retryInMs(): number {
-    return this.proc.retryInMs();
-  }
-
-  async writeConfig(confText: string): Promise<boolean> {
-    const current = await this.host.readFile(this.files.conf);
-    if (current === confText) return false;
-    await this.host.writeFileAtomic(this.files.conf, confText, 0o644);
-    return true;
   }
 
   async run(configChanged: boolean): Promise<Awaited<ReturnType<SupervisedProcess['ensure']>> | 'restarted'> {

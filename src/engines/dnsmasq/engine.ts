@@ -5,7 +5,7 @@
 // is in place (the controller starts it on promotion).
 import { dirname } from 'node:path';
 import type { Host } from '../../host/host.ts';
-import { SupervisedProcess, type EngineState, type ProcessTable } from '../process.ts';
+import { ConfiguredDaemon, type ExitInfo, type ProcessTable, type SupervisedProcess } from '../process.ts';
 
 export interface DnsmasqFilesOnHost {
   readonly conf: string;
@@ -21,48 +21,27 @@ export function dnsmasqArgv(conf: string): string[] {
 
 export type DnsmasqOutcome = Awaited<ReturnType<SupervisedProcess['ensure']>> | 'restarted';
 
-export class DnsmasqEngine {
-  private readonly proc: SupervisedProcess;
+export class DnsmasqEngine extends ConfiguredDaemon {
 
   constructor(
-    private readonly host: Host,
+    host: Host,
     readonly files: DnsmasqFilesOnHost,
-    onExit: (info: { code: number | null; signal: string | null; restarts: number }) => void,
+    onExit: (info: ExitInfo) => void,
     procs?: ProcessTable,
   ) {
-    const confArg = `--conf-file=${files.conf}`;
-    this.proc = new SupervisedProcess(
+    super(
       host,
+      files.conf,
       {
         name: 'dnsmasq',
         argv: dnsmasqArgv(files.conf),
         pidFile: files.pidFile,
         logFile: files.logFile,
-        owns: (cmd) => cmd.some((a) => a.endsWith('dnsmasq')) && cmd.includes(confArg),
+        owns: (cmd) => cmd.some((a) => a.endsWith('dnsmasq')) && cmd.includes(`--conf-file=${files.conf}`),
       },
       onExit,
       procs,
     );
-  }
-
-  state(): EngineState {
-    return this.proc.state();
-  }
-
-  get restarts(): number {
-    return this.proc.restarts;
-  }
-
-  retryInMs(): number {
-    return this.proc.retryInMs();
-  }
-
-  /** Write the config if it changed (restarting a running dnsmasq on it). Does not start dnsmasq. */
-  async writeConfig(confText: string): Promise<boolean> {
-    const current = await this.host.readFile(this.files.conf);
-    if (current === confText) return false;
-    await this.host.writeFileAtomic(this.files.conf, confText, 0o644);
-    return true;
   }
 
   /** Make sure dnsmasq runs on the current config; restart it when the config changed under it. */

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { keepalivedConfPath, keepalivedDir, keepalivedFifoPath, type NodePaths } from '../../config/paths.ts';
 import type { Host } from '../../host/host.ts';
-import { SupervisedProcess, type EngineState, type ProcessTable } from '../process.ts';
+import { ConfiguredDaemon, type ProcessTable, type SupervisedProcess } from '../process.ts';
 import { parseNotifyLine, type NotifyEvent } from './notify.ts';
 
 export interface KeepalivedEvents {
@@ -26,25 +26,22 @@ export const openFifo: FifoOpener = async (path) => {
   return new Socket({ fd, readable: true, writable: false });
 };
 
-export class KeepalivedEngine {
-  private readonly proc: SupervisedProcess;
+export class KeepalivedEngine extends ConfiguredDaemon {
   private fifo: Readable | undefined;
-  private readonly conf: string;
   private readonly fifoPath: string;
 
   constructor(
-    private readonly host: Host,
+    host: Host,
     paths: NodePaths,
     private readonly events: KeepalivedEvents,
     private readonly opener: FifoOpener = openFifo,
     procs?: ProcessTable,
   ) {
-    this.conf = keepalivedConfPath(paths);
-    this.fifoPath = keepalivedFifoPath(paths);
     const dir = keepalivedDir(paths);
-    const confArg = `--use-file=${this.conf}`;
-    this.proc = new SupervisedProcess(
+    const confArg = `--use-file=${keepalivedConfPath(paths)}`;
+    super(
       host,
+      keepalivedConfPath(paths),
       {
         name: 'keepalived',
         argv: [
@@ -65,18 +62,7 @@ export class KeepalivedEngine {
       (info) => events.onExit(info),
       procs,
     );
-  }
-
-  state(): EngineState {
-    return this.proc.state();
-  }
-
-  get restarts(): number {
-    return this.proc.restarts;
-  }
-
-  retryInMs(): number {
-    return this.proc.retryInMs();
+    this.fifoPath = keepalivedFifoPath(paths);
   }
 
   /**
@@ -84,9 +70,7 @@ export class KeepalivedEngine {
    * (SIGHUP) when it was already running with an older config.
    */
   async apply(confText: string): Promise<{ configChanged: boolean; outcome: Awaited<ReturnType<SupervisedProcess['ensure']>> | 'reloaded' }> {
-    const current = await this.host.readFile(this.conf);
-    const configChanged = current !== confText;
-    if (configChanged) await this.host.writeFileAtomic(this.conf, confText, 0o644);
+    const configChanged = await this.writeConfig(confText);
     await this.ensureFifo();
     const wasRunning = this.proc.running;
     const outcome = await this.proc.ensure();
