@@ -199,6 +199,8 @@ export interface ExitInfo {
   readonly restarts: number;
 }
 
+export type RunOutcome = Awaited<ReturnType<SupervisedProcess['ensure']>> | 'restarted';
+
 /** A supervised daemon driven by one rendered config file: what every engine shares. */
 export abstract class ConfiguredDaemon {
   protected readonly proc: SupervisedProcess;
@@ -223,6 +225,27 @@ export abstract class ConfiguredDaemon {
 
   retryInMs(): number {
     return this.proc.retryInMs();
+  }
+
+  /**
+   * Make sure the daemon runs. One that reads its config only at start (dnsmasq,
+   * dhcpcd) is restarted when the config changed under it, adopted or not.
+   */
+  protected async ensureRestartingOnChange(configChanged: boolean): Promise<RunOutcome> {
+    const wasRunning = this.proc.running;
+    let outcome: RunOutcome = await this.proc.ensure();
+    if (configChanged && (wasRunning || outcome === 'adopted')) {
+      await this.proc.stop();
+      outcome = await this.proc.ensure();
+      if (outcome === 'started') outcome = 'restarted';
+    }
+    return outcome;
+  }
+
+  /** Stop the daemon, or only let go of it (routerd exits and the daemon stays). */
+  async stop(keepRunning: boolean): Promise<void> {
+    if (keepRunning) this.proc.detach();
+    else await this.proc.stop();
   }
 
   /** Write the config when it differs from the one on disk; true when it changed. */

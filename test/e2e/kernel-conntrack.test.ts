@@ -26,6 +26,7 @@ import {
 import type { ConntrackEntry } from '../../src/kernel/index.ts';
 import { SYSCTL, SysctlWriteError, readConntrackSysctls, sysctlWriteArgv, writeSysctl } from '../../src/kernel/sysctl.ts';
 import type { RunResult } from '../../src/host/host.ts';
+import { requireE2E } from '../helpers/e2e.ts';
 
 const NS = `rtk-${process.pid}-ct`;
 const root = new LocalHost();
@@ -33,15 +34,6 @@ const host = new LocalHost({ netns: NS });
 const TIMEOUT = 3000;
 const SNAT_A = '198.51.100.100';
 const SNAT_B = '198.51.100.101';
-
-async function missingPrerequisite(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'needs root (network namespaces, conntrack)';
-  const ipNetns = await root.run(['ip', 'netns', 'list']);
-  if (ipNetns.code !== 0) return `ip netns unavailable: ${ipNetns.stderr.trim()}`;
-  const ct = await root.run(['conntrack', '--version']);
-  if (ct.code !== 0) return `conntrack unavailable: ${ct.stderr.trim()}`;
-  return undefined;
-}
 
 function deleteNamespaceSync(): void {
   try {
@@ -119,13 +111,7 @@ function capturedEntries(): ConntrackEntry[] {
 }
 
 test('conntrack 1.4.7 behaviour the kernel layer relies on', async (t) => {
-  const reason = await missingPrerequisite();
-  if (reason !== undefined) {
-    if (process.env.CI === 'true') assert.fail(`prerequisite missing under CI: ${reason}`);
-    console.log(`skipping kernel-conntrack e2e: ${reason}`);
-    t.skip(reason);
-    return;
-  }
+  if (!(await requireE2E(t, ['conntrack']))) return;
   process.on('exit', deleteNamespaceSync);
   await runChecked(root, ['ip', 'netns', 'add', NS]);
   try {

@@ -11,7 +11,7 @@
 // exactly what dhcpcd wrote, and on promotion dhcpcd reads exactly what was synced.
 import { join } from 'node:path';
 import type { Host } from '../../host/host.ts';
-import { ConfiguredDaemon, type ExitInfo, type ProcessTable, type SupervisedProcess } from '../process.ts';
+import { ConfiguredDaemon, type ExitInfo, type ProcessTable, type RunOutcome } from '../process.ts';
 
 export const DHCPCD_DBDIR = '/var/lib/dhcpcd';
 export const DHCPCD_RUNDIR = '/run/dhcpcd';
@@ -89,21 +89,9 @@ export class DhcpcdEngine extends ConfiguredDaemon {
     );
   }
 
-  async run(configChanged: boolean): Promise<Awaited<ReturnType<SupervisedProcess['ensure']>> | 'restarted'> {
+  async run(configChanged: boolean): Promise<RunOutcome> {
     for (const d of [this.files.stateDir, this.files.runDir, DHCPCD_DBDIR, DHCPCD_RUNDIR]) await this.host.mkdirp(d, 0o755);
-    const wasRunning = this.proc.running;
-    let outcome: Awaited<ReturnType<SupervisedProcess['ensure']>> | 'restarted' = await this.proc.ensure();
-    if (configChanged && (wasRunning || outcome === 'adopted')) {
-      await this.proc.stop();
-      outcome = await this.proc.ensure();
-      if (outcome === 'started') outcome = 'restarted';
-    }
-    return outcome;
+    return this.ensureRestartingOnChange(configChanged);
   }
-
-  /** SIGTERM: dhcpcd exits without a Release, so the delegation stays valid upstream for the peer to rebind. */
-  async stop(keepRunning: boolean): Promise<void> {
-    if (keepRunning) this.proc.detach();
-    else await this.proc.stop();
-  }
+  // stop(): SIGTERM, so dhcpcd exits without a Release and the delegation stays valid upstream for the peer to rebind.
 }

@@ -5,7 +5,7 @@
 // is in place (the controller starts it on promotion).
 import { dirname } from 'node:path';
 import type { Host } from '../../host/host.ts';
-import { ConfiguredDaemon, type ExitInfo, type ProcessTable, type SupervisedProcess } from '../process.ts';
+import { ConfiguredDaemon, type ExitInfo, type ProcessTable, type RunOutcome } from '../process.ts';
 
 export interface DnsmasqFilesOnHost {
   readonly conf: string;
@@ -19,7 +19,7 @@ export function dnsmasqArgv(conf: string): string[] {
   return ['dnsmasq', '--keep-in-foreground', '--log-facility=-', `--conf-file=${conf}`];
 }
 
-export type DnsmasqOutcome = Awaited<ReturnType<SupervisedProcess['ensure']>> | 'restarted';
+export type DnsmasqOutcome = RunOutcome;
 
 export class DnsmasqEngine extends ConfiguredDaemon {
 
@@ -48,19 +48,6 @@ export class DnsmasqEngine extends ConfiguredDaemon {
   async run(configChanged: boolean): Promise<DnsmasqOutcome> {
     await this.host.mkdirp(dirname(this.files.leaseFile), 0o755);
     await this.host.mkdirp(dirname(this.files.pidFile), 0o755);
-    const wasRunning = this.proc.running;
-    let outcome: DnsmasqOutcome = await this.proc.ensure();
-    if (configChanged && (wasRunning || outcome === 'adopted')) {
-      await this.proc.stop();
-      outcome = await this.proc.ensure();
-      if (outcome === 'started') outcome = 'restarted';
-    }
-    return outcome;
-  }
-
-  /** Stop dnsmasq (demotion, resource removed), or just let go of it (routerd exits). */
-  async stop(keepRunning: boolean): Promise<void> {
-    if (keepRunning) this.proc.detach();
-    else await this.proc.stop();
+    return this.ensureRestartingOnChange(configChanged);
   }
 }

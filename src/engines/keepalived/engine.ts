@@ -81,9 +81,8 @@ export class KeepalivedEngine extends ConfiguredDaemon {
     return { configChanged, outcome };
   }
 
-  async stop(keepRunning: boolean): Promise<void> {
-    if (keepRunning) this.proc.detach();
-    else await this.proc.stop();
+  override async stop(keepRunning: boolean): Promise<void> {
+    await super.stop(keepRunning);
     this.fifo?.destroy();
     this.fifo = undefined;
   }
