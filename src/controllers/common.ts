@@ -1,14 +1,9 @@
-import { createHash } from 'node:crypto';
 import { resourceId, whenOf, type AnyResource } from '../api/kinds.ts';
 import type { ExitInfo } from '../engines/process.ts';
 import { evaluateWhen } from '../when/evaluate.ts';
 import type { ControllerContext } from './controller.ts';
 import { Phase, Reason, type ResourceStatus } from './status.ts';
 import type { Action, Observed, ObservedInterface, PlanContext, ResourcePlan, Verb } from './types.ts';
-
-export function digest(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 16);
-}
 
 export function action(r: { readonly kind: string; readonly metadata: { readonly name: string } }, verb: Verb, object: string, detail: string): Action {
   return { resource: resourceId(r), verb, object, detail };

@@ -4,7 +4,7 @@
 import type { Host } from '../host/host.ts';
 import { conntrackCountArgv, parseConntrackCount } from '../kernel/conntrack.ts';
 import { ipAddrShowArgv, parseIpAddr } from '../kernel/ip.ts';
-import { nftListRulesetArgv, parseNftJson } from '../kernel/nft.ts';
+import { nftListTablesArgv, parseNftJson } from '../kernel/nft.ts';
 import { nftListTableTextArgv, parseTableComment } from '../kernel/nft-owned.ts';
 import { DIGEST_PREFIX } from '../engines/nft/table.ts';
 import type { Observed, ObservedInterface } from './types.ts';
@@ -47,7 +47,7 @@ async function observeInterfaces(host: Host, problems: string[]): Promise<Observ
 }
 
 async function observeOwnedTables(host: Host, problems: string[]): Promise<Map<string, string | undefined> | undefined> {
-  const r = await host.run(nftListRulesetArgv(), { timeoutMs: 10_000 });
+  const r = await host.run(nftListTablesArgv(), { timeoutMs: 10_000 });
   if (r.code !== 0) {
     problems.push(`nft: ${r.stderr.trim() || `exit ${r.code}`}`);
     return undefined;

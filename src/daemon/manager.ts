@@ -2,7 +2,6 @@
 // state (observe → plan → each controller applies), triggered by config
 // changes, engine events and status changes that can open a spec.when gate,
 // plus a periodic resync so a missed event heals.
-import { createHash } from 'node:crypto';
 import { controllerNameOf, resourceId, type AnyResource, type Kind } from '../api/kinds.ts';
 import type { Controller, ControllerContext } from '../controllers/controller.ts';
 import { observeNode } from '../controllers/observe.ts';
@@ -10,6 +9,7 @@ import { PLANNERS, planContext, planNode, pathsToObserve } from '../controllers/
 import type { StatusStore } from '../controllers/status-store.ts';
 import { Phase } from '../controllers/status.ts';
 import type { NodePaths } from '../config/paths.ts';
+import { shortDigest } from '../engines/digest.ts';
 import type { Host } from '../host/host.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -62,7 +62,7 @@ export class Manager {
     for (const r of resources) {
       const id = resourceId(r);
       seen.add(id);
-      const hash = createHash('sha256').update(JSON.stringify(r.spec)).digest('hex');
+      const hash = shortDigest(JSON.stringify(r.spec));
       const prev = this.generations.get(id);
       if (!prev) this.generations.set(id, { hash, generation: 1 });
       else if (prev.hash !== hash) this.generations.set(id, { hash, generation: prev.generation + 1 });

@@ -247,6 +247,11 @@ export function nftCheckArgv(): string[] {
   return ['nft', '-c', '-f', '-'];
 }
 
+/** Table names only: cheap even when a table holds many set elements. */
+export function nftListTablesArgv(): string[] {
+  return ['nft', '-j', 'list', 'tables'];
+}
+
 export function nftListRulesetArgv(): string[] {
   return ['nft', '-j', 'list', 'ruleset'];
 }

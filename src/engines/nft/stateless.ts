@@ -18,7 +18,7 @@
 // chains, no elements): when it matches, a changed mapping becomes a few
 // `delete element`/`add element` lines in one transaction and every other
 // element keeps its counter. See docs/stateless-nat.md.
-import { createHash } from 'node:crypto';
+import { shortDigest } from '../digest.ts';
 import { DIGEST_PREFIX, type OwnedTable } from './table.ts';
 
 export const STATELESS_TABLE: OwnedTable = { family: 'ip', name: 'routerd_stateless' };
@@ -120,7 +120,7 @@ function renderDefinition(layout: readonly StatelessInterface[], opts: { element
 
 /** Digest of the structure (declarations and rules, not elements): a full replace is needed only when it changes. */
 export function statelessDigest(layout: readonly StatelessInterface[]): string {
-  return createHash('sha256').update(renderDefinition(layout, { elements: false }).join('\n')).digest('hex').slice(0, 16);
+  return shortDigest(renderDefinition(layout, { elements: false }).join('\n'));
 }
 
 /** The full replace script, unstamped (create-if-missing, delete, define with every element). */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { shortDigest } from '../digest.ts';
 
 export interface OwnedTable {
   readonly family: 'ip' | 'ip6' | 'inet';
@@ -12,7 +12,7 @@ export const DIGEST_PREFIX = 'routerd:';
  * comment: observing then needs one read to tell whether it is current.
  */
 export function stampTable(text: string, table: OwnedTable): { text: string; digest: string } {
-  const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
+  const digest = shortDigest(text);
   const open = `table ${table.family} ${table.name} {`;
   const stamped = text.replace(`${open}\n`, `${open}\n\tcomment "${DIGEST_PREFIX}${digest}"\n`);
   return { text: stamped, digest };
