@@ -193,7 +193,7 @@ export async function benchFailover(): Promise<BenchSection> {
         'so B takes over after the skew time (≈ 0.61 × advert) instead of the master-down interval (the last row), unless the links go down before that advert leaves (seen once in 3 in a trial run: 2.84 s).',
       'No session sync runs here: the UDP flow gets a fresh conntrack entry and SNAT binding on B (the echo client uses one socket, replies match it whatever the SNAT port). ' +
         '"MASTER → first echo" can come out slightly negative: keepalived adds the addresses and sends GARP before routerd reads the notify_fifo line and logs it.',
-      'Other developers\' e2e tests (more keepalived pairs, traffic) ran on this 2-core machine at the same time, which adds scheduling noise to the sub-second figures.',
+      'Other work on this 2-core machine (e2e tests with more keepalived pairs and traffic, when they run at the same time) adds scheduling noise to the sub-second figures.',
     ],
   };
 }

@@ -506,7 +506,7 @@ export async function benchSessionSync(): Promise<BenchSection> {
     'Comparing like with like: conntrackd, once running, replicates continuously, so at failover only its commit (the second number) is on the critical path; ' +
       'the routerd/conntrackd ratio compares a full copy from A\'s kernel into B\'s (resync + commit) with one routerd snapshot cycle, both starting with B empty. ' +
       'routerd\'s first cycle includes opening the ssh ControlMaster connection (closed before each measurement, as the native pipeline also connects once); its replace reuses it. ' +
-      'A replace into a full B costs more on B: its `-D --src-nat` deletes N entries first, and conntrack prints every deleted entry (about 170 bytes each, ~17 MB for 100k), which travels back over ssh and is discarded.',
+      'A replace into a full B costs more on B: its `-D --src-nat` deletes N entries first, and conntrack prints every deleted entry (about 170 bytes each, ~17 MB for 100k); routerd discards that output on B, so it does not cross the network.',
   );
   notes.push(
     neutralized
@@ -523,7 +523,7 @@ export async function benchSessionSync(): Promise<BenchSection> {
   notes.push(
     `Synthetic entries: TCP ESTABLISHED [SEEN_REPLY,ASSURED], timeout 3600, mark ${MARK}, client 192.0.2.10-249 with varied source ports → ${SERVER}:${PORT}, SNAT ${SNAT}:20000-59999. ` +
       `Ports are 16 bits, so 100k distinct SNAT ports for one server port do not exist: every 40 000 entries the server port goes up by one (${PORT}, ${PORT + 1}, ${PORT + 2}). ` +
-      `Both routers together stay under nf_conntrack_max 262144 (B is emptied before every method). Other developers' e2e tests ran on this 2-core machine at the same time: compare ratios within a row.`,
+      `Both routers together stay under nf_conntrack_max 262144 (B is emptied before every method). Other work may share this 2-core machine: compare ratios within a row.`,
   );
   return {
     name: 'session-sync',
