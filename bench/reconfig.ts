@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import type { AnyResource } from '../src/api/kinds.ts';
 import { parseConfigText } from '../src/config/load.ts';
-import type { ControllerContext } from '../src/controllers/controller.ts';
+import { standaloneContext } from '../src/controllers/controller.ts';
 import { NAT44RuleController } from '../src/controllers/nat44-rule/controller.ts';
 import { computeImpact, deletionPlan } from '../src/controllers/nat44-rule/impact.ts';
 import { ruleAddresses } from '../src/controllers/nat44-rule/flows.ts';
@@ -17,7 +17,6 @@ import { runChecked } from '../src/host/host.ts';
 import { LocalHost } from '../src/host/local.ts';
 import { conntrackDumpArgv, parseConntrackExtended } from '../src/kernel/conntrack.ts';
 import { createLogger } from '../src/observability/logger.ts';
-import { createMetrics } from '../src/observability/metrics.ts';
 import { median, ms, type BenchSection } from './results.ts';
 
 const A = '198.51.100.100';
@@ -73,16 +72,7 @@ export async function benchReconfig(): Promise<BenchSection> {
   });
   const ctl = new NAT44RuleController();
   const status = new StatusStore();
-  const ctx: ControllerContext = {
-    host,
-    paths,
-    nodeName: 'bench',
-    log: createLogger({ node: 'bench', destination: sink }),
-    metrics: createMetrics(),
-    status,
-    trigger: () => undefined,
-    generation: () => 1,
-  };
+  const ctx = standaloneContext({ host, paths, nodeName: 'bench', status, log: createLogger({ node: 'bench', destination: sink }) });
   /** One daemon pass for the NAT44Rules: observe, plan, reconcile. */
   const pass = async (resources: AnyResource[]) => {
     const t0 = performance.now();

@@ -17,8 +17,8 @@ import type { ChildHandle, Host } from '../src/host/host.ts';
 import { runChecked } from '../src/host/host.ts';
 import { createLab, labPrefix, type Lab } from '../src/lab/topology.ts';
 import { createLogger } from '../src/observability/logger.ts';
-import { createMetrics } from '../src/observability/metrics.ts';
 import { median, ms, type BenchSection } from './results.ts';
+import { standaloneContext } from '../src/controllers/controller.ts';
 
 const FIP = '198.51.100.150';
 const INTERNAL = '192.0.2.50';
@@ -67,16 +67,7 @@ async function reconcilePass(host: Host, all: readonly AnyResource[], logs: LogL
       cb();
     },
   });
-  const ctx = {
-    host,
-    paths: opts.paths,
-    nodeName: 'bench',
-    log: createLogger({ node: 'bench', level: 'info', destination: sink }),
-    metrics: createMetrics(),
-    status,
-    trigger: () => undefined,
-    generation: () => 1,
-  };
+  const ctx = standaloneContext({ host, paths: opts.paths, nodeName: 'bench', status, log: createLogger({ node: 'bench', level: 'info', destination: sink }) });
   await new StatelessNAT44Controller().reconcile({ resources: all, plans: planNode(all, observed, opts), observed, all, planCtx: planContext(all, opts, new Map()) }, ctx);
   const took = performance.now() - t0;
   await new Promise((r) => setImmediate(r));

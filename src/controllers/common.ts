@@ -1,5 +1,5 @@
 import { resourceId, whenOf, type AnyResource } from '../api/kinds.ts';
-import type { ExitInfo } from '../engines/process.ts';
+import type { EngineState, ExitInfo } from '../engines/process.ts';
 import { evaluateWhen } from '../when/evaluate.ts';
 import type { ControllerContext } from './controller.ts';
 import { Phase, Reason, type ResourceStatus } from './status.ts';
@@ -37,6 +37,18 @@ export function fileVerb(observed: Observed, path: string, content: string): Ver
   const current = observed.files.get(path);
   if (current === undefined) return 'create';
   return current === content ? 'noop' : 'update';
+}
+
+/** Status fields of a supervised daemon that is not running: Failed, and why (it crashed and waits to restart, or never started). */
+export function engineDown(engine: string, e: { state(): EngineState; readonly restarts: number }) {
+  const st = e.state();
+  const failed = st.state === 'failed' ? st.message : undefined;
+  return {
+    phase: Phase.Failed,
+    reason: e.restarts > 0 ? Reason.EngineRestarted : Reason.EngineFailed,
+    message: failed ?? `${engine} is not running`,
+    process: failed ? `failed: ${failed}` : 'stopped',
+  } as const;
 }
 
 /** What a supervised daemon's unexpected exit does: count it, say it, and reconcile soon (the supervisor restarts it with backoff). */

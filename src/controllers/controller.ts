@@ -4,9 +4,9 @@
 import type { AnyResource, Kind } from '../api/kinds.ts';
 import type { NodePaths } from '../config/paths.ts';
 import type { Host } from '../host/host.ts';
-import type { Logger } from '../observability/logger.ts';
-import type { Metrics } from '../observability/metrics.ts';
-import type { StatusStore } from './status-store.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createMetrics, type Metrics } from '../observability/metrics.ts';
+import { StatusStore } from './status-store.ts';
 import type { Observed, PlanContext, ResourcePlan } from './types.ts';
 
 export interface ControllerContext {
@@ -20,6 +20,23 @@ export interface ControllerContext {
   trigger(reason: string): void;
   /** The generation of a resource's spec (bumped when its spec changes). */
   generation(id: string): number;
+}
+
+/**
+ * A context for running a controller outside the daemon (tests, benchmarks):
+ * no manager to trigger, every resource at generation 1, a silent log unless given.
+ */
+export function standaloneContext(o: { host: Host; paths: NodePaths; nodeName: string; status?: StatusStore; log?: Logger; metrics?: Metrics }): ControllerContext {
+  return {
+    host: o.host,
+    paths: o.paths,
+    nodeName: o.nodeName,
+    log: o.log ?? createLogger({ node: o.nodeName, level: 'silent' }),
+    metrics: o.metrics ?? createMetrics(),
+    status: o.status ?? new StatusStore(),
+    trigger: () => undefined,
+    generation: () => 1,
+  };
 }
 
 export interface ReconcileInput {

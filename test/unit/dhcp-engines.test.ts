@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { AnyResource } from '../../src/api/kinds.ts';
 import { dnsmasqPaths } from '../../src/config/paths.ts';
-import type { ControllerContext } from '../../src/controllers/controller.ts';
+import { standaloneContext } from '../../src/controllers/controller.ts';
 import { DhcpServerController } from '../../src/controllers/dhcp-server/controller.ts';
 import { planContext, planNode } from '../../src/controllers/plan.ts';
 import { StatusStore } from '../../src/controllers/status-store.ts';
@@ -14,8 +14,6 @@ import { BIND_AND_EXEC, dhcpcdArgv, dhcpcdPidFile, privateMountsArgv } from '../
 import { DnsmasqEngine, dnsmasqArgv } from '../../src/engines/dnsmasq/engine.ts';
 import type { ProcessTable } from '../../src/engines/process.ts';
 import { FakeHost } from '../../src/host/fake.ts';
-import { createLogger } from '../../src/observability/logger.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
 import { resourcesOfFile } from '../helpers/config.ts';
 import { example, fixture } from '../helpers/paths.ts';
 
@@ -118,16 +116,7 @@ test('DHCP server controller: dnsmasq only on the master; promotion starts it on
   // The captured leases, still valid (expiry in 2100).
   host.files.set(leaseFile, (await readFile(fixture('dhcp', 'dnsmasq-v6.leases'), 'utf8')).replace(/^\d+ /gm, '4102444800 '));
   const c = new DhcpServerController('DHCPv6Server', 'dhcpv6-server', (ctx, _r, files) => new DnsmasqEngine(ctx.host, files, () => undefined, procs));
-  const ctx: ControllerContext = {
-    host,
-    paths,
-    nodeName: 'node1',
-    log: createLogger({ node: 't', level: 'silent' }),
-    metrics: createMetrics(),
-    status,
-    trigger: () => undefined,
-    generation: () => 1,
-  };
+  const ctx = standaloneContext({ host, paths, nodeName: 'node1', status });
   const pass = async (role: string) => {
     const opts = { paths, nodeName: 'node1', reported: (k: string, _n: string, f: string) => (k === 'VirtualAddress' && f === 'role' ? role : undefined) };
     const observed = { interfaces: [], files: new Map(), existing: new Set<string>(), nftTables: new Map() };

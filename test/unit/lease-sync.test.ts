@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import type { AnyResource } from '../../src/api/kinds.ts';
 import { leaseSyncPath, type NodePaths } from '../../src/config/paths.ts';
-import type { ControllerContext } from '../../src/controllers/controller.ts';
+import { standaloneContext } from '../../src/controllers/controller.ts';
 import { LeaseSyncController } from '../../src/controllers/lease-sync/controller.ts';
 import { LeaseSyncWorker, leaseSyncArgv, pushDeadlineMs, type LeaseSyncSpec, type RsyncRunner } from '../../src/controllers/lease-sync/worker.ts';
 import { planContext, planNode } from '../../src/controllers/plan.ts';
@@ -291,16 +291,7 @@ test('lease sync controller: runs only while spec.when holds; the gate shutting 
   const status = new StatusStore();
   const calls: string[][] = [];
   const c = new LeaseSyncController('DHCPv4ServerLeaseSync', 'dhcpv4-server-lease-sync', { runner: fakeRsync(join(dir, 'remote'), new Set(), calls), debounceMs: 5 });
-  const ctx: ControllerContext = {
-    host: new FakeHost(),
-    paths,
-    nodeName: 'node1',
-    log: createLogger({ node: 't', level: 'silent' }),
-    metrics: createMetrics(),
-    status,
-    trigger: () => undefined,
-    generation: () => 1,
-  };
+  const ctx = standaloneContext({ host: new FakeHost(), paths, nodeName: 'node1', status });
   const pass = async (role: string | undefined) => {
     const opts = { paths, nodeName: 'node1', reported: (k: string, n: string, f: string) => (k === 'VirtualAddress' && f === 'role' ? role : undefined) };
     const observed = { interfaces: [], files: new Map(), existing: new Set([leaseSyncPath(paths, 'DHCPv4Server', 'lan-dhcpv4')]), nftTables: new Map() };

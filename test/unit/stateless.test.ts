@@ -26,6 +26,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { resourcesOf, resourcesOfFile } from '../helpers/config.ts';
 import { example, fixture } from '../helpers/paths.ts';
+import { standaloneContext } from '../../src/controllers/controller.ts';
 
 const paths = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };
 const opts = { paths, nodeName: 'ra' };
@@ -233,7 +234,7 @@ function controllerHarness(resources: readonly AnyResource[], host: FakeHost) {
   const status = new StatusStore();
   const metrics = createMetrics();
   const silent = createLogger({ node: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-  const ctx = { host, paths, nodeName: 'ra', log: silent, metrics, status, trigger: () => undefined, generation: () => 1 };
+  const ctx = standaloneContext({ host, paths, nodeName: 'ra', log: silent, metrics, status });
   const run = async (observed: Observed) => {
     const planCtx = planContext(resources, opts, new Map());
     const plans = planNode(resources, observed, opts);

@@ -11,7 +11,7 @@ import { activeLeaseCount, parseDnsmasqLeases } from '../../engines/dnsmasq/leas
 import { DnsmasqEngine } from '../../engines/dnsmasq/engine.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
-import { onEngineExit } from '../common.ts';
+import { engineDown, onEngineExit } from '../common.ts';
 import { dnsmasqConfFor } from './plan.ts';
 
 type ServerKind = 'DHCPv4Server' | 'DHCPv6Server';
@@ -125,14 +125,10 @@ export class DhcpServerController implements Controller {
       ...(leases.serverDuid ? { serverDuid: leases.serverDuid } : {}),
       ...(leases.error ? { warnings: [`lease file: ${leases.error}`] } : {}),
     };
-    if (st.state !== 'running')
-      return {
-        phase: Phase.Failed,
-        reason: engine.restarts > 0 ? Reason.EngineRestarted : Reason.EngineFailed,
-        message: st.state === 'failed' ? st.message : 'dnsmasq is not running',
-        ...common,
-        process: st.state === 'failed' ? `failed: ${st.message}` : 'stopped',
-      };
+    if (st.state !== 'running') {
+      const down = engineDown('dnsmasq', engine);
+      return { ...down, ...common, process: down.process };
+    }
     const pool = r.spec.addressPool ? `${r.spec.addressPool.start}-${r.spec.addressPool.end}` : 'stateless';
     return {
       phase: Phase.Ready,

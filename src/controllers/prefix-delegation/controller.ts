@@ -13,7 +13,7 @@ import { iaidOf, renderDhcpcdConf } from '../../engines/dhcpcd/render.ts';
 import { parseDuidFile, parseLease6 } from '../../engines/dhcpcd/state.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
-import { onEngineExit } from '../common.ts';
+import { engineDown, onEngineExit } from '../common.ts';
 import { dhcpcdConfPath } from './plan.ts';
 
 type PdResource = ResourceOf<'DHCPv6PrefixDelegation'>;
@@ -150,15 +150,10 @@ export class PrefixDelegationController implements Controller {
         : {}),
       ...(lease.error ? { warnings: [lease.error] } : {}),
     };
-    if (st.state !== 'running')
-      return {
-        phase: Phase.Failed,
-        reason: engine.restarts > 0 ? Reason.EngineRestarted : Reason.EngineFailed,
-        message: st.state === 'failed' ? st.message : 'dhcpcd is not running',
-        ...common,
-        ...leaseFields,
-        process: st.state === 'failed' ? `failed: ${st.message}` : 'stopped',
-      };
+    if (st.state !== 'running') {
+      const down = engineDown('dhcpcd', engine);
+      return { ...down, ...common, ...leaseFields, process: down.process };
+    }
     const process = `running (pid ${st.pid}${st.adopted ? ', adopted' : ''}${engine.restarts ? `, restarted ${engine.restarts}x` : ''})`;
     const expired = lease.validUntil !== undefined && Date.parse(lease.validUntil) < Date.now();
     if (!lease.prefix || expired)
