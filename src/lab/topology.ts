@@ -1,31 +1,31 @@
 // The two-router lab: client — LAN bridge — ra/rb — WAN bridge — server, each
-// node in its own network namespace plus a persisted mount namespace, so that
-// two routers on one host keep separate /var/lib/routerd, /run/routerd, ... as
-// two machines would (see docs/kernel-facts.md, "Namespaces and links").
+// node in its own network namespace plus its own mount namespace, so that two
+// routers on one host keep separate /var/lib/routerd, /run/routerd, /run/sshd,
+// ... as two machines would (see docs/kernel-facts.md, "Namespaces and links").
 //
 // Mount-namespace recipe (verified in test/e2e/lab.test.ts):
-//   mount --bind BASE/mnt BASE/mnt; mount --make-private BASE/mnt
-//       (an nsfs file can only be bound on a mount that does not propagate)
-//   touch BASE/mnt/NODE.mnt
-//   nsenter --net=/run/netns/NS -- unshare --mount=BASE/mnt/NODE.mnt --propagation slave -- true
-//       (unshare binds the new mount ns onto the file from the *host* mount ns;
-//        `ip netns exec NS unshare --mount=...` would bind it inside ip's
-//        throw-away mount ns and lose it)
-//   then, one argv each, via nsenter --net=... --mount=BASE/mnt/NODE.mnt --:
+//   nsenter --net=/run/netns/NS -- unshare --mount --propagation slave -- sleep infinity
+//       a holder process per node: its /proc/PID/ns/mnt *is* the node's mount
+//       namespace, entered with nsenter --mount=/proc/PID/ns/mnt.
+//   then, one argv each, via nsenter --net=... --mount=/proc/PID/ns/mnt --:
 //   umount -l /sys; mount -t sysfs sysfs /sys   (sysfs of the node's netns)
 //   mount --bind BASE/NODE/fs/DIR /DIR          (for each private dir)
-//   umount -l BASE/mnt                          (hygiene: the node needs no copy of it)
+// Why a holder and not a mount-ns file (`unshare --mount=FILE`): binding a
+// mount-ns file is refused with EINVAL unless the binding process's own mount
+// namespace is older than the bound one, and since Linux 6.x namespace ids come
+// from per-CPU batches, so "older" is not "created earlier": inside any mount
+// namespace other than the initial one (as CI runs, under an empty /run) the
+// bind failed for about half the nodes, depending on the CPU the new namespace
+// was created on (pinned in test/e2e/lab.test.ts and docs/kernel-facts.md).
 // Propagation "slave" rather than "private": the node still receives the host's
 // mount events (e.g. /run/netns entries added and removed by `ip netns`), and
 // nothing mounted inside the node leaks out.
-// Teardown: umount BASE/mnt/NODE.mnt and BASE/mnt, `ip netns del`, rm -r BASE.
-// The kernel never copies mount-ns files into a new mount ns, and unlinking a
-// file that is a mount point in *other* namespaces detaches it there, so labs
-// created side by side do not keep each other's namespaces alive (checked with
-// `ip netns list-id`: the nsids vanish after destroy).
-import { spawnSync } from 'node:child_process';
+// Teardown: the holder lives in the node's netns, so killing the processes of
+// the lab's namespaces (by PID) ends the mount namespaces too; then
+// `ip netns del` and rm -r BASE.
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { runChecked } from '../host/host.ts';
 import type { RunOptions, RunResult } from '../host/host.ts';
@@ -84,14 +84,19 @@ export const LAB_PRIVATE_DIRS = [
   '/etc/routerd',
   // ssh client keys and known_hosts, as each router would have its own.
   '/root/.ssh',
+  // sshd's privilege separation directory: the openssh-server package creates
+  // it only when its own service starts, and /run is empty after every boot.
+  '/run/sshd',
 ] as const;
 
 export interface LabNode {
   readonly name: LabNodeName;
   /** Network namespace name (/run/netns/NAME). */
   readonly netns: string;
-  /** File the node's mount namespace is bound to. */
+  /** The node's mount namespace: /proc/PID/ns/mnt of its holder process. */
   readonly mountNsFile: string;
+  /** PID of the process that holds the node's mount namespace. */
+  readonly mountNsHolder: number;
   /** Runs commands and file operations inside the node. */
   readonly host: NamespaceHost;
   /** Interface names inside the node, per segment. */
@@ -193,37 +198,16 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
   if (clash.length > 0) throw new Error(`lab namespaces already exist: ${clash.join(', ')}; destroy that lab first`);
   if (await pathExists(base)) throw new Error(`lab base dir ${base} already exists; destroy that lab first`);
 
-  const nodes = {} as Record<LabNodeName, LabNode>;
-  for (const name of LAB_NODE_NAMES) {
-    const root = posix.join(base, name, 'fs');
-    const privateDirs = Object.fromEntries(privateDirList.map((d) => [d, posix.join(root, d)]));
-    const mountNsFile = posix.join(base, 'mnt', `${name}.mnt`);
-    const netns = names.nodes[name];
-    const ifaces: { lan?: string; wan?: string } = {};
-    for (const l of LINKS) if (l.node === name) ifaces[l.segment] = l.ifname;
-    const all: LabNodeAddresses = LAB_ADDRESSES.nodes[name];
-    const addresses: LabNodeAddresses = ipv6 ? all : { lan4: all.lan4, wan4: all.wan4 };
-    nodes[name] = {
-      name,
-      netns,
-      mountNsFile,
-      root,
-      privateDirs: privateDirList,
-      ifaces,
-      addresses,
-      host: new NamespaceHost({ netns, mountNsFile, privateDirs, description: `lab ${prefix}${name}` }),
-    };
-  }
-
-  const lab = new LabImpl(prefix, base, ipv6, names.sw, nodes, log);
   registerForExit(prefix, base);
   const started = performance.now();
+  let lab: LabImpl | undefined;
   try {
-    await mkdir(posix.join(base, 'mnt'), { recursive: true, mode: 0o755 });
-    await run(['mount', '--bind', posix.join(base, 'mnt'), posix.join(base, 'mnt')]);
-    await run(['mount', '--make-private', posix.join(base, 'mnt')]);
-
-    await Promise.all(names.all.map((ns) => run(['ip', 'netns', 'add', ns])));
+    await mkdir(base, { recursive: true, mode: 0o755 });
+    // The first `ip netns add` on a fresh /run creates /run/netns and binds it
+    // onto itself; concurrent first adds could each bind it and hide the
+    // namespace files of the others, so one goes first.
+    await run(['ip', 'netns', 'add', names.all[0]!]);
+    await Promise.all(names.all.slice(1).map((ns) => run(['ip', 'netns', 'add', ns])));
     await Promise.all(
       names.all.map(async (ns) => {
         const sysctls = ['net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'];
@@ -237,6 +221,29 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
       }),
     );
 
+    const nodes = {} as Record<LabNodeName, LabNode>;
+    for (const name of LAB_NODE_NAMES) {
+      const root = posix.join(base, name, 'fs');
+      const privateDirs = Object.fromEntries(privateDirList.map((d) => [d, posix.join(root, d)]));
+      const netns = names.nodes[name];
+      const mountNsHolder = await startMountNsHolder(netns);
+      const mountNsFile = `/proc/${mountNsHolder}/ns/mnt`;
+      const ifaces: { lan?: string; wan?: string } = {};
+      for (const l of LINKS) if (l.node === name) ifaces[l.segment] = l.ifname;
+      const all: LabNodeAddresses = LAB_ADDRESSES.nodes[name];
+      const addresses: LabNodeAddresses = ipv6 ? all : { lan4: all.lan4, wan4: all.wan4 };
+      nodes[name] = {
+        name,
+        netns,
+        mountNsFile,
+        mountNsHolder,
+        root,
+        privateDirs: privateDirList,
+        ifaces,
+        addresses,
+        host: new NamespaceHost({ netns, mountNsFile, privateDirs, description: `lab ${prefix}${name}` }),
+      };
+    }
     for (const br of ['lan', 'wan'] as const) {
       // STP off, no forward delay, no IGMP/MLD snooping: VRRP multicast floods to every port.
       await run(['ip', '-n', names.sw, 'link', 'add', br, 'type', 'bridge',
@@ -259,19 +266,21 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
       }),
     );
 
+    lab = new LabImpl(prefix, base, ipv6, names.sw, nodes, log);
+
     // Only the client gets a default route (via the VIP). The server knows only
     // its WAN prefix: traffic from the LAN can come back only once SNAT'd.
     const client = names.nodes.client;
     await run(['ip', '-n', client, 'route', 'add', 'default', 'via', LAB_ADDRESSES.lan.vip4, 'dev', 'eth0']);
     if (ipv6) await run(['ip', '-n', client, '-6', 'route', 'add', 'default', 'via', LAB_ADDRESSES.lan.vip6, 'dev', 'eth0']);
 
-    await Promise.all(LAB_NODE_NAMES.map((n) => setupMountNamespace(nodes[n], base, run)));
+    await Promise.all(LAB_NODE_NAMES.map((n) => setupMountNamespace(nodes[n], run)));
     log(`lab ${prefix} up in ${Math.round(performance.now() - started)} ms (base ${base})`);
     return lab;
   } catch (e) {
     log(`lab ${prefix} setup failed, tearing down: ${(e as Error).message}`);
     try {
-      await lab.destroy();
+      await (lab ?? { destroy: () => destroyLab(prefix, base, log) }).destroy();
     } catch (d) {
       log(`lab ${prefix} teardown after failed setup: ${(d as Error).message}`);
     }
@@ -279,14 +288,35 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
   }
 }
 
-async function setupMountNamespace(
-  node: LabNode,
-  base: string,
-  run: (argv: readonly string[]) => Promise<RunResult>,
-): Promise<void> {
-  await writeFile(node.mountNsFile, '', { mode: 0o600 });
-  await run(['nsenter', `--net=/run/netns/${node.netns}`, '--',
-    'unshare', `--mount=${node.mountNsFile}`, '--propagation', 'slave', '--', 'true']);
+/**
+ * Start the process that holds a node's mount namespace (see the header) and
+ * wait until it has left ours; returns its PID.
+ */
+async function startMountNsHolder(netns: string): Promise<number> {
+  const child = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', 'unshare', '--mount', '--propagation', 'slave', '--', 'sleep', 'infinity'], {
+    stdio: 'ignore',
+  });
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start the mount-namespace holder of ${netns}`);
+  const ours = await readlink('/proc/self/ns/mnt');
+  const deadline = Date.now() + CMD_TIMEOUT_MS;
+  for (;;) {
+    let theirs: string | undefined;
+    try {
+      theirs = await readlink(`/proc/${pid}/ns/mnt`);
+    } catch {
+      throw new Error(`the mount-namespace holder of ${netns} (pid ${pid}) exited at once`);
+    }
+    // nsenter execs unshare, which execs sleep: same PID, new namespace once unshare ran.
+    const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
+    if (theirs !== ours && comm === 'sleep') return pid;
+    if (Date.now() > deadline) throw new Error(`the mount-namespace holder of ${netns} (pid ${pid}) did not unshare in time`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function setupMountNamespace(node: LabNode, run: (argv: readonly string[]) => Promise<RunResult>): Promise<void> {
   const enter = ['nsenter', `--net=/run/netns/${node.netns}`, `--mount=${node.mountNsFile}`, '--'];
   // A sysfs mounted from inside the netns shows that netns's links in /sys/class/net.
   await run([...enter, 'umount', '-l', '/sys']);
@@ -300,7 +330,6 @@ async function setupMountNamespace(
     if (!node.privateDirs.some((p) => dir.startsWith(`${p}/`))) await mkdir(dir, { recursive: true, mode: 0o755 });
     await run([...enter, 'mount', '--bind', backing, dir]);
   }
-  await run([...enter, 'umount', '-l', posix.join(base, 'mnt')]);
 }
 
 class LabImpl implements Lab {
@@ -369,7 +398,8 @@ export async function destroyLab(prefix: string, base = defaultBase(prefix), log
     await terminate([...pids]);
   }
 
-  // 2. Mounts under the base dir (nsfs files, then the private bind), deepest first.
+  // 2. Anything still mounted under the base dir (nothing in a normal run: mount
+  //    namespaces end with their holder), deepest first.
   for (const mp of mountsUnder(await readMountinfo(), base).sort((a, b) => b.length - a.length)) {
     const r = await local.run(['umount', mp], { timeoutMs: CMD_TIMEOUT_MS });
     if (r.code !== 0) {
