@@ -2,7 +2,8 @@
 // command tree itself, so new commands and options complete without edits.
 // Kinds complete case-insensitively; describe/get complete Kind/name from the
 // running daemon (`routerctl get -o name`), silently nothing when it is down.
-import { Command, CommanderError } from 'commander';
+import type { Command} from 'commander';
+import { CommanderError } from 'commander';
 import { KIND_NAMES } from '../api/kinds.ts';
 import { Exit } from './exit.ts';
 import { OUTPUTS } from './output.ts';
@@ -27,32 +28,32 @@ ${fn}() {
   cur="\${COMP_WORDS[COMP_CWORD]}"
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
   cmd="\${COMP_WORDS[1]}"
-  if [ "\$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=( $(compgen -W "${words(commands.map((c) => c.name()))} --help --version" -- "\$cur") )
+  if [ "$COMP_CWORD" -eq 1 ]; then
+    COMPREPLY=( $(compgen -W "${words(commands.map((c) => c.name()))} --help --version" -- "$cur") )
     return
   fi
-  case "\$prev" in
-    ${FILE_OPTS.join('|')}) COMPREPLY=( $(compgen -f -- "\$cur") ); return ;;
-    ${DIR_OPTS.join('|')}) COMPREPLY=( $(compgen -d -- "\$cur") ); return ;;
-    -o|--output) COMPREPLY=( $(compgen -W "${words([...OUTPUTS, 'name'])}" -- "\$cur") ); return ;;
+  case "$prev" in
+    ${FILE_OPTS.join('|')}) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+    ${DIR_OPTS.join('|')}) COMPREPLY=( $(compgen -d -- "$cur") ); return ;;
+    -o|--output) COMPREPLY=( $(compgen -W "${words([...OUTPUTS, 'name'])}" -- "$cur") ); return ;;
   esac
-  case "\$cmd" in
+  case "$cmd" in
 ${cases}
     *) opts="--help" ;;
   esac
-  if [[ "\$cur" == -* ]]; then
-    COMPREPLY=( $(compgen -W "\$opts" -- "\$cur") )
+  if [[ "$cur" == -* ]]; then
+    COMPREPLY=( $(compgen -W "$opts" -- "$cur") )
     return
   fi
   local kinds="${words(KIND_NAMES)}"
-  case "\$cmd" in
+  case "$cmd" in
     ${[...KIND_ARGS].join('|')})
-      COMPREPLY=( $(shopt -s nocasematch; for k in \$kinds; do [[ "\$k" == "\${cur%%.*}"* ]] && echo "\$k"; done) ) ;;
+      COMPREPLY=( $(shopt -s nocasematch; for k in $kinds; do [[ "$k" == "\${cur%%.*}"* ]] && echo "$k"; done) ) ;;
     ${[...REF_ARGS].join('|')})
-      if [[ "\$cur" == */* ]]; then
-        COMPREPLY=( $(compgen -W "$(${name} get "\${cur%%/*}" -o name 2>/dev/null)" -- "\$cur") )
+      if [[ "$cur" == */* ]]; then
+        COMPREPLY=( $(compgen -W "$(${name} get "\${cur%%/*}" -o name 2>/dev/null)" -- "$cur") )
       else
-        COMPREPLY=( $(shopt -s nocasematch; for k in \$kinds; do [[ "\$k" == "\$cur"* ]] && echo "\$k/"; done) )
+        COMPREPLY=( $(shopt -s nocasematch; for k in $kinds; do [[ "$k" == "$cur"* ]] && echo "$k/"; done) )
         compopt -o nospace 2>/dev/null
       fi ;;
   esac

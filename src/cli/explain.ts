@@ -1,7 +1,8 @@
 // `routerctl explain KIND[.field...]`: one field of a kind at a time, with its
 // type, default, allowed values and docs, and the fields below it; `status`
 // lists what the daemon reports and `spec.when` can test.
-import { Command, CommanderError } from 'commander';
+import type { Command} from 'commander';
+import { CommanderError } from 'commander';
 import { z } from 'zod';
 import { KINDS, resourceSchema, statusFieldsOf, type Kind } from '../api/kinds.ts';
 import { Exit } from './exit.ts';

@@ -1,7 +1,8 @@
 // `routerctl get [KIND | KIND/NAME]`: resources and their phase, from the
 // running daemon. -o wide adds generation and since; -o name prints Kind/name
 // lines (for scripts and shell completion).
-import { Command, Option } from 'commander';
+import type { Command} from 'commander';
+import { Option } from 'commander';
 import { DEFAULT_RUN_DIR } from '../config/paths.ts';
 import { apiGet, type ApiResource } from './client.ts';
 import { Exit } from './exit.ts';
