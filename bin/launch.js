@@ -25,7 +25,8 @@ function distIsCurrent() {
 
 /** Imports the entry module of one command (`cli/routerd`) and returns its `main`. */
 export async function loadMain(entry) {
-  if (distIsCurrent()) return (await import(`../dist/${entry}.js`)).main;
+  // ROUTERD_FROM_SOURCE=1: always the sources (debugging; the start-up benchmark's baseline).
+  if (process.env.ROUTERD_FROM_SOURCE !== '1' && distIsCurrent()) return (await import(`../dist/${entry}.js`)).main;
   const { register } = await import('tsx/esm/api');
   register();
   return (await import(`../src/${entry}.ts`)).main;
