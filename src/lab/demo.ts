@@ -9,6 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ChildHandle } from '../host/host.ts';
 import { saveDemoTimeline, type FlowTrace } from './demo-timeline.ts';
+import type { TimelineMarker } from './timeline-svg.ts';
 import { leasedAddresses, startDhcpClient } from './dhcp-client.ts';
 import { hardenRouter } from './harden.ts';
 import { killKeepalived, LAB_RUN_DIR, ROUTERCTL_BIN, startRouterd, type RouterdProcess } from './routerd.ts';
@@ -72,8 +73,16 @@ async function main(): Promise<number> {
   let dhcp: ChildHandle | undefined;
   const flows: EchoFlows[] = [];
   const procs: Record<'ra' | 'rb', RouterdProcess | undefined> = { ra: undefined, rb: undefined };
-  // What the SVG timeline draws: routerd's log lines, flow reports, when things happened.
-  const trace = { start: Date.now(), logs: { ra: [] as RouterdProcess['logs'], rb: [] as RouterdProcess['logs'] }, flowsAt: 0, killedAt: 0, takeoverAt: 0, flows: [] as FlowTrace[] };
+  // What the SVG timeline draws. A later phase (a failback) adds to it: the log
+  // lines of each routerd it starts, when a router was down, its own markers.
+  const trace = {
+    start: Date.now(),
+    logs: { ra: [] as RouterdProcess['logs'][], rb: [] as RouterdProcess['logs'][] },
+    down: { ra: [] as { from: number; to?: number }[], rb: [] as { from: number; to?: number }[] },
+    markers: [] as TimelineMarker[],
+    flowsAt: 0,
+    flows: [] as FlowTrace[],
+  };
   try {
     step('lab', true, `client — LAN 192.0.2.0/24 — routers A and B — WAN 198.51.100.0/24 — server, up in ${Math.round(performance.now() - t0)} ms`);
     ssh = await enableLabSsh(lab);
@@ -91,7 +100,8 @@ async function main(): Promise<number> {
     procs.ra = await startRouterd(lab.nodes.ra);
     procs.rb = await startRouterd(lab.nodes.rb);
     trace.start = Date.now();
-    trace.logs = { ra: procs.ra.logs, rb: procs.rb.logs };
+    trace.logs.ra.push(procs.ra.logs);
+    trace.logs.rb.push(procs.rb.logs);
     const roles = await until(async () => {
       const a = await procs.ra!.resource('VirtualAddress/lan-vip');
       const b = await procs.rb!.resource('VirtualAddress/lan-vip');
@@ -108,6 +118,7 @@ async function main(): Promise<number> {
 
     server = await startTcpEchoServer(lab.nodes.server, PORT);
     trace.flowsAt = Date.now();
+    trace.markers.push({ at: trace.flowsAt, label: 'flows start' });
     const tcp = await startEchoFlows(lab.nodes.client, { target: SERVER, port: PORT, protocol: 'tcp', count: TCP_FLOWS, intervalMs: 100, durationMs: 180_000 });
     flows.push(tcp);
     const udp = await startEchoFlows(lab.nodes.client, { target: SERVER, port: PORT, protocol: 'udp', count: UDP_FLOWS, intervalMs: 100, durationMs: 180_000 });
@@ -133,7 +144,8 @@ async function main(): Promise<number> {
       ['dhcpv4-server-lan-dhcpv4', 'dhcpv6-server-lan-dhcpv6'].map(async (n) => Number((await lab.nodes.ra.host.readFile(`${LAB_RUN_DIR}/dnsmasq/${n}.pid`))?.trim())),
     );
     const killedAt = Date.now();
-    trace.killedAt = killedAt;
+    trace.down.ra.push({ from: killedAt });
+    trace.markers.push({ at: killedAt, label: 'A dies' });
     await lab.linkDown('sw', 'ra-lan');
     await lab.linkDown('sw', 'ra-wan');
     procs.ra.child.kill('SIGKILL');
@@ -147,7 +159,7 @@ async function main(): Promise<number> {
         }
     procs.ra = undefined;
     const master = await until(async () => ((await procs.rb!.resource('VirtualAddress/lan-vip'))?.status.role === 'master' ? Date.now() : undefined), 15_000, 20);
-    trace.takeoverAt = master ?? 0;
+    if (master) trace.markers.push({ at: master, label: 'B master' });
     step('takeover', master !== undefined, master ? `B is master ${master - killedAt} ms after A died` : 'B did not take over');
     await sleep(4000);
     const [t1, u1] = await Promise.all([tcp.snapshot(), udp.snapshot()]);
@@ -182,20 +194,16 @@ async function main(): Promise<number> {
     const svg = await saveDemoTimeline(
       OUT_DIR,
       {
-        title: 'routerd lab demo: router A dies, B takes over',
+        title: 'routerd lab demo: failover timeline',
         subtitle: `${TCP_FLOWS} TCP and ${UDP_FLOWS} UDP echo flows through the VIP; time in seconds since both routerd started`,
         start: trace.start,
         end,
         routers: [
-          { id: 'ra', label: 'router A', logs: trace.logs.ra, down: trace.killedAt ? [{ from: trace.killedAt }] : [] },
-          { id: 'rb', label: 'router B', logs: trace.logs.rb },
+          { id: 'ra', label: 'router A', logs: trace.logs.ra.flat(), down: trace.down.ra },
+          { id: 'rb', label: 'router B', logs: trace.logs.rb.flat(), down: trace.down.rb },
         ],
         flows: trace.flows,
-        markers: [
-          ...(trace.flowsAt ? [{ at: trace.flowsAt, label: 'flows start' }] : []),
-          ...(trace.killedAt ? [{ at: trace.killedAt, label: 'A dies' }] : []),
-          ...(trace.takeoverAt ? [{ at: trace.takeoverAt, label: 'B master' }] : []),
-        ],
+        markers: trace.markers,
       },
     );
     step('timeline', true, `${svg} (and report.txt beside it)`);
