@@ -4,6 +4,7 @@ import { benchValidate } from './validate.ts';
 
 const BENCHES: Record<string, { root: boolean; run: () => Promise<BenchSection> }> = {
   validate: { root: false, run: benchValidate },
+  startup: { root: false, run: async () => (await import('./startup.ts')).benchStartup() },
   stateless: { root: true, run: async () => (await import('./stateless.ts')).benchStateless() },
   'session-sync': { root: true, run: async () => (await import('./session-sync.ts')).benchSessionSync() },
   failover: { root: true, run: async () => (await import('./failover.ts')).benchFailover() },

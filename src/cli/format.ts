@@ -66,3 +66,18 @@ export function formatList(items: readonly ApiResource[]): string {
     { maxWidth: WIDTH },
   );
 }
+
+export function formatListWide(items: readonly ApiResource[]): string {
+  return renderTable(
+    ['RESOURCE', 'PHASE', 'REASON', 'GENERATION', 'SINCE', 'MESSAGE'],
+    items.map((i) => [
+      `${i.kind}/${i.name}`,
+      scalar(i.status.phase),
+      scalar(i.status.reason),
+      `${scalar(i.status.observedGeneration)}/${scalar(i.generation)}`,
+      scalar(i.status.lastTransitionTime),
+      scalar(i.status.message),
+    ]),
+    { maxWidth: WIDTH },
+  );
+}

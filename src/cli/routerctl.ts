@@ -1,8 +1,8 @@
 // routerctl: validate and plan configs; ask a running routerd for status.
 import { hostname } from 'node:os';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
-import { KINDS, KIND_NAMES, isKind, resourceSchema } from '../api/kinds.ts';
+import { KINDS, KIND_NAMES, resourceSchema } from '../api/kinds.ts';
 import { observeNatFlows } from '../controllers/nat44-rule/flows.ts';
 import { planContext, planNode, pathsToObserve } from '../controllers/plan.ts';
 import { observeNode } from '../controllers/observe.ts';
@@ -11,9 +11,13 @@ import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../config/paths.
 import { LocalHost } from '../host/local.ts';
 import { apiGet, reportedStatuses, type ApiResource } from './client.ts';
 import { Exit } from './exit.ts';
+import { registerCompletion } from './completion.ts';
+import { registerExplain } from './explain.ts';
+import { registerGet } from './get.ts';
 import { formatDescribe, formatErrors, formatList, formatPlan } from './format.ts';
-
-type Output = 'table' | 'json';
+import { resolveKind, resolveRef } from './kind-ref.ts';
+import { outputOption, print as printOutput, type Output } from './output.ts';
+import { VERSION } from './version.ts';
 
 interface LoadFlags {
   file: string[];
@@ -23,7 +27,6 @@ interface LoadFlags {
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
-const outputOption = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
 
 function addLoadOptions(cmd: Command): Command {
   return cmd
@@ -33,8 +36,8 @@ function addLoadOptions(cmd: Command): Command {
     .addOption(outputOption());
 }
 
-function print(o: Output, json: unknown, text: string): void {
-  process.stdout.write(o === 'json' ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
+function print(o: Output, data: unknown, text: string): void {
+  printOutput(o, data, () => text);
 }
 
 async function load(flags: LoadFlags) {
@@ -56,6 +59,7 @@ function socketOf(flags: { socket?: string; runDir?: string }): string {
 export function buildRouterctl(): Command {
   const program = new Command('routerctl')
     .description('Validate and plan routerd configs; inspect a running routerd.')
+    .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
 
@@ -106,9 +110,9 @@ export function buildRouterctl(): Command {
   program
     .command('schema')
     .description('print the JSON Schema of one kind, or of all kinds')
-    .argument('[kind]', `one of ${KIND_NAMES.join(', ')}`)
-    .action((kind?: string) => {
-      if (kind !== undefined && !isKind(kind)) throw new CommanderError(Exit.Usage, 'routerctl.usage', `unknown kind "${kind}"; known: ${KIND_NAMES.join(', ')}`);
+    .argument('[kind]', `one of ${KIND_NAMES.join(', ')} (any case)`)
+    .action((kindInput?: string) => {
+      const kind = kindInput === undefined ? undefined : resolveKind(kindInput);
       const one = (k: keyof typeof KINDS) => ({ description: KINDS[k].description, ...z.toJSONSchema(resourceSchema(k), { io: 'input', unrepresentable: 'any' }) });
       const out = kind ? one(kind) : Object.fromEntries(KIND_NAMES.map((k) => [k, one(k)]));
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -123,10 +127,10 @@ export function buildRouterctl(): Command {
       .addOption(outputOption());
 
   daemonCmd('describe', 'show one resource\'s status in detail')
-    .argument('<resource>', 'Kind/name, e.g. VirtualAddress/lan-vip')
-    .action(async (ref: string, flags: { runDir: string; socket?: string; output: Output }) => {
-      if (!/^[A-Za-z0-9]+\/[a-z0-9-]+$/.test(ref)) throw new CommanderError(Exit.Usage, 'routerctl.usage', `"${ref}" is not Kind/name`);
-      const { status, body } = await apiGet<ApiResource | { error: string }>(socketOf(flags), `/api/v1/resources/${ref}`);
+    .argument('<resource>', 'Kind/name, e.g. VirtualAddress/lan-vip (kind in any case)')
+    .action(async (refInput: string, flags: { runDir: string; socket?: string; output: Output }) => {
+      const ref = resolveRef(refInput);
+      const { status, body } = await apiGet<ApiResource | { error: string }>(socketOf(flags), `/api/v1/resources/${ref.kind}/${ref.name}`);
       if (status !== 200) {
         process.stderr.write(`${'error' in body ? body.error : `HTTP ${status}`}\n`);
         process.exitCode = Exit.Failed;
@@ -135,24 +139,24 @@ export function buildRouterctl(): Command {
       print(flags.output, body, formatDescribe(body as ApiResource));
     });
 
-  daemonCmd('get', 'list resources and their phase')
-    .argument('[kind]', 'only this kind')
-    .action(async (kind: string | undefined, flags: { runDir: string; socket?: string; output: Output }) => {
-      if (kind !== undefined && !isKind(kind)) throw new CommanderError(Exit.Usage, 'routerctl.usage', `unknown kind "${kind}"`);
-      const { body } = await apiGet<{ items: ApiResource[] }>(socketOf(flags), `/api/v1/resources${kind ? `/${kind}` : ''}`);
-      print(flags.output, body, formatList(body.items));
-    });
+  registerGet(program, socketOf);
 
   daemonCmd('status', 'summary of the running routerd').action(async (flags: { runDir: string; socket?: string; output: Output }) => {
     const { body } = await apiGet<{ items: ApiResource[] } & Record<string, unknown>>(socketOf(flags), '/api/v1/status');
     print(flags.output, body, `${Object.entries(body).filter(([k]) => k !== 'items').map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n')}\n\n${formatList(body.items)}`);
   });
 
+  registerExplain(program);
+  registerCompletion(program);
   return program;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildRouterctl();
+  if (argv.length === 0) {
+    process.stderr.write(program.helpInformation());
+    return Exit.Usage;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : Exit.Ok;

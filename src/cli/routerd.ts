@@ -7,6 +7,7 @@ import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR } from '../config/paths.ts';
 import { startDaemon } from '../daemon/serve.ts';
 import { LocalHost } from '../host/local.ts';
 import { Exit } from './exit.ts';
+import { VERSION } from './version.ts';
 
 interface ServeFlags {
   config: string;
@@ -20,7 +21,7 @@ interface ServeFlags {
 }
 
 export function buildRouterd(): Command {
-  const program = new Command('routerd').description('routerd: HA router control plane').showHelpAfterError().exitOverride();
+  const program = new Command('routerd').description('routerd: HA router control plane').version(VERSION).showHelpAfterError().exitOverride();
   program
     .command('serve')
     .description('run the controllers for this node')
@@ -64,8 +65,13 @@ export function buildRouterd(): Command {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildRouterd();
+  if (argv.length === 0) {
+    process.stderr.write(program.helpInformation());
+    return Exit.Usage;
+  }
   try {
-    await buildRouterd().parseAsync(argv, { from: 'user' });
+    await program.parseAsync(argv, { from: 'user' });
     return Exit.Ok;
   } catch (e) {
     if (e instanceof CommanderError) {

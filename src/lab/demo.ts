@@ -5,9 +5,11 @@
 // then the master dies like a machine (links dark, processes killed). The
 // report says what the kernel did: which flows kept echoing, which addresses
 // the client kept, how long the takeover took.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ChildHandle } from '../host/host.ts';
+import { saveDemoTimeline, type FlowTrace } from './demo-timeline.ts';
+import type { TimelineMarker } from './timeline-svg.ts';
 import { leasedAddresses, startDhcpClient } from './dhcp-client.ts';
 import { hardenRouter } from './harden.ts';
 import { killKeepalived, LAB_RUN_DIR, ROUTERCTL_BIN, startRouterd, type RouterdProcess } from './routerd.ts';
@@ -28,7 +30,13 @@ interface Step {
   readonly detail: string;
 }
 
-const say = (s = '') => process.stdout.write(`${s}\n`);
+// The report's lines, kept for report.txt beside the SVG timeline (ROUTERD_DEMO_OUT, default demo-out/).
+const OUT_DIR = process.env.ROUTERD_DEMO_OUT ?? `${REPO}demo-out`;
+const printed: string[] = [];
+const say = (s = '') => {
+  printed.push(s);
+  process.stdout.write(`${s}\n`);
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(fn: () => Promise<T | undefined | false>, timeoutMs: number, stepMs = 100): Promise<T | undefined> {
@@ -65,6 +73,16 @@ async function main(): Promise<number> {
   let dhcp: ChildHandle | undefined;
   const flows: EchoFlows[] = [];
   const procs: Record<'ra' | 'rb', RouterdProcess | undefined> = { ra: undefined, rb: undefined };
+  // What the SVG timeline draws. A later phase (a failback) adds to it: the log
+  // lines of each routerd it starts, when a router was down, its own markers.
+  const trace = {
+    start: Date.now(),
+    logs: { ra: [] as RouterdProcess['logs'][], rb: [] as RouterdProcess['logs'][] },
+    down: { ra: [] as { from: number; to?: number }[], rb: [] as { from: number; to?: number }[] },
+    markers: [] as TimelineMarker[],
+    flowsAt: 0,
+    flows: [] as FlowTrace[],
+  };
   try {
     step('lab', true, `client — LAN 192.0.2.0/24 — routers A and B — WAN 198.51.100.0/24 — server, up in ${Math.round(performance.now() - t0)} ms`);
     ssh = await enableLabSsh(lab);
@@ -81,6 +99,9 @@ async function main(): Promise<number> {
     say('\n== routerd serve on both routers');
     procs.ra = await startRouterd(lab.nodes.ra);
     procs.rb = await startRouterd(lab.nodes.rb);
+    trace.start = Date.now();
+    trace.logs.ra.push(procs.ra.logs);
+    trace.logs.rb.push(procs.rb.logs);
     const roles = await until(async () => {
       const a = await procs.ra!.resource('VirtualAddress/lan-vip');
       const b = await procs.rb!.resource('VirtualAddress/lan-vip');
@@ -96,6 +117,8 @@ async function main(): Promise<number> {
     step('DHCP', leased !== undefined, leased ? `the client leased ${leased.v4} and ${leased.v6} from A's dnsmasq` : 'no lease');
 
     server = await startTcpEchoServer(lab.nodes.server, PORT);
+    trace.flowsAt = Date.now();
+    trace.markers.push({ at: trace.flowsAt, label: 'flows start' });
     const tcp = await startEchoFlows(lab.nodes.client, { target: SERVER, port: PORT, protocol: 'tcp', count: TCP_FLOWS, intervalMs: 100, durationMs: 180_000 });
     flows.push(tcp);
     const udp = await startEchoFlows(lab.nodes.client, { target: SERVER, port: PORT, protocol: 'udp', count: UDP_FLOWS, intervalMs: 100, durationMs: 180_000 });
@@ -121,6 +144,8 @@ async function main(): Promise<number> {
       ['dhcpv4-server-lan-dhcpv4', 'dhcpv6-server-lan-dhcpv6'].map(async (n) => Number((await lab.nodes.ra.host.readFile(`${LAB_RUN_DIR}/dnsmasq/${n}.pid`))?.trim())),
     );
     const killedAt = Date.now();
+    trace.down.ra.push({ from: killedAt });
+    trace.markers.push({ at: killedAt, label: 'A dies' });
     await lab.linkDown('sw', 'ra-lan');
     await lab.linkDown('sw', 'ra-wan');
     procs.ra.child.kill('SIGKILL');
@@ -134,6 +159,7 @@ async function main(): Promise<number> {
         }
     procs.ra = undefined;
     const master = await until(async () => ((await procs.rb!.resource('VirtualAddress/lan-vip'))?.status.role === 'master' ? Date.now() : undefined), 15_000, 20);
+    if (master) trace.markers.push({ at: master, label: 'B master' });
     step('takeover', master !== undefined, master ? `B is master ${master - killedAt} ms after A died` : 'B did not take over');
     await sleep(4000);
     const [t1, u1] = await Promise.all([tcp.snapshot(), udp.snapshot()]);
@@ -153,17 +179,42 @@ async function main(): Promise<number> {
   } catch (e) {
     step('demo', false, (e as Error).message);
   } finally {
-    for (const f of flows) await f.stop().catch(() => undefined);
+    for (const [i, f] of flows.entries()) {
+      const report = await f.stop().catch(() => undefined);
+      if (report) trace.flows.push({ label: i === 0 ? 'TCP' : 'UDP', startedAt: trace.flowsAt, report, reportedAt: Date.now() });
+    }
     dhcp?.kill('SIGTERM');
     for (const p of Object.values(procs)) await p?.stop('SIGKILL').catch(() => undefined);
     await server?.stop().catch(() => undefined);
     await ssh?.stop().catch(() => undefined);
     await lab.destroy();
   }
+  try {
+    const end = Date.now();
+    const svg = await saveDemoTimeline(
+      OUT_DIR,
+      {
+        title: 'routerd lab demo: failover timeline',
+        subtitle: `${TCP_FLOWS} TCP and ${UDP_FLOWS} UDP echo flows through the VIP; time in seconds since both routerd started`,
+        start: trace.start,
+        end,
+        routers: [
+          { id: 'ra', label: 'router A', logs: trace.logs.ra.flat(), down: trace.down.ra },
+          { id: 'rb', label: 'router B', logs: trace.logs.rb.flat(), down: trace.down.rb },
+        ],
+        flows: trace.flows,
+        markers: trace.markers,
+      },
+    );
+    step('timeline', true, `${svg} (and report.txt beside it)`);
+  } catch (e) {
+    step('timeline', false, (e as Error).message);
+  }
   say('\n== Report');
   for (const s of steps) say(`${s.ok ? 'PASS' : 'FAIL'}  ${s.name.padEnd(20)} ${s.detail}`);
   const failed = steps.filter((s) => !s.ok).length;
   say(failed === 0 ? '\nThe failover kept every flow and every lease.' : `\n${failed} step(s) failed.`);
+  await writeFile(`${OUT_DIR}/report.txt`, `${printed.join('\n')}\n`).catch(() => undefined);
   return failed === 0 ? 0 : 1;
 }
 

@@ -29,6 +29,8 @@ export interface FlowStats {
   readonly inFlight: number;
   /** Longest time without an echo since the flow began sending, up to the report (dead flows included). */
   readonly maxGapMs: number;
+  /** Each time without an echo longer than three intervals (at most 64), for timelines; `open`: still no echo at the report. */
+  readonly gaps: readonly EchoGap[];
   readonly maxRttMs: number;
   /** ms since the last echo when the report was made (null: never echoed). */
   readonly lastEchoAgoMs: number | null;
@@ -38,6 +40,13 @@ export interface FlowStats {
   readonly fatal: { readonly code: string; readonly atMs: number } | null;
   /** Errors counted per code (UDP flows keep going after ICMP errors). */
   readonly errors: Readonly<Record<string, number>>;
+}
+
+export interface EchoGap {
+  /** Wall-clock start (epoch ms): the send, or the echo, after which nothing came back. */
+  readonly startEpochMs: number;
+  readonly ms: number;
+  readonly open?: boolean;
 }
 
 export interface FlowSummary {
@@ -92,6 +101,7 @@ interface Flow {
   gapFrom: number | null;
   lastEchoAt: number | null;
   maxGapMs: number;
+  readonly gaps: { from: number; ms: number }[];
   maxRttMs: number;
   readonly pending: Map<number, number>;
   fatal: { code: string; atMs: number } | null;
@@ -129,6 +139,7 @@ const port = int('port', values.port, 1, 65535);
 const connectTimeoutMs = int('connect-timeout-ms', values['connect-timeout-ms'], 1, 600_000);
 const t0 = performance.now();
 const now = (): number => performance.now() - t0;
+const MAX_GAPS = 64;
 
 if (values.probe) probe();
 else runFlows();
@@ -158,6 +169,7 @@ function runFlows(): void {
   const durationMs = int('duration-ms', values['duration-ms'], 1, MAX_DURATION_MS);
   const echoTimeoutMs = int('echo-timeout-ms', values['echo-timeout-ms'] ?? String(Math.max(2_000, 4 * intervalMs)), 1, 600_000);
   const aliveWindowMs = int('alive-window-ms', values['alive-window-ms'] ?? String(Math.max(1_000, 3 * intervalMs)), 1, 600_000);
+  const gapThresholdMs = 3 * intervalMs;
 
   const flows: Flow[] = [];
   let stopping = false;
@@ -188,7 +200,10 @@ function runFlows(): void {
     f.pending.delete(seq);
     f.echoed++;
     f.maxRttMs = Math.max(f.maxRttMs, t - sentAt);
-    if (f.gapFrom !== null) f.maxGapMs = Math.max(f.maxGapMs, t - f.gapFrom);
+    if (f.gapFrom !== null) {
+      f.maxGapMs = Math.max(f.maxGapMs, t - f.gapFrom);
+      if (t - f.gapFrom > gapThresholdMs && f.gaps.length < MAX_GAPS) f.gaps.push({ from: f.gapFrom, ms: t - f.gapFrom });
+    }
     f.gapFrom = t;
     const first = f.lastEchoAt === null;
     f.lastEchoAt = t;
@@ -229,6 +244,7 @@ function runFlows(): void {
       gapFrom: null,
       lastEchoAt: null,
       maxGapMs: 0,
+      gaps: [],
       maxRttMs: 0,
       pending: new Map(),
       fatal: null,
@@ -330,6 +346,11 @@ function runFlows(): void {
         lost: f.lost,
         inFlight: f.pending.size,
         maxGapMs: Math.round(Math.max(f.maxGapMs, trailing)),
+        gaps: [...f.gaps, ...(trailing > gapThresholdMs && f.gapFrom !== null ? [{ from: f.gapFrom, ms: trailing, open: true }] : [])].map((g) => ({
+          startEpochMs: Math.round(performance.timeOrigin + t0 + g.from),
+          ms: Math.round(g.ms),
+          ...('open' in g ? { open: true } : {}),
+        })),
         maxRttMs: Math.round(f.maxRttMs),
         lastEchoAgoMs: f.lastEchoAt === null ? null : Math.round(t - f.lastEchoAt),
         alive: f.fatal === null && f.lastEchoAt !== null && t - f.lastEchoAt <= aliveWindowMs,

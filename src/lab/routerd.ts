@@ -35,12 +35,15 @@ export interface RouterdProcess {
 export interface StartRouterdOptions {
   readonly controllers?: readonly string[];
   readonly extraArgs?: readonly string[];
+  /** A command routerd runs under, exec'ing the rest (e.g. setpriv with the systemd unit's restrictions). */
+  readonly wrap?: readonly string[];
   /** Echo each log line to this function (e.g. console.log under ROUTERD_E2E_VERBOSE). */
   readonly echo?: (node: string, line: string) => void;
 }
 
 export async function startRouterd(node: LabNode, opts: StartRouterdOptions = {}): Promise<RouterdProcess> {
   const argv = [
+    ...(opts.wrap ?? []),
     process.execPath,
     ROUTERD_BIN,
     'serve',

@@ -1,0 +1,86 @@
+// What each status field means and which values it takes: the contract that
+// `spec.when`, scripts and operators read, shown by `routerctl explain`.
+// Every field of statusFieldsOf(kind) has an entry (a unit test checks).
+import type { Kind } from '../api/kinds.ts';
+import { Phase, Reason } from '../controllers/status.ts';
+
+export interface StatusFieldDoc {
+  readonly type: string;
+  readonly doc: string;
+  /** The values the field takes, when they are a closed set. */
+  readonly values?: readonly string[];
+}
+
+const PROCESS: StatusFieldDoc = { type: 'string', doc: 'The engine process: "running (pid N)", "stopped" (by design, e.g. on a standby) or "failed: why".' };
+const LEASE_FILE: StatusFieldDoc = { type: 'string', doc: 'The derived lease file (or state directory) path on this node.' };
+const LAST_SYNC: StatusFieldDoc = { type: 'string (RFC 3339)', doc: 'When the newest successful push to any target ended; absent before the first.' };
+const SYNC_PHASES = ['Pending', 'Synced', 'Degraded', 'Paused'];
+
+export const COMMON_STATUS_DOCS: Record<string, StatusFieldDoc> = {
+  phase: { type: 'string', doc: 'Where the resource stands.', values: Object.values(Phase) },
+  reason: { type: 'string', doc: 'Why, as a stable CamelCase word scripts can match (not a closed set; these are the common ones).', values: [...Object.values(Reason), 'NotReconciled', 'ReconcileError', 'ControllerDisabled'] },
+  message: { type: 'string', doc: 'The same for people: what is wrong and what to do.' },
+  observedGeneration: { type: 'integer', doc: 'The config generation the status describes; behind `generation` while a change is being applied.' },
+  lastTransitionTime: { type: 'string (RFC 3339)', doc: 'When phase last changed.' },
+};
+
+export const STATUS_DOCS: { [K in Kind]: Record<string, StatusFieldDoc> } = {
+  Interface: {
+    ifname: { type: 'string', doc: 'The kernel link name.' },
+    up: { type: 'boolean', doc: 'Administratively up.', values: ['true', 'false'] },
+    operState: { type: 'string', doc: 'The kernel operstate of the link.', values: ['UP', 'DOWN', 'LOWERLAYERDOWN', 'DORMANT', 'UNKNOWN'] },
+    mac: { type: 'string', doc: 'Link-layer address.' },
+    addresses: { type: 'string[]', doc: 'Addresses on the link, CIDR notation.' },
+  },
+  VirtualAddress: {
+    role: { type: 'string', doc: 'This node\'s VRRP role, from keepalived\'s notify_fifo (unknown until keepalived reports).', values: ['master', 'backup', 'fault', 'unknown'] },
+    since: { type: 'string (RFC 3339)', doc: 'When the role was reported.' },
+    roleReason: { type: 'string', doc: 'What reported the role (keepalived state and priority, adoption, exit).' },
+    keepalived: PROCESS,
+  },
+  NAT44Rule: {
+    snatAddress: { type: 'string (IPv4)', doc: 'The SNAT address in use (first of snatAddresses); absent while pending.' },
+    snatAddresses: { type: 'string[]', doc: 'Every address this rule translates to.' },
+  },
+  StatelessNAT44: {
+    mappings: { type: 'object[]', doc: 'Per mapping: external, internal, inPackets, outPackets (the map elements\' counters).' },
+    externalAddresses: { type: 'string[]', doc: 'External addresses held by this node.' },
+  },
+  NAT44SessionSync: {
+    targets: { type: 'object[]', doc: 'Per target: name, host, phase, reason, lastSyncTime, lastFullSyncTime, sent, restored, pruned, failed, durationMs, lagMs, error.', values: SYNC_PHASES },
+    lastSyncTime: LAST_SYNC,
+    snatAddresses: { type: 'string[]', doc: 'The SNAT addresses whose sessions are mirrored.' },
+  },
+  DHCPv4Server: {
+    leaseCount: { type: 'integer', doc: 'Active leases in the lease file (on a standby: the synced copy).' },
+    leaseFile: LEASE_FILE,
+    process: PROCESS,
+  },
+  DHCPv6Server: {
+    leaseCount: { type: 'integer', doc: 'Active leases in the lease file (on a standby: the synced copy).' },
+    leaseFile: LEASE_FILE,
+    process: PROCESS,
+  },
+  DHCPv6PrefixDelegation: {
+    prefix: { type: 'string (IPv6 CIDR)', doc: 'The delegated prefix; absent until the server delegates one.' },
+    validLifetime: { type: 'integer (seconds)', doc: 'Valid lifetime of the prefix.' },
+    preferredLifetime: { type: 'integer (seconds)', doc: 'Preferred lifetime of the prefix.' },
+    leaseFile: LEASE_FILE,
+    process: PROCESS,
+  },
+  DHCPv4ServerLeaseSync: {
+    targets: { type: 'object[]', doc: 'Per target: name, host, phase, lastSyncTime, bytes, durationMs, error.', values: SYNC_PHASES },
+    lastSyncTime: LAST_SYNC,
+    leaseFile: LEASE_FILE,
+  },
+  DHCPv6ServerLeaseSync: {
+    targets: { type: 'object[]', doc: 'Per target: name, host, phase, lastSyncTime, bytes, durationMs, error.', values: SYNC_PHASES },
+    lastSyncTime: LAST_SYNC,
+    leaseFile: LEASE_FILE,
+  },
+  DHCPv6PrefixDelegationLeaseSync: {
+    targets: { type: 'object[]', doc: 'Per target: name, host, phase, lastSyncTime, bytes, durationMs, error.', values: SYNC_PHASES },
+    lastSyncTime: LAST_SYNC,
+    leaseFile: LEASE_FILE,
+  },
+};
