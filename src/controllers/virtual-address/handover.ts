@@ -161,7 +161,7 @@ export class HandoverGate {
     const ctl = new AbortController();
     this.pulling = ctl;
     this.waitStartedAt ??= Date.now();
-    const retryMs = this.deps.retryMs ?? 1000;
+    const retryMs = this.deps.retryMs ?? 250;
     let attempts = 0;
     let lastError = 'no answer yet';
     const timer = setTimeout(
