@@ -4,7 +4,8 @@
 // addresses by DHCP and keeps TCP and UDP flows echoing through the master;
 // then the master dies like a machine (links dark, processes killed). The
 // report says what the kernel did: which flows kept echoing, which addresses
-// the client kept, how long the takeover took.
+// the client kept, how long the takeover took. Then A returns and takes the
+// role back only once it holds B's state (demo-failback.ts).
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ChildHandle } from '../host/host.ts';
@@ -12,6 +13,7 @@ import { leasedAddresses, startDhcpClient } from './dhcp-client.ts';
 import { hardenRouter } from './harden.ts';
 import { killKeepalived, LAB_RUN_DIR, ROUTERCTL_BIN, startRouterd, type RouterdProcess } from './routerd.ts';
 import { enableLabSsh, type LabSsh } from './sshd.ts';
+import { demoFailback } from './demo-failback.ts';
 import { createLab, labPrefix, type Lab } from './topology.ts';
 import { probeTcp, reached, startEchoFlows, startTcpEchoServer, type EchoFlows, type EchoServer } from './traffic.ts';
 
@@ -150,6 +152,8 @@ async function main(): Promise<number> {
     step('new connection', reached(probe), `a new TCP connection through B: ${probe.outcome}`);
     say('\n== routerctl get (router B)');
     say(await routerctl(lab, 'rb', ['get', '--run-dir', LAB_RUN_DIR]));
+
+    await demoFailback({ lab, procs, tcp, udp, step, say, routerctl: (node, args) => routerctl(lab, node, args), until });
   } catch (e) {
     step('demo', false, (e as Error).message);
   } finally {
@@ -163,7 +167,7 @@ async function main(): Promise<number> {
   say('\n== Report');
   for (const s of steps) say(`${s.ok ? 'PASS' : 'FAIL'}  ${s.name.padEnd(20)} ${s.detail}`);
   const failed = steps.filter((s) => !s.ok).length;
-  say(failed === 0 ? '\nThe failover kept every flow and every lease.' : `\n${failed} step(s) failed.`);
+  say(failed === 0 ? '\nThe failover and the failback kept every flow and every lease.' : `\n${failed} step(s) failed.`);
   return failed === 0 ? 0 : 1;
 }
 

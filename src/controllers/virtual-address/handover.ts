@@ -106,7 +106,8 @@ export class HandoverGate {
   /** A role keepalived reported. */
   onRole(role: Role, prev: Role): void {
     if (role === 'master') {
-      this.open('master', 'master: no other master to take state from');
+      // Already open (it took the state, or was adopted): keep saying why.
+      if (this.state !== 'open') this.open('master', 'became master: no other master to take state from');
       return;
     }
     if (role === 'backup') {
