@@ -70,7 +70,7 @@ async function runFailback(t: TestContext, mode: Mode, gate: boolean): Promise<v
     await procs.rb!.waitFor('VirtualAddress/lan-vip', (r) => r.status.role === 'master', 15_000);
     await new Promise((r) => setTimeout(r, 3000));
     const [t1, u1] = await Promise.all([oldTcp.snapshot(), oldUdp.snapshot()]);
-    t.diagnostic(`${mode}: A dark, B carries TCP ${t1.summary.alive}/100 UDP ${u1.summary.alive}/20`);
+    t.diagnostic(`${mode}: A dark, B carries TCP ${t1.summary.alive}/100 UDP ${u1.summary.alive}/20 (failover max gap ${t1.summary.maxGapMs} ms)`);
     assert.equal(t1.summary.alive, 100, `old TCP through B: ${dead(t1)}`);
 
     // New flows through B while A is away; their data moves A's stale windows further behind.
@@ -85,6 +85,7 @@ async function runFailback(t: TestContext, mode: Mode, gate: boolean): Promise<v
     // A returns and takes the role back (preempt). B's pushes cannot reach A
     // (as when B's target for A is still in backoff): whatever A holds when it
     // takes the role, it took itself.
+    const before = new Map((await Promise.all([oldTcp.snapshot(), newTcp.snapshot()])).flatMap((r, i) => r.flows.map((f) => [`${i}:${f.id}`, f.maxGapMs] as const)));
     await blockIncomingSsh(lab, 'ra');
     await reviveRouter(lab, 'ra');
     const returnedAt = Date.now();
@@ -107,6 +108,8 @@ async function runFailback(t: TestContext, mode: Mode, gate: boolean): Promise<v
     await new Promise((r) => setTimeout(r, 4000));
     const reports = await Promise.all(flows.map((f) => f.stop()));
     const [tcpOld, udpOld, tcpNew, udpNew] = reports as [FlowReport, FlowReport, FlowReport, FlowReport];
+    const grew = [tcpOld, tcpNew].flatMap((r, i) => r.flows.filter((f) => f.maxGapMs > (before.get(`${i}:${f.id}`) ?? 0)).map((f) => f.maxGapMs));
+    t.diagnostic(`${mode} gate ${gate ? 'on' : 'off'}: TCP flows with a longer gap at the failback: ${grew.length}, longest ${grew.length ? Math.max(...grew) : 0} ms`);
     t.diagnostic(
       `${mode} gate ${gate ? 'on' : 'off'} after failback: old TCP ${tcpOld.summary.alive}/100 (max gap ${tcpOld.summary.maxGapMs} ms), old UDP ${udpOld.summary.alive}/20, ` +
         `new TCP ${tcpNew.summary.alive}/60 (max gap ${tcpNew.summary.maxGapMs} ms), new UDP ${udpNew.summary.alive}/10`,
