@@ -18,7 +18,8 @@ import { createLab, labPrefix } from '../../src/lab/topology.ts';
 import { startEchoFlows, startTcpEchoServer, type EchoFlows, type EchoServer, type FlowReport } from '../../src/lab/traffic.ts';
 import { requireE2E } from '../helpers/e2e.ts';
 import { blockIncomingSsh, failbackConfig, killRouter, reviveRouter, unblockIncomingSsh } from '../helpers/failback.ts';
-import { installConfig, labConfig, stopAll, verboseEcho } from '../helpers/lab.ts';
+import { installConfig, labConfig, stopAll, until, verboseEcho } from '../helpers/lab.ts';
+import { apiGet } from '../../src/cli/client.ts';
 
 const SERVER = '198.51.100.200';
 const PORT = 7007;
@@ -90,8 +91,19 @@ async function runFailback(t: TestContext, mode: Mode, gate: boolean): Promise<v
     await reviveRouter(lab, 'ra');
     const returnedAt = Date.now();
     await start('ra');
-    await procs.ra!.waitFor('VirtualAddress/lan-vip', (r) => r.status.role === 'master', 30_000);
+    const seen = new Set<string>();
+    await until(
+      'A master again',
+      async () => {
+        const v = await procs.ra!.resource('VirtualAddress/lan-vip');
+        if (v?.status.reason === 'Demoted') seen.add(String(v.status.message).replace(/\(\d+ received\)/, '(N received)'));
+        return v?.status.role === 'master';
+      },
+      30_000,
+      20,
+    );
     const masterAfterMs = Date.now() - returnedAt;
+    t.diagnostic(`A's status while demoted: ${[...seen].join(' | ') || '(not caught between polls)'}`);
     await procs.rb!.waitFor('VirtualAddress/lan-vip', (r) => r.status.role === 'backup', 10_000);
     await unblockIncomingSsh(lab, 'ra');
     const pulls = procs.ra!.logs.filter((l) => l.action === 'handover-pull' && l.outcome === 'ok');
@@ -100,6 +112,9 @@ async function runFailback(t: TestContext, mode: Mode, gate: boolean): Promise<v
         (pulls.length ? `pull: ${pulls.map((l) => `${l.sessions} sessions in ${l.durationMs} ms, waited ${l.waitedMs} ms`).join('; ')}` : 'no pull'),
     );
     if (gate) {
+      const metrics = await apiGet<string>(procs.ra!.socket, '/metrics');
+      assert.match(metrics.body, /routerd_handover_gate_opens_total\{resource="VirtualAddress\/lan-vip",outcome="state-received"\} 1/);
+      assert.match(metrics.body, /routerd_handover_gate\{resource="VirtualAddress\/lan-vip",state="open"\} 1/);
       assert.equal(pulls.length, 1, 'A took the state from B once before taking the role');
       assert.ok(Number(pulls[0]!.sessions) >= 190, `A took every session from B: ${pulls[0]!.sessions}`);
       const order = procs.ra!.logs.findIndex((l) => l.action === 'handover-pull' && l.outcome === 'ok') < procs.ra!.logs.findIndex((l) => l.action === 'role-change' && l.to === 'master');
