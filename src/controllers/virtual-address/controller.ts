@@ -87,8 +87,10 @@ export class VirtualAddressController implements Controller {
       if (!this.vips.some((v) => v.metadata.name === name && hasGate(v))) {
         g.stop();
         this.gates.delete(name);
-        ctx.metrics.handoverGate.set({ resource: `VirtualAddress/${name}`, state: 'disabled' }, 1);
       }
+    for (const vip of this.vips.filter((v) => !hasGate(v)))
+      for (const state of ['open', 'waiting', 'timed-out', 'disabled'] as const)
+        ctx.metrics.handoverGate.set({ resource: resourceId(vip), state }, state === 'disabled' ? 1 : 0);
     for (const vip of this.vips.filter(hasGate)) {
       const name = vip.metadata.name;
       const maxWaitMs = parseDuration(vip.spec.handover.maxWait) ?? 60_000;
