@@ -15,6 +15,12 @@ export interface FailbackDeps {
   readonly say: (s?: string) => void;
   readonly routerctl: (node: 'ra' | 'rb', args: readonly string[]) => Promise<string>;
   readonly until: <T>(fn: () => Promise<T | undefined | false>, timeoutMs: number, stepMs?: number) => Promise<T | undefined>;
+  /** For the demo timeline: A's new routerd (its log lines), the moment A returned, markers. */
+  readonly trace?: {
+    readonly started: (p: RouterdProcess) => void;
+    readonly returned: (at: number) => void;
+    readonly mark: (at: number, label: string) => void;
+  };
 }
 
 export async function demoFailback(d: FailbackDeps): Promise<void> {
@@ -23,8 +29,11 @@ export async function demoFailback(d: FailbackDeps): Promise<void> {
   const returnedAt = Date.now();
   await lab.linkUp('sw', 'ra-lan');
   await lab.linkUp('sw', 'ra-wan');
+  d.trace?.returned(returnedAt);
+  d.trace?.mark(returnedAt, 'A returns');
   procs.ra = await startRouterd(lab.nodes.ra);
   const ra = procs.ra;
+  d.trace?.started(ra);
   const demoted = await d.until(async () => {
     const v = await ra.resource('VirtualAddress/lan-vip');
     return v?.status.role === 'master' ? 'master' : v?.status.reason === 'Demoted' ? String(v.status.message) : undefined;
@@ -32,6 +41,8 @@ export async function demoFailback(d: FailbackDeps): Promise<void> {
   if (demoted && demoted !== 'master') d.say(`   A while it waits: ${demoted}`);
   const master = await d.until(async () => ((await ra.resource('VirtualAddress/lan-vip'))?.status.role === 'master' ? Date.now() : undefined), 60_000, 20);
   const pull = ra.logs.find((l) => l.action === 'handover-pull' && l.outcome === 'ok');
+  if (typeof pull?.time === 'string') d.trace?.mark(Date.parse(pull.time), 'A holds B\'s state');
+  if (master) d.trace?.mark(master, 'A master again');
   const pulledFirst =
     ra.logs.findIndex((l) => l.action === 'handover-pull' && l.outcome === 'ok') >= 0 &&
     ra.logs.findIndex((l) => l.action === 'handover-pull' && l.outcome === 'ok') < ra.logs.findIndex((l) => l.action === 'role-change' && l.to === 'master');

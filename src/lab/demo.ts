@@ -4,8 +4,7 @@
 // addresses by DHCP and keeps TCP and UDP flows echoing through the master;
 // then the master dies like a machine (links dark, processes killed). The
 // report says what the kernel did: which flows kept echoing, which addresses
-// the client kept, how long the takeover took. Then A returns and takes the
-// role back only once it holds B's state (demo-failback.ts).
+// the client kept, how long the takeover took.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ChildHandle } from '../host/host.ts';
@@ -167,7 +166,7 @@ async function main(): Promise<number> {
   say('\n== Report');
   for (const s of steps) say(`${s.ok ? 'PASS' : 'FAIL'}  ${s.name.padEnd(20)} ${s.detail}`);
   const failed = steps.filter((s) => !s.ok).length;
-  say(failed === 0 ? '\nThe failover and the failback kept every flow and every lease.' : `\n${failed} step(s) failed.`);
+  say(failed === 0 ? '\nThe failover kept every flow and every lease.' : `\n${failed} step(s) failed.`);
   return failed === 0 ? 0 : 1;
 }
 
