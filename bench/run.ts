@@ -10,6 +10,7 @@ const BENCHES: Record<string, { root: boolean; run: () => Promise<BenchSection> 
   failover: { root: true, run: async () => (await import('./failover.ts')).benchFailover() },
   dhcp: { root: true, run: async () => (await import('./dhcp.ts')).benchDhcp() },
   reconfig: { root: true, run: async () => (await import('./reconfig.ts')).benchReconfig() },
+  failback: { root: true, run: async () => (await import('./failback.ts')).benchFailback() },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

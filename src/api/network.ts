@@ -19,6 +19,27 @@ export const virtualAddressSpec = z.strictObject({
     .optional()
     .describe('Unicast VRRP peers (the other routers\' addresses on this interface); omitted = multicast.'),
   preempt: z.boolean().default(true).describe('Whether a higher-priority router takes the role back when it returns.'),
+  preemptDelay: duration({ minMs: 0, maxMs: 1_000_000 })
+    .optional()
+    .describe(
+      'keepalived preempt_delay: how long a returning higher-priority router waits (as backup) before taking the role back. ' +
+        'Omitted = no delay. The state gate (handover) already waits for the state; this adds a fixed delay on top.',
+    ),
+  handover: z
+    .strictObject({
+      waitForState: z
+        .boolean()
+        .default(true)
+        .describe(
+          'A router that joins or returns advertises a demoted VRRP priority until the current master\'s sessions (NAT44SessionSync) ' +
+            'and lease files (lease syncs) in which it is a target are in its kernel and on its disk. false = take the role at once.',
+        ),
+      maxWait: duration({ minMs: 1000, maxMs: 3_600_000 })
+        .default('60s')
+        .describe('Past this, a gate that could not be met opens anyway, with status reason HandoverTimedOut, a warning log line and a metric.'),
+    })
+    .default({ waitForState: true, maxWait: '60s' })
+    .describe('When a returning router may take the master role back (docs/handover.md).'),
   extraAddresses: z
     .array(
       z.strictObject({

@@ -31,6 +31,16 @@ export function keepalivedFifoPath(p: NodePaths): string {
   return join(keepalivedDir(p), 'notify.fifo');
 }
 
+/**
+ * The keepalived track_file of a VirtualAddress's handover gate: routerd writes
+ * the priority offset (0 = full priority, negative = demoted), keepalived reads
+ * it on every change (inotify). In the run dir: after a reboot routerd writes
+ * it (demoted) before keepalived starts.
+ */
+export function keepalivedGatePath(p: NodePaths, vipName: string): string {
+  return join(keepalivedDir(p), `gate-${vipName}`);
+}
+
 /** dnsmasq server config, pid file and lease file for a DHCP server resource. */
 export function dnsmasqPaths(p: NodePaths, kind: 'DHCPv4Server' | 'DHCPv6Server', name: string) {
   const base = `${controllerNameOf(kind)}-${name}`;

@@ -125,6 +125,11 @@ export class SupervisedProcess {
     return 'started';
   }
 
+  /** Whether a daemon of ours is running now (watched, or adoptable from its pid file). */
+  async runningOrAdoptable(): Promise<boolean> {
+    return this.pid !== undefined || (await this.findAdoptable()) !== undefined;
+  }
+
   signal(sig: NodeJS.Signals): void {
     if (this.pid !== undefined) this.procs.kill(this.pid, sig);
   }
@@ -225,6 +230,11 @@ export abstract class ConfiguredDaemon {
 
   retryInMs(): number {
     return this.proc.retryInMs();
+  }
+
+  /** Whether the daemon runs now (ours, or left by an earlier routerd and adoptable). */
+  runningOrAdoptable(): Promise<boolean> {
+    return this.proc.runningOrAdoptable();
   }
 
   /**

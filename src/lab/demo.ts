@@ -14,6 +14,7 @@ import { leasedAddresses, startDhcpClient } from './dhcp-client.ts';
 import { hardenRouter } from './harden.ts';
 import { killKeepalived, LAB_RUN_DIR, ROUTERCTL_BIN, startRouterd, type RouterdProcess } from './routerd.ts';
 import { enableLabSsh, type LabSsh } from './sshd.ts';
+import { demoFailback } from './demo-failback.ts';
 import { createLab, labPrefix, type Lab } from './topology.ts';
 import { probeTcp, reached, startEchoFlows, startTcpEchoServer, type EchoFlows, type EchoServer } from './traffic.ts';
 
@@ -176,6 +177,8 @@ async function main(): Promise<number> {
     step('new connection', reached(probe), `a new TCP connection through B: ${probe.outcome}`);
     say('\n== routerctl get (router B)');
     say(await routerctl(lab, 'rb', ['get', '--run-dir', LAB_RUN_DIR]));
+
+    await demoFailback({ lab, procs, tcp, udp, step, say, routerctl: (node, args) => routerctl(lab, node, args), until });
   } catch (e) {
     step('demo', false, (e as Error).message);
   } finally {

@@ -124,6 +124,25 @@ export function createMetrics() {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
       registers: [registry],
     }),
+    handoverGate: new Gauge({
+      name: 'routerd_handover_gate',
+      help: '1 for the current state of each VirtualAddress handover gate: open, waiting (demoted until it holds the master\'s state), timed-out (opened without the state), disabled.',
+      labelNames: ['resource', 'state'] as const,
+      registers: [registry],
+    }),
+    handoverGateOpens: new Counter({
+      name: 'routerd_handover_gate_opens_total',
+      help: 'Handover gates opened, by why: master (no master to wait for), state-received, timed-out, adopted.',
+      labelNames: ['resource', 'outcome'] as const,
+      registers: [registry],
+    }),
+    handoverPullSeconds: new Histogram({
+      name: 'routerd_handover_pull_duration_seconds',
+      help: 'A returning router taking the master\'s state: from the start of the pull to the state in its kernel and on its disk.',
+      labelNames: ['resource'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers: [registry],
+    }),
   };
   return m;
 }

@@ -39,3 +39,14 @@ export function rsyncArgv(target: RsyncTarget, source: string, dest: string, con
     remote,
   ];
 }
+
+/**
+ * Copy the same path from the target to this node (a returning router taking
+ * the master's lease file). --delay-updates renames into place at the end.
+ */
+export function rsyncPullArgv(target: RsyncTarget, path: string, conn: SshConnectionOptions = {}): string[] {
+  const push = rsyncArgv(target, path, path, conn);
+  const remote = push.pop()!;
+  const local = push.pop()!;
+  return [...push, remote, local];
+}

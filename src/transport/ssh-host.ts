@@ -2,6 +2,7 @@
 // for a Host (conntrack -R batches, counts, dumps) work unchanged on a target.
 // argv[0] can be mapped (conntrack → the target's restoreCommand, e.g.
 // [sudo, conntrack]); bulk stdin is streamed through ssh, never put in argv.
+import { isIP } from 'node:net';
 import type { ChildHandle, Host, RunOptions, RunResult, SpawnOptions } from '../host/host.ts';
 import { sshArgv, type SshConnectionOptions, type SshTarget } from './ssh.ts';
 
@@ -16,7 +17,27 @@ export const SSH_CONNECT_FAILURE = 255;
  */
 const DISCARD_STDOUT = ['sh', '-c', 'exec "$@" >/dev/null', 'routerd-quiet'];
 
+/** Exit code of a restore the target refused because it holds the addresses (it is master). */
+export const TARGET_IS_MASTER = 75;
+
+/**
+ * Like DISCARD_STDOUT, but first refuses (exit 75) when the target holds any of
+ * the addresses given before "--": a router that translates them is the master,
+ * and a late push from a router that just lost the role must not replace its
+ * table (the entries would be missing for the length of the batch, and a reply
+ * arriving then meets a local address with no session: a TCP reset). The
+ * addresses are positional arguments, never part of the script.
+ */
+const REFUSE_ON_MASTER = [
+  'sh',
+  '-c',
+  'while [ "$1" != -- ]; do if ip -o addr show to "$1" | grep -q .; then echo "routerd: this router holds $1 (it is master): restore refused" >&2; exit 75; fi; shift; done; shift; exec "$@" >/dev/null',
+  'routerd-guard',
+];
+
 export interface SshHostOptions {
+  /** Addresses whose presence on the target refuses a discarded-stdout command (session restores to a router that became master). */
+  readonly refuseIfHolding?: readonly string[];
   /** argv[0] replacements, e.g. conntrack → [sudo, conntrack]. */
   readonly commandMap?: Readonly<Record<string, readonly string[]>>;
   /** Commands whose stdout nobody reads: discarded on the target. */
@@ -39,7 +60,9 @@ export class SshHost implements Host {
     const [cmd, ...rest] = argv;
     const mapped = cmd !== undefined ? this.opts.commandMap?.[cmd] : undefined;
     const full = mapped ? [...mapped, ...rest] : [...argv];
-    return sshArgv(this.target, this.opts.discardStdout?.(argv) ? [...DISCARD_STDOUT, ...full] : full, this.conn);
+    if (!this.opts.discardStdout?.(argv)) return sshArgv(this.target, full, this.conn);
+    const guard = (this.opts.refuseIfHolding ?? []).filter((a) => isIP(a) !== 0);
+    return sshArgv(this.target, guard.length ? [...REFUSE_ON_MASTER, ...guard, '--', ...full] : [...DISCARD_STDOUT, ...full], this.conn);
   }
 
   run(argv: readonly string[], opts?: RunOptions): Promise<RunResult> {

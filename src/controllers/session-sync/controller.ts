@@ -12,9 +12,18 @@ import type { Controller, ControllerContext, ReconcileInput } from '../controlle
 import { Phase } from '../status.ts';
 import { SessionSyncWorker, type SyncTarget } from './worker.ts';
 
-/** The Host a target's restores run on: ssh over the shared connection, its restoreCommand for conntrack, restore output left on the target. */
-export function targetHost(local: Host, t: SyncTarget, controlDir: string): SshHost {
-  return new SshHost(local, t, { controlDir }, { commandMap: { conntrack: t.restoreCommand }, discardStdout: (argv) => argv[0] === 'conntrack' && argv[1] === '-R' });
+/**
+ * The Host a target's restores run on: ssh over the shared connection, its
+ * restoreCommand for conntrack, restore output left on the target, and a
+ * restore refused by a target that holds one of `snatAddresses` (it became master).
+ */
+export function targetHost(local: Host, t: SyncTarget, controlDir: string, snatAddresses: readonly string[] = []): SshHost {
+  return new SshHost(
+    local,
+    t,
+    { controlDir },
+    { commandMap: { conntrack: t.restoreCommand }, discardStdout: (argv) => argv[0] === 'conntrack' && argv[1] === '-R', refuseIfHolding: snatAddresses },
+  );
 }
 
 export class SessionSyncController implements Controller {
@@ -53,7 +62,7 @@ export class SessionSyncController implements Controller {
       if (existing) this.stopWorker(id, ctx, 'spec or addresses changed');
       const controlDir = sshControlDir(ctx.paths);
       await ctx.host.mkdirp(controlDir, 0o700);
-      const remote = (t: SyncTarget) => targetHost(ctx.host, t, controlDir);
+      const remote = (t: SyncTarget) => targetHost(ctx.host, t, controlDir, addresses);
       const dropped = (this.addresses.get(id) ?? []).filter((a) => !addresses.includes(a));
       if (dropped.length) await pruneDropped(id, r.spec.targets, dropped, remote, ctx);
       this.addresses.set(id, addresses);

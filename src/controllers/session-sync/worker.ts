@@ -36,7 +36,7 @@ import {
 } from '../../kernel/conntrack-batch.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
-import { SSH_CONNECT_FAILURE } from '../../transport/ssh-host.ts';
+import { SSH_CONNECT_FAILURE, TARGET_IS_MASTER } from '../../transport/ssh-host.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
 
 export type SyncTarget = NAT44SessionSyncSpec['targets'][number];
@@ -294,7 +294,10 @@ export class SessionSyncWorker {
       const r = await applyRestore(host, batch.text, { timeoutMs });
       const failure = classifyRestoreResult(r);
       if (failure === undefined) ok = true;
-      else if (r.code === SSH_CONNECT_FAILURE || r.timedOut) {
+      else if (r.code === TARGET_IS_MASTER) {
+        reason = 'TargetIsMaster';
+        error = describeFailure(r);
+      } else if (r.code === SSH_CONNECT_FAILURE || r.timedOut) {
         reason = Reason.TargetUnreachable;
         error = describeFailure(r);
       } else if (failure === 'kernel' && kind !== 'udp-refresh' && batch.entries.length <= MAX_ISOLATED) {

@@ -2,11 +2,16 @@
 // routerd restarts leave keepalived running and adopt it again, so a restart
 // on the master moves nothing.
 import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import { dirname } from 'node:path';
 import { KeepalivedEngine } from '../../engines/keepalived/engine.ts';
 import { roleOf, type NotifyEvent, type Role } from '../../engines/keepalived/notify.ts';
-import { instanceName, vipNameFromInstance } from '../../engines/keepalived/render.ts';
+import { demotedOffset, hasGate, instanceName, vipNameFromInstance } from '../../engines/keepalived/render.ts';
+import { keepalivedGatePath, sshControlDir } from '../../config/paths.ts';
+import { parseDuration } from '../../api/primitives.ts';
 import { ipAddrShowArgv, parseIpAddr } from '../../kernel/ip.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import { HandoverGate } from './handover.ts';
+import { gatedSyncs, pullState } from './pull.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
 import { keepalivedConfFor } from './plan.ts';
 
@@ -23,6 +28,9 @@ export class VirtualAddressController implements Controller {
   private readonly roles = new Map<string, RoleState>();
   private ctx: ControllerContext | undefined;
   private vips: ResourceOf<'VirtualAddress'>[] = [];
+  private readonly gates = new Map<string, HandoverGate>();
+  private lastInput: ReconcileInput | undefined;
+  private engineStatus = new Map<string, { message: string; reason: string | undefined }>();
 
   constructor(private readonly makeEngine?: (ctx: ControllerContext, c: VirtualAddressController) => KeepalivedEngine) {}
 
@@ -38,6 +46,8 @@ export class VirtualAddressController implements Controller {
       return;
     }
     this.engine ??= this.makeEngine ? this.makeEngine(ctx, this) : this.defaultEngine(ctx);
+    this.lastInput = input;
+    await this.reconcileGates(ctx);
     const conf = keepalivedConfFor(this.vips, input.planCtx);
     const t0 = performance.now();
     let engineMessage: string;
@@ -60,10 +70,87 @@ export class VirtualAddressController implements Controller {
       engineReason = Reason.EngineFailed;
       ctx.log.error({ action: 'keepalived-apply', outcome: 'error', err: engineMessage }, 'keepalived apply failed');
     }
-    for (const vip of this.vips) ctx.status.set(resourceId(vip), this.statusOf(vip, ctx, engineMessage, engineReason));
+    for (const vip of this.vips) {
+      this.engineStatus.set(vip.metadata.name, { message: engineMessage, reason: engineReason });
+      ctx.status.set(resourceId(vip), this.statusOf(vip, ctx));
+    }
+  }
+
+  /**
+   * One handover gate per VirtualAddress that waits for state. A new gate (routerd
+   * just started) is closed, and its file says demoted before keepalived starts,
+   * unless keepalived runs already and holds the VIP: then this is a routerd
+   * restart on the master, and demoting it would hand the role away.
+   */
+  private async reconcileGates(ctx: ControllerContext): Promise<void> {
+    for (const [name, g] of this.gates)
+      if (!this.vips.some((v) => v.metadata.name === name && hasGate(v))) {
+        g.stop();
+        this.gates.delete(name);
+      }
+    for (const vip of this.vips.filter((v) => !hasGate(v)))
+      for (const state of ['open', 'waiting', 'timed-out', 'disabled'] as const)
+        ctx.metrics.handoverGate.set({ resource: resourceId(vip), state }, state === 'disabled' ? 1 : 0);
+    for (const vip of this.vips.filter(hasGate)) {
+      const name = vip.metadata.name;
+      const maxWaitMs = parseDuration(vip.spec.handover.maxWait) ?? 60_000;
+      const existing = this.gates.get(name);
+      if (existing) {
+        existing.configure(demotedOffset(vip.spec.priority), maxWaitMs);
+        await existing.sync();
+        continue;
+      }
+      const id = resourceId(vip);
+      const gate = new HandoverGate(
+        {
+          id,
+          log: ctx.log,
+          metrics: ctx.metrics,
+          writeOffset: async (offset) => {
+            const path = keepalivedGatePath(ctx.paths, name);
+            await ctx.host.mkdirp(dirname(path));
+            await ctx.host.writeFileAtomic(path, `${offset}\n`, 0o644);
+          },
+          pull: (progress, signal) => this.pull(name, ctx, progress, signal),
+          changed: () => this.refresh(name),
+        },
+        demotedOffset(vip.spec.priority),
+        maxWaitMs,
+      );
+      this.gates.set(name, gate);
+      const role = this.roles.get(name)?.role ?? 'unknown';
+      if (role === 'master') gate.adoptedAsMaster();
+      else if (role === 'unknown' && (await this.engine?.runningOrAdoptable()) && (await this.holdsVip(ctx, vip))) gate.adoptedAsMaster();
+      else gate.close(role === 'unknown' ? 'routerd started' : `role ${role}`);
+      await gate.sync();
+      if (role === 'backup') gate.onRole('backup', 'unknown');
+    }
+  }
+
+  private async holdsVip(ctx: ControllerContext, vip: ResourceOf<'VirtualAddress'>): Promise<boolean> {
+    const r = await ctx.host.run(ipAddrShowArgv(), { timeoutMs: 5000 });
+    if (r.code !== 0) return false;
+    const addr = vip.spec.address.split('/')[0];
+    return parseIpAddr(r.stdout).items.some((l) => l.addresses.some((a) => a.local === addr));
+  }
+
+  private pull(name: string, ctx: ControllerContext, progress: (what: string) => void, signal: AbortSignal) {
+    const vip = this.vips.find((v) => v.metadata.name === name);
+    const input = this.lastInput;
+    if (!vip || !input) return Promise.resolve({ ok: false, sessions: 0, leaseFiles: 0, durationMs: 0, error: 'no config yet' });
+    const runs = (id: string) => ctx.status.get(id)?.reason !== 'ControllerDisabled';
+    const syncs = gatedSyncs(name, this.vips.length, input.all, runs);
+    return pullState(vip, syncs, { local: ctx.host, controlDir: sshControlDir(ctx.paths), planCtx: input.planCtx, log: ctx.log, progress, signal });
+  }
+
+  private refresh(name: string): void {
+    const ctx = this.ctx;
+    const vip = this.vips.find((v) => v.metadata.name === name);
+    if (ctx && vip) ctx.status.set(resourceId(vip), this.statusOf(vip, ctx));
   }
 
   async stop(opts: { keepEngines: boolean }): Promise<void> {
+    for (const g of this.gates.values()) g.stop();
     await this.engine?.stop(opts.keepEngines);
     this.engine = undefined;
   }
@@ -101,19 +188,26 @@ export class VirtualAddressController implements Controller {
       ctx.log.info({ resource: id, action: 'role-change', from: prev, to: next.role, why: next.why }, `${id}: ${prev} → ${next.role}`);
     }
     for (const r of ['master', 'backup', 'fault', 'unknown'] as const) ctx.metrics.vrrpRole.set({ resource: id, role: r }, r === next.role ? 1 : 0);
-    const vip = this.vips.find((v) => v.metadata.name === name);
-    const prevStatus = ctx.status.get(id);
-    if (vip) ctx.status.set(id, this.statusOf(vip, ctx, String(prevStatus?.keepalived ?? ''), undefined));
+    if (prev !== next.role) this.gates.get(name)?.onRole(next.role, prev);
+    this.refresh(name);
     ctx.trigger(`role ${name} ${next.role}`);
   }
 
-  private statusOf(vip: ResourceOf<'VirtualAddress'>, ctx: ControllerContext, engine: string, engineReason: string | undefined): ResourceStatus {
+  private statusOf(vip: ResourceOf<'VirtualAddress'>, ctx: ControllerContext): ResourceStatus {
+    const { message: engine, reason: engineReason } = this.engineStatus.get(vip.metadata.name) ?? { message: '', reason: undefined };
     const r = this.roles.get(vip.metadata.name) ?? { role: 'unknown' as Role, since: undefined, why: 'no report from keepalived yet' };
-    const base = { role: r.role, since: r.since, roleReason: r.why, keepalived: engine, observedGeneration: ctx.generation(resourceId(vip)) };
+    const gate = this.gates.get(vip.metadata.name)?.status();
+    const handover = gate
+      ? { handover: gate.text, handoverSince: gate.since, priority: vip.spec.priority + gate.offset, ...(gate.lastPull ? { lastPull: `${gate.lastPull.ok ? 'ok' : 'failed'} at ${gate.lastPull.at}: ${gate.lastPull.sessions} sessions, ${gate.lastPull.leaseFiles} lease files from ${gate.lastPull.from ?? '?'} in ${gate.lastPull.durationMs} ms${gate.lastPull.error ? ` (${gate.lastPull.error})` : ''}` } : {}) }
+      : { handover: 'Disabled: takes the role without waiting for state (handover.waitForState: false)', priority: vip.spec.priority };
+    const base = { role: r.role, since: r.since, roleReason: r.why, keepalived: engine, ...handover, observedGeneration: ctx.generation(resourceId(vip)) };
     if (engineReason) return { phase: Phase.Failed, reason: engineReason, message: engine, ...base };
     if (r.role === 'unknown') return { phase: Phase.Pending, reason: 'RoleUnknown', message: r.why, ...base };
     const addrs = [vip.spec.address, ...vip.spec.extraAddresses.map((x) => x.address)].join(', ');
-    const message = r.role === 'master' ? `master: holds ${addrs}` : r.role === 'backup' ? 'backup: standing by' : `fault: ${r.why}`;
+    const message =
+      r.role === 'master' ? `master: holds ${addrs}` : r.role === 'backup' ? `backup: ${gate?.state === 'waiting' ? gate.text : 'standing by'}` : `fault: ${r.why}`;
+    if (gate?.state === 'timed-out') return { phase: Phase.Degraded, reason: 'HandoverTimedOut', message: `${message}; ${gate.text}`, ...base };
+    if (r.role === 'backup' && gate?.state === 'waiting') return { phase: Phase.Pending, reason: 'Demoted', message, ...base };
     return { phase: r.role === 'fault' ? Phase.Degraded : Phase.Ready, reason: r.role === 'fault' ? 'VRRPFault' : Reason.Applied, message, ...base };
   }
 

@@ -1,5 +1,5 @@
 import { resourceId, type ResourceOf } from '../../api/kinds.ts';
-import { keepalivedConfPath, keepalivedFifoPath } from '../../config/paths.ts';
+import { keepalivedConfPath, keepalivedFifoPath, keepalivedGatePath } from '../../config/paths.ts';
 import { instanceName, renderKeepalivedConf } from '../../engines/keepalived/render.ts';
 import { action, findInterface, status } from '../common.ts';
 import { Phase, Reason } from '../status.ts';
@@ -10,7 +10,7 @@ export function keepalivedConfFor(resources: readonly ResourceOf<'VirtualAddress
     routerId: ctx.nodeName,
     virtualAddresses: resources,
     ifname: ctx.ifname,
-    paths: { notifyFifo: keepalivedFifoPath(ctx.paths) },
+    paths: { notifyFifo: keepalivedFifoPath(ctx.paths), gateFile: (name) => keepalivedGatePath(ctx.paths, name) },
   });
 }
 
@@ -53,7 +53,8 @@ export const virtualAddressPlanner: Planner<'VirtualAddress'> = {
       const verb = have === undefined ? 'create' : have === want ? 'noop' : 'update';
       const detail =
         `VRRP id ${r.spec.virtualRouterId} priority ${r.spec.priority} every ${r.spec.advertInterval} on ${dev}` +
-        `${r.spec.peers?.length ? ` unicast to ${r.spec.peers.join(', ')}` : ' multicast'}, preempt ${r.spec.preempt ? 'on' : 'off'}; carries ${carried}`;
+        `${r.spec.peers?.length ? ` unicast to ${r.spec.peers.join(', ')}` : ' multicast'}, preempt ${r.spec.preempt ? `on${r.spec.preemptDelay ? ` after ${r.spec.preemptDelay}` : ''}` : 'off'}` +
+        `${r.spec.handover.waitForState ? `, demoted until it holds the master's state (at most ${r.spec.handover.maxWait})` : ''}; carries ${carried}`;
       return {
         resource: id,
         actions: [action(r, verb, `keepalived instance ${inst}`, detail)],

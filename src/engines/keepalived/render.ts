@@ -7,6 +7,8 @@ import { parseCidr, parseDuration } from '../../api/primitives.ts';
 export interface KeepalivedPaths {
   /** FIFO keepalived writes role changes to; routerd reads it. */
   readonly notifyFifo: string;
+  /** The handover gate's track_file for a VirtualAddress (absent: no gate rendered). */
+  readonly gateFile?: (vipName: string) => string;
 }
 
 export interface KeepalivedInput {
@@ -20,6 +22,25 @@ export interface KeepalivedInput {
 /** The VRRP instance name keepalived reports in notify_fifo lines. */
 export function instanceName(vipName: string): string {
   return `routerd_${vipName.replace(/-/g, '_')}`;
+}
+
+/** The track_file name of a VirtualAddress's handover gate. */
+export function gateTrackName(vipName: string): string {
+  return `${instanceName(vipName)}_gate`;
+}
+
+/**
+ * The offset routerd writes into the gate file while a router is demoted:
+ * brings the priority down to 1, the lowest keepalived allows, so any peer
+ * that holds the state outranks it.
+ */
+export function demotedOffset(priority: number): number {
+  return 1 - priority;
+}
+
+/** Whether a VirtualAddress has a handover gate (waits for the master's state before taking the role). */
+export function hasGate(vip: ResourceOf<'VirtualAddress'>): boolean {
+  return vip.spec.handover.waitForState;
 }
 
 export function vipNameFromInstance(instance: string): string | undefined {
@@ -40,11 +61,24 @@ export function renderKeepalivedConf(input: KeepalivedInput): string {
     '}',
   ];
   const vips = [...input.virtualAddresses].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-  for (const vip of vips) lines.push(...renderInstance(vip, input.ifname));
+  const gateFile = input.paths.gateFile;
+  if (gateFile)
+    for (const vip of vips.filter(hasGate)) {
+      // The file holds a priority offset (weight 1). routerd writes it before
+      // keepalived starts; init_file covers a missing file (demoted, never overwritten).
+      lines.push(
+        `track_file ${gateTrackName(vip.metadata.name)} {`,
+        `file "${gateFile(vip.metadata.name)}"`,
+        'weight 1',
+        `init_file ${demotedOffset(vip.spec.priority)}`,
+        '}',
+      );
+    }
+  for (const vip of vips) lines.push(...renderInstance(vip, input.ifname, gateFile !== undefined && hasGate(vip)));
   return `${lines.join('\n')}\n`;
 }
 
-function renderInstance(vip: ResourceOf<'VirtualAddress'>, ifname: (n: string) => string): string[] {
+function renderInstance(vip: ResourceOf<'VirtualAddress'>, ifname: (n: string) => string, gated: boolean): string[] {
   const s = vip.spec;
   const dev = ifname(s.interface);
   const advertMs = parseDuration(s.advertInterval) ?? 1000;
@@ -59,6 +93,8 @@ function renderInstance(vip: ResourceOf<'VirtualAddress'>, ifname: (n: string) =
     `advert_int ${Math.max(1, Math.round(advertMs / 10)) / 100}`,
   ];
   if (!s.preempt) out.push('nopreempt');
+  else if (s.preemptDelay !== undefined) out.push(`preempt_delay ${(parseDuration(s.preemptDelay) ?? 0) / 1000}`);
+  if (gated) out.push('track_file {', gateTrackName(vip.metadata.name), '}');
   if (s.peers && s.peers.length > 0) {
     out.push('unicast_peer {');
     for (const p of s.peers) out.push(p);
