@@ -178,7 +178,17 @@ async function main(): Promise<number> {
     say('\n== routerctl get (router B)');
     say(await routerctl(lab, 'rb', ['get', '--run-dir', LAB_RUN_DIR]));
 
-    await demoFailback({ lab, procs, tcp, udp, step, say, routerctl: (node, args) => routerctl(lab, node, args), until });
+    await demoFailback({
+      lab, procs, tcp, udp, step, say, routerctl: (node, args) => routerctl(lab, node, args), until,
+      trace: {
+        started: (p) => trace.logs.ra.push(p.logs),
+        returned: (at) => {
+          const down = trace.down.ra.at(-1);
+          if (down) down.to = at;
+        },
+        mark: (at, label) => trace.markers.push({ at, label }),
+      },
+    });
   } catch (e) {
     step('demo', false, (e as Error).message);
   } finally {
@@ -197,7 +207,7 @@ async function main(): Promise<number> {
     const svg = await saveDemoTimeline(
       OUT_DIR,
       {
-        title: 'routerd lab demo: failover timeline',
+        title: 'routerd lab demo: failover and failback timeline',
         subtitle: `${TCP_FLOWS} TCP and ${UDP_FLOWS} UDP echo flows through the VIP; time in seconds since both routerd started`,
         start: trace.start,
         end,
@@ -216,7 +226,7 @@ async function main(): Promise<number> {
   say('\n== Report');
   for (const s of steps) say(`${s.ok ? 'PASS' : 'FAIL'}  ${s.name.padEnd(20)} ${s.detail}`);
   const failed = steps.filter((s) => !s.ok).length;
-  say(failed === 0 ? '\nThe failover kept every flow and every lease.' : `\n${failed} step(s) failed.`);
+  say(failed === 0 ? '\nThe failover and the failback kept every flow and every lease.' : `\n${failed} step(s) failed.`);
   await writeFile(`${OUT_DIR}/report.txt`, `${printed.join('\n')}\n`).catch(() => undefined);
   return failed === 0 ? 0 : 1;
 }

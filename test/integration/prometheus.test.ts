@@ -19,7 +19,7 @@ const DASHBOARD = join(REPO, 'deploy', 'grafana', 'routerd-dashboard.json');
 // Metrics routerd does not define itself: node_exporter's conntrack collector,
 // and the failback gate another change adds (the name the dashboard and the
 // alert expect).
-const EXTERNAL = new Set(['node_nf_conntrack_entries', 'node_nf_conntrack_entries_limit', 'routerd_vrrp_gate_open']);
+const EXTERNAL = new Set(['node_nf_conntrack_entries', 'node_nf_conntrack_entries_limit']);
 
 function promtool(args: readonly string[]) {
   const r = spawnSync('promtool', args, { cwd: PROM, encoding: 'utf8' });
@@ -98,7 +98,7 @@ test('the dashboard shows what the issue asks for, on metrics routerd exports', 
     'routerd_session_sync_entries_total', // entries per target
     'routerd_session_sync_event_overruns_total', // overruns (and full resyncs from batches{kind="full"})
     'routerd_lease_sync_last_success_timestamp_seconds', // lease-sync age
-    'routerd_vrrp_gate_open', // gate state
+    'routerd_handover_gate', // gate state
     'routerd_reconcile_total', // reconcile errors
     'node_nf_conntrack_entries_limit',
   ])
