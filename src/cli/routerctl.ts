@@ -12,6 +12,7 @@ import { LocalHost } from '../host/local.ts';
 import { apiGet, reportedStatuses, type ApiResource } from './client.ts';
 import { Exit } from './exit.ts';
 import { formatDescribe, formatErrors, formatList, formatPlan } from './format.ts';
+import { registerReload } from './reload.ts';
 
 type Output = 'table' | 'json';
 
@@ -147,6 +148,8 @@ export function buildRouterctl(): Command {
     const { body } = await apiGet<{ items: ApiResource[] } & Record<string, unknown>>(socketOf(flags), '/api/v1/status');
     print(flags.output, body, `${Object.entries(body).filter(([k]) => k !== 'items').map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n')}\n\n${formatList(body.items)}`);
   });
+
+  registerReload(program);
 
   return program;
 }

@@ -1,5 +1,7 @@
 // routerd serve: load the config, run the controllers, serve status. SIGHUP
-// reloads (an invalid file changes nothing and is reported); SIGTERM/SIGINT
+// reloads (an invalid file changes nothing and is reported; one that would
+// remove everything, or every VIP, NAT rule or DHCP server, is refused unless
+// asked for explicitly); SIGTERM/SIGINT
 // stop routerd, leaving the daemons it supervises running unless
 // --stop-engines-on-exit, so a routerd restart moves no address.
 import type { Server } from 'node:http';
@@ -7,11 +9,15 @@ import { formatConfigError } from '../api/errors.ts';
 import type { Controller } from '../controllers/controller.ts';
 import { StatusStore } from '../controllers/status-store.ts';
 import { desiredResources, loadDesired } from '../config/desired.ts';
-import { socketPath, type NodePaths } from '../config/paths.ts';
+import { checkNodeSettings, socketPath, type NodePaths } from '../config/paths.ts';
+import type { AnyResource } from '../api/kinds.ts';
 import type { Host } from '../host/host.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
-import { createApiServer, listenTcp, listenUnix } from './api.ts';
+import { createApiServer, listenTcp, listenUnix, type ApiSource } from './api.ts';
+import type { ListenAddress } from './listen.ts';
+import { acquireLock, type DaemonLock } from './lock.ts';
+import { ALLOW_REMOVAL_HINT, destructiveChange, RELOAD_REFUSED } from './reload-guard.ts';
 import { Manager } from './manager.ts';
 
 export interface ServeOptions {
@@ -20,56 +26,90 @@ export interface ServeOptions {
   readonly nodeName: string;
   readonly controllers: readonly Controller[];
   readonly host: Host;
-  readonly listen?: string;
+  readonly listen?: ListenAddress;
   readonly resyncMs?: number;
   readonly stopEnginesOnExit?: boolean;
+  /** Start even when the config has no resources (default: refuse, it is almost always a truncated file). */
+  readonly allowEmptyConfig?: boolean;
   readonly log?: Logger;
+}
+
+export interface ReloadOptions {
+  /** Apply even a config that removes every VirtualAddress, NAT44Rule or DHCP server, or everything. */
+  readonly allowRemoval?: boolean;
+  /** What asked for the reload, for the log: "SIGHUP", "api". */
+  readonly trigger?: string;
+}
+
+export interface ReloadOutcome {
+  readonly outcome: 'applied' | 'invalid' | 'refused';
+  readonly message: string;
+  readonly errors?: readonly string[];
+  readonly resources?: number;
 }
 
 export interface RunningDaemon {
   readonly manager: Manager;
   readonly log: Logger;
   readonly store: StatusStore;
-  reload(): Promise<boolean>;
+  /** Reloads run one at a time; one asked for while another runs starts after it, re-reading the file. */
+  reload(opts?: ReloadOptions): Promise<ReloadOutcome>;
   shutdown(): Promise<void>;
 }
 
 export async function startDaemon(opts: ServeOptions): Promise<RunningDaemon> {
+  const problems = checkNodeSettings(opts.nodeName, opts.paths);
+  if (problems.length > 0) throw new Error(problems.join('; '));
   const log = opts.log ?? createLogger({ node: opts.nodeName });
+  // First the lock, so a second routerd stops here, before it reads or touches anything.
+  await opts.host.mkdirp(opts.paths.runDir, 0o755);
+  const lock = await acquireLock(opts.paths.runDir);
+  try {
+    return await startLocked(opts, log, lock);
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+}
+
+async function startLocked(opts: ServeOptions, log: Logger, lock: DaemonLock): Promise<RunningDaemon> {
   const metrics = createMetrics();
   const store = new StatusStore();
   const startedAt = new Date().toISOString();
-  let lastReload: { time: string; outcome: 'applied' | 'invalid'; errors?: string[] } | undefined;
+  let lastReload: { time: string; outcome: ReloadOutcome['outcome']; message?: string; errors?: readonly string[] } | undefined;
 
-  const load = async () => {
+  const load = async (): Promise<AnyResource[] | ReloadOutcome> => {
     const t0 = performance.now();
     let r: Awaited<ReturnType<typeof loadDesired>>;
     try {
       r = await loadDesired({ files: [], basePath: opts.configPath, baseExplicit: true });
     } catch (e) {
-      metrics.configReloads.inc({ outcome: 'invalid' });
-      lastReload = { time: new Date().toISOString(), outcome: 'invalid', errors: [(e as Error).message] };
       log.error({ action: 'config-load', outcome: 'error', config: opts.configPath, err: (e as Error).stack }, 'config load failed; nothing changed');
-      return undefined;
+      return { outcome: 'invalid', message: `config ${opts.configPath} could not be loaded; nothing changed`, errors: [(e as Error).message] };
     }
     const durationMs = Math.round(performance.now() - t0);
     if (r.errors.length > 0) {
       const errors = r.errors.map(formatConfigError);
-      metrics.configReloads.inc({ outcome: 'invalid' });
-      lastReload = { time: new Date().toISOString(), outcome: 'invalid', errors };
       log.error({ action: 'config-load', outcome: 'invalid', config: opts.configPath, errors, durationMs }, `config ${opts.configPath} is invalid; nothing changed`);
-      return undefined;
+      return { outcome: 'invalid', message: `config ${opts.configPath} is invalid; nothing changed`, errors };
     }
-    metrics.configReloads.inc({ outcome: 'applied' });
-    lastReload = { time: new Date().toISOString(), outcome: 'applied' };
-    const resources = desiredResources(r.config);
-    log.info({ action: 'config-load', outcome: 'applied', config: opts.configPath, resources: resources.length, durationMs }, 'config loaded');
-    return resources;
+    return desiredResources(r.config);
+  };
+  const record = (o: ReloadOutcome): ReloadOutcome => {
+    metrics.configReloads.inc({ outcome: o.outcome });
+    lastReload = { time: new Date().toISOString(), outcome: o.outcome, message: o.message, ...(o.errors ? { errors: o.errors } : {}) };
+    return o;
   };
 
   const initial = await load();
-  if (!initial) throw new Error(`config ${opts.configPath} is invalid (see the log); routerd did not start`);
-  await opts.host.mkdirp(opts.paths.runDir, 0o755);
+  if (!Array.isArray(initial)) {
+    record(initial);
+    throw new Error(`config ${opts.configPath} is invalid (see the log); routerd did not start${initial.errors ? `: ${initial.errors.join('; ')}` : ''}`);
+  }
+  if (initial.length === 0 && !opts.allowEmptyConfig)
+    throw new Error(`config ${opts.configPath} has no resources; routerd did not start (an empty file is almost always a mistake; --allow-empty-config starts anyway)`);
+  record({ outcome: 'applied', message: 'initial config', resources: initial.length });
+  log.info({ action: 'config-load', outcome: 'applied', config: opts.configPath, resources: initial.length }, 'config loaded');
   await opts.host.mkdirp(opts.paths.stateDir, 0o755);
 
   const manager = new Manager({
@@ -84,7 +124,30 @@ export async function startDaemon(opts: ServeOptions): Promise<RunningDaemon> {
   });
   manager.setConfig(initial);
 
-  const api = {
+  const reloadOnce = async (ro: ReloadOptions): Promise<ReloadOutcome> => {
+    const next = await load();
+    if (!Array.isArray(next)) return record(next);
+    const why = destructiveChange(manager.config, next);
+    if (why && !ro.allowRemoval) {
+      const message = `reload refused: ${why}; the running config stays (${manager.config.length} resources). ${ALLOW_REMOVAL_HINT}`;
+      log.error({ action: 'config-reload', outcome: 'refused', code: RELOAD_REFUSED, config: opts.configPath, trigger: ro.trigger, running: manager.config.length, next: next.length }, message);
+      return record({ outcome: 'refused', message, errors: [`${RELOAD_REFUSED}: ${why}`] });
+    }
+    if (why) log.warn({ action: 'config-reload', outcome: 'applied', allowRemoval: true, trigger: ro.trigger }, `applying a config that ${why.replace(/^the new config /, '')}: --allow-removal given`);
+    manager.setConfig(next);
+    log.info({ action: 'config-load', outcome: 'applied', config: opts.configPath, resources: next.length, trigger: ro.trigger }, 'config loaded');
+    return record({ outcome: 'applied', message: `config ${opts.configPath} applied (${next.length} resources)`, resources: next.length });
+  };
+  // Serialised: a reload asked for while one runs waits, then reads the file as
+  // it is then, so the last request (the last SIGHUP) decides what runs.
+  let reloadChain: Promise<unknown> = Promise.resolve();
+  const reload = (ro: ReloadOptions = {}): Promise<ReloadOutcome> => {
+    const run = reloadChain.then(() => reloadOnce(ro));
+    reloadChain = run.catch(() => undefined);
+    return run;
+  };
+
+  const api: ApiSource = {
     store,
     registry: metrics.registry,
     config: () => manager.config,
@@ -100,31 +163,35 @@ export async function startDaemon(opts: ServeOptions): Promise<RunningDaemon> {
     }),
   };
   const servers: Server[] = [];
-  const unix = createApiServer(api);
+  const unix = createApiServer(api, { reload });
   await listenUnix(unix, socketPath(opts.paths));
   servers.push(unix);
   if (opts.listen) {
+    // No actions over TCP: it has no authentication (docs/api.md).
     const tcp = createApiServer(api);
-    await listenTcp(tcp, opts.listen);
+    try {
+      await listenTcp(tcp, opts.listen);
+    } catch (e) {
+      await new Promise<void>((r) => unix.close(() => r()));
+      throw e;
+    }
     servers.push(tcp);
   }
   manager.start();
-  log.info({ action: 'start', controllers: opts.controllers.map((c) => c.name), socket: socketPath(opts.paths), listen: opts.listen, pid: process.pid }, 'routerd serving');
+  log.info({ action: 'start', controllers: opts.controllers.map((c) => c.name), socket: socketPath(opts.paths), listen: opts.listen, lock: lock.path, pid: process.pid }, 'routerd serving');
 
   return {
     manager,
     log,
     store,
-    async reload() {
-      const next = await load();
-      if (next) manager.setConfig(next);
-      return next !== undefined;
-    },
+    reload,
     async shutdown() {
       const keep = !opts.stopEnginesOnExit;
       log.info({ action: 'stop', keepEngines: keep }, keep ? 'routerd stopping; supervised daemons keep running' : 'routerd stopping with its daemons');
+      await reloadChain;
       await manager.stop(keep);
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await lock.release();
     },
   };
 }
