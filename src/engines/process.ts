@@ -125,6 +125,16 @@ export class SupervisedProcess {
     return 'started';
   }
 
+  /** Adopt the daemon from its pid file if one of ours runs; never starts one. */
+  async adopt(): Promise<boolean> {
+    if (this.pid !== undefined) return true;
+    const pid = await this.findAdoptable();
+    if (pid === undefined) return false;
+    this.stopping = false;
+    this.watchAdopted(pid);
+    return true;
+  }
+
   signal(sig: NodeJS.Signals): void {
     if (this.pid !== undefined) this.procs.kill(this.pid, sig);
   }
@@ -240,6 +250,11 @@ export abstract class ConfiguredDaemon {
       if (outcome === 'started') outcome = 'restarted';
     }
     return outcome;
+  }
+
+  /** Adopt a running daemon of ours (pid file) without starting one; true when one runs. */
+  adopt(): Promise<boolean> {
+    return this.proc.adopt();
   }
 
   /** Stop the daemon, or only let go of it (routerd exits and the daemon stays). */

@@ -141,6 +141,17 @@ test('DHCP server controller: dnsmasq only on the master; promotion starts it on
   assert.equal(master.serverDuid, '00:01:00:01:32:97:04:18:b2:70:9d:82:90:a1');
   assert.match(host.files.get(leaseFile)!, /^duid 00:01:00:01:32:97:04:18:b2:70:9d:82:90:a1$/m, 'the synced file is used as it is');
 
+  // routerd restarts on the master: while the role is not known yet, the
+  // running dnsmasq is adopted and left alone (as keepalived is), not restarted.
+  await c.stop({ keepEngines: true });
+  host.files.set(dnsmasqPaths(paths, 'DHCPv6Server', 'lan-dhcpv6').pidFile, '100001\n');
+  procs.cmdlines.set(100001, dnsmasqArgv('/run/routerd/dnsmasq/dhcpv6-server-lan-dhcpv6.conf'));
+  const unknown = await pass('unknown');
+  assert.equal(host.spawned.length, 1, 'not restarted');
+  assert.equal(procs.killed.length, 0, 'not stopped');
+  assert.match(unknown.message, /role of the VIP not known yet; dnsmasq left running \(adopted, pid 100001\)/);
+  assert.equal((await pass('master')).process, 'running (pid 100001, adopted)');
+
   const demoted = await pass('backup');
   assert.equal(procs.killed.length, 1);
   assert.equal(procs.killed[0]![1], 'SIGTERM');
