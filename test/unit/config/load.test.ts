@@ -178,3 +178,21 @@ test('a reference to a resource that failed validation is not reported as dangli
     ['RD_E_INVALID_ADDRESS'],
   );
 });
+
+test('a config over the size cap fails fast with a clear error, before any parsing', async () => {
+  // 50 MB: what used to take minutes and end in "Maximum call stack size exceeded".
+  const huge = `- apiVersion: net.routerd.net/v1alpha1\n  kind: Interface\n  metadata: {name: a}\n  spec: {ifname: ${'['.repeat(50 * 1024 * 1024)}`;
+  const r = parseConfigText(huge, 'huge.yaml');
+  assert.deepEqual(r.errors.map((e) => `${e.code} ${e.line}:${e.col}`), ['RD_E_TOO_LARGE 1:1']);
+  assert.match(r.errors[0]!.message, /at most 2097152 bytes/);
+  const file = write('big.yaml', `# ${'x'.repeat(3 * 1024 * 1024)}\n`);
+  const fromFile = await loadDesired({ files: [file], replace: true });
+  assert.deepEqual(fromFile.errors.map((e) => e.code), ['RD_E_TOO_LARGE']);
+});
+
+test('aliases and unknown tags are refused at their position, not mis-resolved', () => {
+  const r = parseConfigText('- &a {apiVersion: net.routerd.net/v1alpha1, kind: Interface, metadata: {name: a}, spec: {ifname: a0}}\n- *a\n', 'alias.yaml');
+  assert.deepEqual(r.errors.map((e) => `${e.code} ${e.line}:${e.col}`), ['RD_E_YAML_UNSUPPORTED 2:3']);
+  const t = parseConfigText('- !!binary aGk=\n', 'tag.yaml');
+  assert.match(t.errors[0]!.message, /YAML tag !!binary is not supported/);
+});
