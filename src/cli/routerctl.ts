@@ -13,6 +13,8 @@ import { apiGet, reportedStatuses, type ApiResource } from './client.ts';
 import { Exit } from './exit.ts';
 import { formatDescribe, formatErrors, formatList, formatPlan } from './format.ts';
 import { registerReload } from './reload.ts';
+import { changePaths, mergeChanges, planChanges } from '../controllers/changes.ts';
+import { planExitCode, runningConfig } from './plan-changes.ts';
 
 type Output = 'table' | 'json';
 
@@ -77,7 +79,8 @@ export function buildRouterctl(): Command {
     .option('--state-dir <dir>', 'routerd state directory', DEFAULT_STATE_DIR)
     .option('--socket <path>', 'status socket of the running routerd (default <run-dir>/routerd.sock)')
     .option('--node <name>', 'node name (VRRP router_id)', hostname())
-    .action(async (flags: LoadFlags & { runDir: string; stateDir: string; socket?: string; node: string }) => {
+    .option('--detailed-exitcode', 'exit 0 when nothing would change, 2 when something would, 1 on errors')
+    .action(async (flags: LoadFlags & { runDir: string; stateDir: string; socket?: string; node: string; detailedExitcode?: boolean }) => {
       const r = await load(flags);
       if (r.errors.length > 0) {
         process.stderr.write(`${formatErrors(r.errors)}\n`);
@@ -85,11 +88,13 @@ export function buildRouterctl(): Command {
         return;
       }
       const resources = desiredResources(r.config);
+      if (flags.node !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(flags.node)) throw new CommanderError(Exit.Usage, 'routerctl.usage', `--node ${JSON.stringify(flags.node)} is not a valid node name`);
       const paths = { runDir: flags.runDir, stateDir: flags.stateDir };
       const reported = await reportedStatuses(socketOf(flags));
       const host = new LocalHost();
       const planOpts = { paths, nodeName: flags.node, reported: reported.lookup };
-      const base = await observeNode(host, pathsToObserve(resources, planOpts));
+      const wanted = pathsToObserve(resources, planOpts);
+      const base = await observeNode(host, { ...wanted, contents: [...wanted.contents, ...changePaths(planOpts)] });
       const problems = [...base.problems];
       let observed = base.observed;
       try {
@@ -98,7 +103,9 @@ export function buildRouterctl(): Command {
       } catch (e) {
         problems.push(`NAT flows: ${(e as Error).message}`);
       }
-      const plans = planNode(resources, observed, planOpts);
+      const running = reported.reachable ? await runningConfig(socketOf(flags)) : undefined;
+      const plans = mergeChanges(planNode(resources, observed, planOpts), planChanges(running, resources, observed, planOpts));
+      if (flags.detailedExitcode) process.exitCode = planExitCode(plans);
       for (const p of problems) process.stderr.write(`note: not observed: ${p}\n`);
       if (!reported.reachable) process.stderr.write('note: routerd is not running here; status-dependent resources (spec.when) show as waiting\n');
       print(flags.output, { files: r.files, daemon: reported.reachable, resources: plans }, formatPlan(plans));

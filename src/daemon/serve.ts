@@ -17,6 +17,7 @@ import { createMetrics } from '../observability/metrics.ts';
 import { createApiServer, listenTcp, listenUnix, type ApiSource } from './api.ts';
 import type { ListenAddress } from './listen.ts';
 import { acquireLock, type DaemonLock } from './lock.ts';
+import { mergeChanges, planChanges } from '../controllers/changes.ts';
 import { ALLOW_REMOVAL_HINT, destructiveChange, RELOAD_REFUSED } from './reload-guard.ts';
 import { Manager } from './manager.ts';
 
@@ -134,6 +135,10 @@ async function startLocked(opts: ServeOptions, log: Logger, lock: DaemonLock): P
       return record({ outcome: 'refused', message, errors: [`${RELOAD_REFUSED}: ${why}`] });
     }
     if (why) log.warn({ action: 'config-reload', outcome: 'applied', allowRemoval: true, trigger: ro.trigger }, `applying a config that ${why.replace(/^the new config /, '')}: --allow-removal given`);
+    // What routerctl plan shows for this change (controllers/changes.ts), in the log.
+    const changes = planChanges(manager.config, next, { files: new Map(), existing: new Set() }, opts);
+    for (const p of mergeChanges([], changes)) for (const a of p.actions) log.info({ action: 'plan', resource: a.resource, verb: a.verb, object: a.object, detail: a.detail }, `plan: ${a.verb} ${a.object}: ${a.detail}`);
+    for (const [, actions] of changes.updates) for (const a of actions) log.info({ action: 'plan', resource: a.resource, verb: a.verb, object: a.object, detail: a.detail }, `plan: ${a.resource} ${a.object}: ${a.detail}`);
     manager.setConfig(next);
     log.info({ action: 'config-load', outcome: 'applied', config: opts.configPath, resources: next.length, trigger: ro.trigger }, 'config loaded');
     return record({ outcome: 'applied', message: `config ${opts.configPath} applied (${next.length} resources)`, resources: next.length });
