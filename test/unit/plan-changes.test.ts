@@ -64,7 +64,7 @@ test('an empty config plans keepalived stopped and the NAT table deleted, even w
 });
 
 test('--detailed-exitcode: 0 when the plan changes nothing', () => {
-  const noop = [{ resource: 'Interface/lan', actions: [{ resource: 'Interface/lan', verb: 'noop' as const, object: 'link lan0', detail: '' }], status: { phase: 'Ready', reason: 'Applied', message: '' } }];
+  const noop = [{ resource: 'Interface/lan', actions: [{ resource: 'Interface/lan', verb: 'noop' as const, object: 'link lan0', detail: '' }], status: { phase: 'Ready' as const, reason: 'Applied', message: '' } }];
   assert.equal(hasChanges(noop), false);
   assert.equal(planExitCode(noop), PlanExit.NoChanges);
 });

@@ -2,7 +2,7 @@
 // example config (dhcpv6-prefix-delegation), so it only observes this host read-only.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,9 +36,12 @@ test('routerd serve: a SIGHUP during startup is queued, a second serve is refuse
   child.stderr.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   try {
-    // As early as possible: before routerd has loaded anything.
-    await until('the process to start', async () => (child.pid ? true : undefined));
-    await new Promise((r) => setTimeout(r, 300));
+    // As early as bin/routerd catches SIGHUP (SigCgt bit 1), long before the config is loaded.
+    await until('a SIGHUP handler', async () => {
+      const st = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(st)?.[1];
+      return caught !== undefined && (BigInt(`0x${caught}`) & 1n) === 1n ? true : undefined;
+    }, 60_000);
     child.kill('SIGHUP');
     const sock = join(dir, 'run', 'routerd.sock');
     await until('the API', async () => ((await apiGet(sock, '/healthz', 500)).status === 200 ? true : undefined));
