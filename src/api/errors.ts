@@ -28,6 +28,7 @@ export const ErrorCode = {
   TooLarge: 'RD_E_TOO_LARGE',
   YamlUnsupported: 'RD_E_YAML_UNSUPPORTED',
   ControlCharacter: 'RD_E_CONTROL_CHARACTER',
+  PairMismatch: 'RD_E_PAIR_MISMATCH',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -13,6 +13,7 @@ import { apiGet, reportedStatuses, type ApiResource } from './client.ts';
 import { Exit } from './exit.ts';
 import { formatDescribe, formatErrors, formatList, formatPlan } from './format.ts';
 import { registerReload } from './reload.ts';
+import { validatePair } from './validate-pair.ts';
 import { changePaths, mergeChanges, planChanges } from '../controllers/changes.ts';
 import { planExitCode, runningConfig } from './plan-changes.ts';
 
@@ -62,7 +63,13 @@ export function buildRouterctl(): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  addLoadOptions(program.command('validate').description('check config files; exit 0 when valid, 1 when not')).action(async (flags: LoadFlags) => {
+  addLoadOptions(program.command('validate').description('check config files; exit 0 when valid, 1 when not'))
+    .option('--pair <files...>', 'check two routers of a pair against each other: router A\'s and router B\'s config')
+    .action(async (flags: LoadFlags & { pair?: string[] }) => {
+    if (flags.pair) {
+      process.exitCode = await validatePair(flags.pair, flags.output);
+      return;
+    }
     const r = await load(flags);
     const ids = r.config.resources.map((l) => `${l.resource.kind}/${l.resource.metadata.name}`);
     if (r.errors.length > 0) {
