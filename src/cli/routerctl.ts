@@ -12,6 +12,7 @@ import { LocalHost } from '../host/local.ts';
 import { apiGet, reportedStatuses, type ApiResource } from './client.ts';
 import { Exit } from './exit.ts';
 import { formatDescribe, formatErrors, formatList, formatPlan } from './format.ts';
+import { registerApply } from './apply.ts';
 import { registerReload } from './reload.ts';
 import { validatePair } from './validate-pair.ts';
 import { changePaths, mergeChanges, planChanges } from '../controllers/changes.ts';
@@ -164,6 +165,7 @@ export function buildRouterctl(): Command {
   });
 
   registerReload(program);
+  registerApply(program);
 
   return program;
 }

@@ -5,7 +5,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import type { ReloadOptions, ReloadOutcome } from './serve.ts';
+import { MAX_CONFIG_BYTES } from '../config/load.ts';
+import type { ApplyOptions, ApplyOutcome, ReloadOptions, ReloadOutcome } from './serve.ts';
 import type { AnyResource } from '../api/kinds.ts';
 import type { StatusStore } from '../controllers/status-store.ts';
 import type { Registry } from 'prom-client';
@@ -33,9 +34,16 @@ function item(src: ApiSource, r: AnyResource) {
 /** What the unix socket may ask of the daemon; absent on TCP. */
 export interface ApiActions {
   reload(opts: ReloadOptions): Promise<ReloadOutcome>;
+  apply(configText: string, opts: ApplyOptions): Promise<ApplyOutcome>;
+  confirm(): Promise<ApplyOutcome>;
+  rollback(to: number, allowRemoval: boolean): Promise<ApplyOutcome>;
+  history(): Promise<unknown>;
 }
 
-const MAX_BODY = 64 * 1024;
+/** A config (at most MAX_CONFIG_BYTES) in JSON, with room to spare. */
+const MAX_BODY = MAX_CONFIG_BYTES * 2 + 64 * 1024;
+/** --confirm bounds: long enough to check, short enough that a lost router comes back soon. */
+const MAX_CONFIRM_MS = 3_600_000;
 
 async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   let size = 0;
@@ -56,10 +64,23 @@ export function handler(src: ApiSource, actions?: ApiActions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const path = new URL(req.url ?? '/', 'http://routerd').pathname.replace(/\/+$/, '') || '/';
-      if (req.method === 'POST' && actions && path === '/api/v1/reload') {
+      if (actions && req.method === 'GET' && path === '/api/v1/history') return send(res, 200, await actions.history());
+      if (req.method === 'POST' && actions && ['/api/v1/reload', '/api/v1/apply', '/api/v1/confirm', '/api/v1/rollback'].includes(path)) {
         const body = await readJsonBody(req).catch((e: Error) => e);
         if (body instanceof Error) return send(res, 400, { error: body.message });
-        const outcome = await actions.reload({ allowRemoval: body.allowRemoval === true, trigger: 'api' });
+        const allowRemoval = body.allowRemoval === true;
+        let outcome: ReloadOutcome;
+        if (path === '/api/v1/reload') outcome = await actions.reload({ allowRemoval, trigger: 'api' });
+        else if (path === '/api/v1/confirm') outcome = await actions.confirm();
+        else if (path === '/api/v1/rollback') {
+          if (typeof body.to !== 'number' || !Number.isInteger(body.to) || body.to < 1) return send(res, 400, { error: '"to" must be a generation number' });
+          outcome = await actions.rollback(body.to, allowRemoval);
+        } else {
+          if (typeof body.config !== 'string') return send(res, 400, { error: '"config" must be the config text' });
+          const c = body.confirmMs;
+          if (c !== undefined && (typeof c !== 'number' || !Number.isInteger(c) || c < 1000 || c > MAX_CONFIRM_MS)) return send(res, 400, { error: `"confirmMs" must be 1000-${MAX_CONFIRM_MS}` });
+          outcome = await actions.apply(body.config, { allowRemoval, ...(c !== undefined ? { confirmMs: c } : {}) });
+        }
         return send(res, outcome.outcome === 'applied' ? 200 : 409, outcome);
       }
       if (req.method !== 'GET') return send(res, 405, { error: actions ? 'use GET, or POST /api/v1/reload' : 'read-only API: use GET' });

@@ -14,7 +14,11 @@ import type { AnyResource } from '../api/kinds.ts';
 import type { Host } from '../host/host.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
-import { createApiServer, listenTcp, listenUnix, type ApiSource } from './api.ts';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../host/local.ts';
+import { createApiServer, listenTcp, listenUnix, type ApiActions, type ApiSource } from './api.ts';
+import { GenerationStore } from './generations.ts';
 import type { ListenAddress } from './listen.ts';
 import { acquireLock, type DaemonLock } from './lock.ts';
 import { mergeChanges, planChanges } from '../controllers/changes.ts';
@@ -47,6 +51,17 @@ export interface ReloadOutcome {
   readonly message: string;
   readonly errors?: readonly string[];
   readonly resources?: number;
+}
+
+export interface ApplyOutcome extends ReloadOutcome {
+  readonly generation?: number;
+  readonly confirmBy?: string;
+}
+
+export interface ApplyOptions {
+  readonly allowRemoval?: boolean;
+  /** Roll back unless confirmed within this long. */
+  readonly confirmMs?: number;
 }
 
 export interface RunningDaemon {
@@ -146,10 +161,92 @@ async function startLocked(opts: ServeOptions, log: Logger, lock: DaemonLock): P
   // Serialised: a reload asked for while one runs waits, then reads the file as
   // it is then, so the last request (the last SIGHUP) decides what runs.
   let reloadChain: Promise<unknown> = Promise.resolve();
-  const reload = (ro: ReloadOptions = {}): Promise<ReloadOutcome> => {
-    const run = reloadChain.then(() => reloadOnce(ro));
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = reloadChain.then(fn);
     reloadChain = run.catch(() => undefined);
     return run;
+  };
+  const reload = (ro: ReloadOptions = {}): Promise<ReloadOutcome> => serial(() => reloadOnce(ro));
+
+  // apply / confirm / rollback (docs/operations.md): the config file is the
+  // node's config, so every one of them writes it and reloads it, in the same
+  // serial chain as SIGHUP reloads.
+  const generations = new GenerationStore(opts.paths.stateDir);
+  let pending: { generation: number; previous: number; deadline: string; timer: NodeJS.Timeout } | undefined;
+  const install = async (text: string, ro: ReloadOptions): Promise<ReloadOutcome> => {
+    const before = await readFile(opts.configPath, 'utf8').catch(() => undefined);
+    if ((await generations.list()).length === 0 && before !== undefined)
+      await generations.record(before, { origin: 'initial', resources: manager.config.length, confirmed: true });
+    await writeFileAtomic(opts.configPath, text, 0o640);
+    const outcome = await reloadOnce(ro);
+    if (outcome.outcome !== 'applied' && before !== undefined) await writeFileAtomic(opts.configPath, before, 0o640);
+    return outcome;
+  };
+  const check = async (text: string, allowRemoval: boolean): Promise<ReloadOutcome | undefined> => {
+    const candidate = join(opts.paths.runDir, 'apply-candidate.yaml');
+    await writeFileAtomic(candidate, text, 0o600);
+    const r = await loadDesired({ files: [], basePath: candidate, baseExplicit: true });
+    if (r.errors.length > 0) return { outcome: 'invalid', message: 'the config is invalid; nothing changed', errors: r.errors.map((e) => formatConfigError({ ...e, file: 'config' })) };
+    const why = destructiveChange(manager.config, desiredResources(r.config));
+    if (why && !allowRemoval) return { outcome: 'refused', message: `refused: ${why}; nothing changed. ${ALLOW_REMOVAL_HINT}`, errors: [`${RELOAD_REFUSED}: ${why}`] };
+    return undefined;
+  };
+  const cancelPending = () => {
+    if (pending) clearTimeout(pending.timer);
+    pending = undefined;
+  };
+  const rollbackTo = async (to: number, origin: 'rollback' | 'confirm-timeout', allowRemoval: boolean): Promise<ApplyOutcome> => {
+    const text = await generations.text(to);
+    if (text === undefined) return { outcome: 'invalid', message: `there is no generation ${to} (routerctl history lists them)` };
+    const refused = await check(text, allowRemoval);
+    if (refused) return refused;
+    const outcome = await install(text, { allowRemoval: true, trigger: origin });
+    if (outcome.outcome !== 'applied') return outcome;
+    const g = await generations.record(text, { origin, from: to, resources: manager.config.length, confirmed: true });
+    return { ...outcome, generation: g.generation, message: `rolled back to generation ${to} (now generation ${g.generation})` };
+  };
+  const actions: ApiActions = {
+    reload,
+    apply: (text, ao) =>
+      serial(async (): Promise<ApplyOutcome> => {
+        if (pending) return { outcome: 'refused', message: `generation ${pending.generation} waits for routerctl confirm (until ${pending.deadline}); confirm it or let it roll back first` };
+        const refused = await check(text, ao.allowRemoval === true);
+        if (refused) return refused;
+        const previous = (await generations.list()).at(-1)?.generation;
+        const outcome = await install(text, { allowRemoval: true, trigger: 'apply' });
+        if (outcome.outcome !== 'applied') return outcome;
+        const g = await generations.record(text, { origin: 'apply', resources: manager.config.length, confirmed: ao.confirmMs === undefined });
+        if (ao.confirmMs === undefined) return { ...outcome, generation: g.generation, message: `applied as generation ${g.generation} (${manager.config.length} resources)` };
+        const prev = previous ?? g.generation - 1;
+        const deadline = new Date(Date.now() + ao.confirmMs).toISOString();
+        const timer = setTimeout(() => {
+          void serial(async () => {
+            if (pending?.generation !== g.generation) return;
+            pending = undefined;
+            const r = await rollbackTo(prev, 'confirm-timeout', true);
+            log.error({ action: 'apply-rollback', outcome: r.outcome, generation: g.generation, to: prev, now: r.generation }, `generation ${g.generation} was not confirmed in time: ${r.message}`);
+          });
+        }, ao.confirmMs);
+        timer.unref();
+        pending = { generation: g.generation, previous: prev, deadline, timer };
+        log.warn({ action: 'apply', generation: g.generation, confirmBy: deadline }, `generation ${g.generation} applied; it rolls back to generation ${prev} unless confirmed by ${deadline}`);
+        return { ...outcome, generation: g.generation, confirmBy: deadline, message: `applied as generation ${g.generation}; run routerctl confirm before ${deadline} or it rolls back to generation ${prev}` };
+      }),
+    confirm: () =>
+      serial(async (): Promise<ApplyOutcome> => {
+        if (!pending) return { outcome: 'refused', message: 'nothing waits for confirmation' };
+        const g = pending.generation;
+        cancelPending();
+        await generations.markConfirmed(g);
+        log.info({ action: 'confirm', generation: g }, `generation ${g} confirmed`);
+        return { outcome: 'applied', generation: g, message: `generation ${g} confirmed` };
+      }),
+    rollback: (to, allowRemoval) =>
+      serial(async () => {
+        cancelPending();
+        return rollbackTo(to, 'rollback', allowRemoval);
+      }),
+    history: async () => ({ generations: await generations.list(), pending: pending ? { generation: pending.generation, rollbackTo: pending.previous, confirmBy: pending.deadline } : null }),
   };
 
   const api: ApiSource = {
@@ -164,11 +261,12 @@ async function startLocked(opts: ServeOptions, log: Logger, lock: DaemonLock): P
       startedAt,
       passes: manager.passes,
       lastReload,
+      ...(pending ? { pendingConfirm: { generation: pending.generation, rollbackTo: pending.previous, confirmBy: pending.deadline } } : {}),
       pid: process.pid,
     }),
   };
   const servers: Server[] = [];
-  const unix = createApiServer(api, { reload });
+  const unix = createApiServer(api, actions);
   await listenUnix(unix, socketPath(opts.paths));
   servers.push(unix);
   if (opts.listen) {
@@ -193,6 +291,7 @@ async function startLocked(opts: ServeOptions, log: Logger, lock: DaemonLock): P
     async shutdown() {
       const keep = !opts.stopEnginesOnExit;
       log.info({ action: 'stop', keepEngines: keep }, keep ? 'routerd stopping; supervised daemons keep running' : 'routerd stopping with its daemons');
+      cancelPending();
       await reloadChain;
       await manager.stop(keep);
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
