@@ -1,8 +1,10 @@
 // Issue 13: safe to operate. In the lab, with real keepalived, nftables and
 // flows: a truncated config on SIGHUP is refused and the VIP, the NAT table and
-// every flow stay; a second routerd on the same node is refused and the first
-// keeps answering; rsync's real argv against a real sshd pushes a lease file
-// and a hostile ssh option never reaches ssh (no command runs).
+// every flow stay; an apply --confirm nobody confirms rolls back with the
+// VIP, the NAT and every flow intact; a second routerd on the same node is
+// refused and the first keeps answering; rsync's real argv against a real sshd
+// pushes a lease file and a hostile ssh option never reaches ssh (no command
+// runs).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -26,7 +28,7 @@ const FLOWS = 25;
 const CONTROLLERS = ['interface', 'virtual-address', 'nat44-rule'];
 const MARKER = '/run/routerd/pwned';
 
-test('safe operations: reload guard, one daemon per node, rsync without a shell string', { timeout: 180_000 }, async (t) => {
+test('safe operations: reload guard, apply --confirm, one daemon per node, rsync without a shell string', { timeout: 180_000 }, async (t) => {
   if (!(await requireE2E(t, ['keepalived', 'nft', 'conntrack', 'rsync', 'ssh', 'sshd']))) return;
   const lab: Lab = await createLab({ prefix: labPrefix('safe') });
   let ra: RouterdProcess | undefined;
@@ -62,6 +64,32 @@ test('safe operations: reload guard, one daemon per node, rsync without a shell 
       assert.equal(report.summary.alive, FLOWS, JSON.stringify(report.summary));
       assert.equal(report.summary.dead, 0);
       await installConfig(lab.nodes.ra, await labConfig('a'));
+    });
+
+    await t.test('apply --confirm that is not confirmed rolls back by itself; the VIP, the NAT table and every flow stay', async () => {
+      const flows = await startEchoFlows(lab.nodes.client, { target: SERVER, port: PORT, protocol: 'tcp', count: FLOWS, intervalMs: 100, durationMs: 40_000 });
+      assert.equal(flows.ready.established, FLOWS);
+      const conf = async () => (await lab.exec('ra', ['cat', '/run/routerd/keepalived/keepalived.conf'])).stdout;
+      const original = await conf();
+      // A change keepalived must take (a new advert interval), applied with a short confirm window.
+      const next = join(lab.nodes.ra.root, 'etc/routerd/next.yaml');
+      await writeFile(next, (await labConfig('a')).replace('advertInterval: 200ms', 'advertInterval: 300ms'));
+      const apply = spawnSync(process.execPath, [ROUTERCTL_BIN, 'apply', '-f', next, '--confirm', '3s', '--socket', ra!.socket], { encoding: 'utf8' });
+      assert.equal(apply.status, 0, apply.stderr);
+      assert.match(apply.stdout, /applied as generation 2; run routerctl confirm before .* or it rolls back to generation 1/);
+      await until('keepalived on the new config', async () => (await conf()) !== original);
+      // No confirm: routerd goes back to generation 1 by itself.
+      await until('the rollback in the log', async () => ra!.logs.some((l) => l.action === 'apply-rollback' && l.outcome === 'applied'), 20_000);
+      await until('keepalived on the old config again', async () => (await conf()) === original);
+      const history = spawnSync(process.execPath, [ROUTERCTL_BIN, 'history', '--socket', ra!.socket], { encoding: 'utf8' });
+      assert.match(history.stdout, /^3\s+\S+\s+confirm-timeout of 1\s/m);
+      assert.equal((await ra!.resource('VirtualAddress/lan-vip'))?.status.role, 'master');
+      assert.deepEqual(await holders(lab, VIP), ['ra']);
+      assert.deepEqual(await holders(lab, SNAT), ['ra']);
+      assert.equal((await lab.exec('ra', ['nft', 'list', 'table', 'ip', 'routerd_nat'])).code, 0);
+      const report = await flows.stop();
+      assert.equal(report.summary.alive, FLOWS, JSON.stringify(report.summary));
+      assert.equal(report.summary.dead, 0);
     });
 
     await t.test('a second routerd on the node exits at once naming the first; the first keeps answering', async () => {
