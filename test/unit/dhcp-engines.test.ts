@@ -158,3 +158,18 @@ test('DHCP server controller: dnsmasq only on the master; promotion starts it on
   assert.equal(demoted.process, 'stopped');
   await c.stop({ keepEngines: false });
 });
+
+test('a rendered config the engine refuses (dnsmasq --test, keepalived --config-test) is never installed', async () => {
+  const host = new FakeHost().on((argv) => argv[0] === 'dnsmasq' && argv[1] === '--test', { code: 1, stderr: 'dnsmasq: bad dhcp-range at line 3 of /run/routerd/dnsmasq/x.conf.candidate\n' });
+  const files = { ...dnsmasqPaths({ stateDir: '/var/lib/routerd', runDir: '/run/routerd' }, 'DHCPv4Server', 'lan-dhcpv4'), logFile: '/run/routerd/dnsmasq/x.log' };
+  host.files.set(files.conf, 'the running config\n');
+  const e = new DnsmasqEngine(host, files, () => undefined, new FakeProcs());
+  await assert.rejects(e.writeConfig('dhcp-range=broken\n'), /dnsmasq refused the rendered config \(dnsmasq exited 1: dnsmasq: bad dhcp-range.*\); the running config stays/);
+  assert.equal(host.files.get(files.conf), 'the running config\n');
+  assert.equal(host.files.has(`${files.conf}.candidate`), false, 'the candidate is removed');
+  assert.deepEqual(host.calls.map((c) => c.argv), [['dnsmasq', '--test', `--conf-file=${files.conf}.candidate`]]);
+  // Accepted: installed.
+  const ok = new FakeHost().on(['dnsmasq', '--test'], { code: 0, stderr: 'dnsmasq: syntax check OK.\n' });
+  assert.equal(await new DnsmasqEngine(ok, files, () => undefined, new FakeProcs()).writeConfig('dhcp-range=fine\n'), true);
+  assert.equal(ok.files.get(files.conf), 'dhcp-range=fine\n');
+});
