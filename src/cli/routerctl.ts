@@ -14,6 +14,7 @@ import { Exit } from './exit.ts';
 import { formatDescribe, formatErrors, formatList, formatPlan } from './format.ts';
 import { registerApply } from './apply.ts';
 import { registerReload } from './reload.ts';
+import { registerRender } from './render.ts';
 import { validatePair } from './validate-pair.ts';
 import { changePaths, mergeChanges, planChanges } from '../controllers/changes.ts';
 import { planExitCode, runningConfig } from './plan-changes.ts';
@@ -166,6 +167,7 @@ export function buildRouterctl(): Command {
 
   registerReload(program);
   registerApply(program);
+  registerRender(program);
 
   return program;
 }
