@@ -88,3 +88,31 @@ function checkWhenValues(when: When, path: (string | number)[], report: (path: (
   when.all?.forEach((w, i) => checkWhenValues(w, [...path, 'all', i], report));
   when.any?.forEach((w, i) => checkWhenValues(w, [...path, 'any', i], report));
 }
+
+/**
+ * Warnings (not errors): a NAT44Rule SNAT address that no VirtualAddress
+ * carries, in a config that has VirtualAddresses. It may be a static address
+ * of an interface (routerd cannot see that at validation), but in a pair it
+ * usually means the address will not move with the role.
+ */
+export function semanticWarnings(resources: readonly LoadedResource[]): string[] {
+  const vips = resources.filter((l) => l.resource.kind === 'VirtualAddress');
+  if (vips.length === 0) return [];
+  const carried = new Set(
+    vips.flatMap((l) => (l.resource.kind === 'VirtualAddress' ? [l.resource.spec.address, ...l.resource.spec.extraAddresses.map((x) => x.address)] : [])).map((a) => canonicalAddress(a.split('/')[0]!)),
+  );
+  const out: string[] = [];
+  for (const l of resources) {
+    const r = l.resource;
+    if (r.kind !== 'NAT44Rule') continue;
+    const addrs: [string, (string | number)[]][] = [];
+    if (r.spec.snat.address) addrs.push([r.spec.snat.address, ['spec', 'snat', 'address']]);
+    (r.spec.snat.addresses ?? []).forEach((a, i) => addrs.push([a, ['spec', 'snat', 'addresses', i]]));
+    for (const [a, path] of addrs)
+      if (!carried.has(canonicalAddress(a))) {
+        const p = locate(l.source, path);
+        out.push(`${p.file}:${p.line}:${p.col}: warning ${resourceId(r)} ${formatPath(path)}: SNAT address ${a} is not carried by any VirtualAddress (address or extraAddresses); unless an interface holds it statically, it will not move with the VRRP role`);
+      }
+  }
+  return out;
+}

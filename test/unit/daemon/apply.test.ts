@@ -73,10 +73,11 @@ test('apply --confirm rolls back by itself unless confirmed; confirm keeps it', 
     assert.equal(vipPriority(d), 130);
     const second = await post(d.sock, '/api/v1/apply', { config: original });
     assert.equal(second.body.outcome, 'refused', 'no second apply while one waits for confirmation');
-    // Not confirmed: back to generation 1.
-    for (let i = 0; i < 100 && vipPriority(d) !== 150; i++) await new Promise((res) => setTimeout(res, 50));
+    // Not confirmed: back to generation 1, recorded as generation 3.
+    const history = () => apiGet<{ generations: Generation[]; pending: unknown }>(d.sock, '/api/v1/history');
+    for (let i = 0; i < 200 && (await history()).body.generations.length < 3; i++) await new Promise((res) => setTimeout(res, 50));
     assert.equal(vipPriority(d), 150);
-    const h = await apiGet<{ generations: Generation[]; pending: unknown }>(d.sock, '/api/v1/history');
+    const h = await history();
     assert.deepEqual(h.body.generations.map((g) => `${g.generation} ${g.origin} ${g.confirmed}`), ['1 initial true', '2 apply false', '3 confirm-timeout true']);
     assert.equal(h.body.pending, null);
     // Confirmed in time: it stays.
