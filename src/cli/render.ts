@@ -95,3 +95,29 @@ export function registerRender(program: Command): void {
       }
     });
 }
+
+/**
+ * Every engine file the config renders, each checked by its engine (once per
+ * distinct file). Returns the refusals, each naming the resource. Run it on
+ * the router: keepalived checks that the interfaces exist.
+ */
+export async function checkEngineFiles(all: readonly AnyResource[], nodeName: string): Promise<string[]> {
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  const dir = await mkdtemp(join(tmpdir(), 'routerd-check-'));
+  try {
+    for (const r of all) {
+      const out = renderFor(r, all, nodeName);
+      if (typeof out === 'string' || !out.check || seen.has(out.text)) continue;
+      seen.add(out.text);
+      const file = join(dir, `${out.engine}-${seen.size}.conf`);
+      await writeFile(file, out.text, { mode: 0o600 });
+      const c = await new LocalHost().run(out.check(file), { timeoutMs: 15_000 });
+      if (c.code === 127) problems.push(`${resourceId(r)}: ${out.engine} is not installed here; its file was not checked`);
+      else if (c.code !== 0) problems.push(`${resourceId(r)}: ${out.engine} refused the rendered file: ${(c.stderr || c.stdout).trim().split('\n').slice(0, 3).join(' | ')}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return problems;
+}

@@ -14,7 +14,7 @@ import { Exit } from './exit.ts';
 import { formatDescribe, formatErrors, formatList, formatPlan } from './format.ts';
 import { registerApply } from './apply.ts';
 import { registerReload } from './reload.ts';
-import { registerRender } from './render.ts';
+import { checkEngineFiles, registerRender } from './render.ts';
 import { validatePair } from './validate-pair.ts';
 import { changePaths, mergeChanges, planChanges } from '../controllers/changes.ts';
 import { planExitCode, runningConfig } from './plan-changes.ts';
@@ -67,7 +67,8 @@ export function buildRouterctl(): Command {
 
   addLoadOptions(program.command('validate').description('check config files; exit 0 when valid, 1 when not'))
     .option('--pair <files...>', 'check two routers of a pair against each other: router A\'s and router B\'s config')
-    .action(async (flags: LoadFlags & { pair?: string[] }) => {
+    .option('--engines', 'also have keepalived, nft and dnsmasq check the files routerd would render (run on the router)')
+    .action(async (flags: LoadFlags & { pair?: string[]; engines?: boolean }) => {
     if (flags.pair) {
       process.exitCode = await validatePair(flags.pair, flags.output);
       return;
@@ -77,6 +78,12 @@ export function buildRouterctl(): Command {
     if (r.errors.length > 0) {
       if (flags.output === 'json') print('json', { valid: false, files: r.files, errors: r.errors }, '');
       else process.stderr.write(`${formatErrors(r.errors)}\n`);
+      process.exitCode = Exit.Failed;
+      return;
+    }
+    const refused = flags.engines ? await checkEngineFiles(desiredResources(r.config), hostname()) : [];
+    if (refused.length > 0) {
+      process.stderr.write(`${refused.join('\n')}\n`);
       process.exitCode = Exit.Failed;
       return;
     }

@@ -102,6 +102,17 @@ test('safe operations: reload guard, apply --confirm, one daemon per node, rsync
       assert.ok(!ra!.logs.some((l) => l.action === 'stop'), 'the first routerd did not stop');
     });
 
+    await t.test('validate --engines: keepalived, nft and dnsmasq accept the files routerd renders on the router; a broken one is named', async () => {
+      const ok = await lab.nodes.ra.host.run([process.execPath, ROUTERCTL_BIN, 'validate', '--config', LAB_CONFIG_PATH, '--engines'], { timeoutMs: 60_000 });
+      assert.equal(ok.code, 0, ok.stderr);
+      // An interface the router does not have: the schema cannot know, keepalived can.
+      const file = join(lab.nodes.ra.root, 'etc/routerd/bad-link.yaml');
+      await writeFile(file, (await labConfig('a')).replace('ifname: lan0', 'ifname: lan9'));
+      const bad = await lab.nodes.ra.host.run([process.execPath, ROUTERCTL_BIN, 'validate', '--config', '/etc/routerd/bad-link.yaml', '--engines'], { timeoutMs: 60_000 });
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /VirtualAddress\/lan-vip: keepalived refused the rendered file: .*lan9/);
+    });
+
     await t.test('rsync runs with -e "ssh -F <generated config>" against a real sshd; a hostile ssh option runs nothing', async () => {
       ssh = await enableLabSsh(lab);
       const node = lab.nodes.ra;
