@@ -2,9 +2,10 @@
 // ssh_config `Key value` pairs against an allowlist of keys, each with a value
 // check. Only what passes is ever handed to ssh: as `-o Key=value` argv tokens
 // (session sync) or as lines of a generated ssh_config file (rsync's -e).
-// Anything that runs local commands, loads code, changes where host keys come
-// from or turns their check off is refused by name (RD_E_INSECURE_SSH_OPTION);
-// any other key not listed is refused as unsupported.
+// Anything that runs local commands, loads code, points host keys anywhere but
+// a real known_hosts file or turns their check off is refused by name
+// (RD_E_INSECURE_SSH_OPTION); any other key not listed is refused as
+// unsupported.
 import { isIPv4, isIPv6 } from 'node:net';
 
 export interface SshOption {
@@ -38,6 +39,15 @@ const jumpHost = /^([a-z_][a-z0-9_.-]{0,31}@)?([A-Za-z0-9]([-A-Za-z0-9.]{0,251}[
 const proxyJump: Check = (v) =>
   v.split(',').every((h) => jumpHost.test(h)) ? undefined : 'must be [user@]host[:port], comma-separated (no ssh:// URIs, no options)';
 const address: Check = (v) => (isIPv4(v) || isIPv6(v) ? undefined : 'must be an IP address');
+/**
+ * A dedicated known_hosts file keeps checking on (docs/deploy.md uses one);
+ * /dev/null, "none" or a pseudo-file would throw the keys away.
+ */
+const knownHostsFile: Check = (v) => {
+  if (!SAFE_PATH.test(v) || v.endsWith('/')) return 'must be the absolute path of a known_hosts file (no ~, %, spaces or several files)';
+  if (/^\/(dev|proc|sys|run\/user)\//.test(v) || v === '/dev/null') return `${v} is not a known_hosts file: host keys would be discarded and checking turned off`;
+  return undefined;
+};
 
 /** Keys routerd passes through, by lower-cased name. */
 const ALLOWED: ReadonlyMap<string, { key: string; check: Check }> = new Map(
@@ -56,6 +66,8 @@ const ALLOWED: ReadonlyMap<string, { key: string; check: Check }> = new Map(
       ['IdentitiesOnly', yesNo],
       ['CertificateFile', absolutePath],
       ['ProxyJump', proxyJump],
+      ['UserKnownHostsFile', knownHostsFile],
+      ['GlobalKnownHostsFile', knownHostsFile],
       ['StrictHostKeyChecking', (v: string) => (['yes', 'accept-new'].includes(v.toLowerCase()) ? undefined : 'must be yes or accept-new')],
       ['CheckHostIP', yesNo],
       ['HashKnownHosts', yesNo],
@@ -77,8 +89,8 @@ const ALLOWED: ReadonlyMap<string, { key: string; check: Check }> = new Map(
 /** Keys refused because they weaken host authentication, run commands or load code. */
 const INSECURE: ReadonlyMap<string, string> = new Map([
   ['stricthostkeychecking', 'StrictHostKeyChecking other than yes/accept-new turns host-key checking off; preload known_hosts for the target instead'],
-  ['userknownhostsfile', 'UserKnownHostsFile changes where host keys come from (e.g. /dev/null discards them); put the target\'s key in ~/.ssh/known_hosts or /etc/ssh/ssh_known_hosts'],
-  ['globalknownhostsfile', 'GlobalKnownHostsFile changes where host keys come from; use /etc/ssh/ssh_known_hosts'],
+  ['userknownhostsfile', 'UserKnownHostsFile must name a real known_hosts file'],
+  ['globalknownhostsfile', 'GlobalKnownHostsFile must name a real known_hosts file'],
   ['knownhostscommand', 'KnownHostsCommand runs a local command that decides host keys'],
   ['hostkeyalias', 'HostKeyAlias lets one host answer with another\'s key'],
   ['proxycommand', 'ProxyCommand runs a local shell command; use -J (ProxyJump) for jump hosts'],
@@ -127,7 +139,7 @@ export function checkSshOption(rawKey: string, rawValue: string): SshOption | Ss
   if (allowed) {
     const why = allowed.check(value);
     if (why === undefined) return { key: allowed.key, value };
-    return { message: `"${shown}": ${allowed.key} ${why}`, insecure: lower === 'stricthostkeychecking' };
+    return { message: `"${shown}": ${allowed.key} ${why}`, insecure: INSECURE.has(lower) };
   }
   const insecure = INSECURE.get(lower);
   if (insecure) return { message: `"${shown}": ${insecure}`, insecure: true };

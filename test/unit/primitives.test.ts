@@ -42,6 +42,7 @@ test('prefix arithmetic', () => {
 test('ssh options parse into allowlisted ssh_config keys; insecure and unknown ones are refused by name', () => {
   const { options, problems } = parseSshOptions(['-o', 'ConnectTimeout=5', '-oServerAliveInterval=2', '-i', '/k', '-4', '-o', 'StrictHostKeyChecking=accept-new']);
   assert.deepEqual(problems, []);
+  assert.deepEqual(parseSshOptions(['-o', 'UserKnownHostsFile=/etc/routerd/ssh/known_hosts']).problems, [], 'a dedicated known_hosts file (docs/deploy.md) keeps checking on');
   assert.deepEqual(
     options.map((o) => `${o.key} ${o.value}`),
     ['ConnectTimeout 5', 'ServerAliveInterval 2', 'IdentityFile /k', 'AddressFamily inet', 'StrictHostKeyChecking accept-new'],
@@ -52,7 +53,8 @@ test('ssh options parse into allowlisted ssh_config keys; insecure and unknown o
     ['-o', 'StrictHostKeyChecking=false'],
     ['-o', 'StrictHostKeyChecking off'],
     ['-o', 'UserKnownHostsFile="/dev/null"'],
-    ['-o', 'UserKnownHostsFile=/etc/ssh/other'],
+    ['-o', 'UserKnownHostsFile=/dev/null'],
+    ['-o', 'UserKnownHostsFile /proc/self/fd/0'],
     ['-o', 'GlobalKnownHostsFile=/dev/null'],
     ['-o', 'KnownHostsCommand=/bin/echo %H'],
     ['-o', 'PKCS11Provider=/tmp/evil.so'],
