@@ -21,7 +21,7 @@ function pool(address: typeof ipv4Address) {
     });
 }
 
-const leaseTime = duration({ minMs: 120_000 }).default('1h').describe('Lease time handed to clients (at least 2m).');
+const leaseTime = duration({ minMs: 120_000, maxMs: 90 * 24 * 3_600_000 }).default('1h').describe('Lease time handed to clients (2m to 2160h, i.e. 90 days).');
 
 export const dhcpv4ServerSpec = z.strictObject({
   interface: ifname.describe('Serve DHCPv4 on this interface.'),
@@ -79,6 +79,23 @@ export type DHCPv6PrefixDelegationSpec = z.infer<typeof dhcpv6PrefixDelegationSp
 
 const RSYNC_OWNED = [/^-e$/, /^--rsh(=|$)/, /^--rsync-path(=|$)/];
 
+/** Bounds for numeric rsync options: a timeout past them would outlast routerd's own push deadline timer. */
+const RSYNC_NUMERIC_MAX: Readonly<Record<string, number>> = { timeout: 3600, contimeout: 3600, 'max-delete': 1_000_000, bwlimit: 10_000_000, 'block-size': 131_072, 'compress-level': 9 };
+
+/** A plain `--name` or `--name=value` of letters, digits and . , _ / : = + - (no spaces); numbers within bounds. */
+export function rsyncOptionProblem(o: string): string | undefined {
+  const m = /^(--?[a-zA-Z][a-zA-Z0-9-]*)(?:=([A-Za-z0-9.,_/:=+-]*))?$/.exec(o);
+  if (!m) return `"${o}" is not a plain rsync option (--name or --name=value, no spaces or quotes)`;
+  const name = m[1]!.replace(/^-+/, '');
+  const max = RSYNC_NUMERIC_MAX[name];
+  if (max !== undefined) {
+    if (m[2] === undefined || !/^\d{1,10}$/.test(m[2])) return `${m[1]} needs a whole number, e.g. ${m[1]}=30`;
+    const n = Number(m[2]);
+    if (n > max || (name.endsWith('timeout') && n < 1)) return `${o}: ${m[1]} must be ${name.endsWith('timeout') ? 1 : 0}-${max}`;
+  }
+  return undefined;
+}
+
 const rsyncOptions = z
   .array(z.string())
   .default([])
@@ -93,6 +110,10 @@ const rsyncOptions = z
           message: `"${o}" is set by routerd; use sshOptions for ssh settings`,
           params: { rdCode: ErrorCode.InvalidOption },
         });
+      else {
+        const problem = rsyncOptionProblem(o);
+        if (problem) ctx.addIssue({ code: 'custom', path: [i], message: problem, params: { rdCode: ErrorCode.InvalidOption } });
+      }
     });
   })
   .describe('Extra rsync options; --timeout=N replaces the default --timeout=60.');

@@ -25,6 +25,10 @@ export const ErrorCode = {
   InsecureSshOption: 'RD_E_INSECURE_SSH_OPTION',
   InvalidOption: 'RD_E_INVALID_OPTION',
   Conflict: 'RD_E_CONFLICT',
+  TooLarge: 'RD_E_TOO_LARGE',
+  YamlUnsupported: 'RD_E_YAML_UNSUPPORTED',
+  ControlCharacter: 'RD_E_CONTROL_CHARACTER',
+  PairMismatch: 'RD_E_PAIR_MISMATCH',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -196,12 +196,22 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
+/**
+ * The longest duration routerd uses as a timer unless a field says otherwise:
+ * far below Node's limit (2^31-1 ms, about 24.8 days), past which a timer
+ * fires after 1 ms instead.
+ */
+export const MAX_TIMER_MS = 24 * 3_600_000;
+
 export function duration(opts: { minMs?: number; maxMs?: number } = {}) {
+  const maxMs = opts.maxMs ?? MAX_TIMER_MS;
   return checkedString(ErrorCode.InvalidDuration, (s) => {
+    if (s.length > 32) return `"${s.slice(0, 32)}…" is not a duration (use e.g. 500ms, 2s, 1m30s, 12h)`;
     const ms = parseDuration(s);
     if (ms === undefined) return `"${s}" is not a duration (use e.g. 500ms, 2s, 1m30s, 12h)`;
     if (opts.minMs !== undefined && ms < opts.minMs) return `${s} is shorter than the minimum ${formatDuration(opts.minMs)}`;
-    if (opts.maxMs !== undefined && ms > opts.maxMs) return `${s} is longer than the maximum ${formatDuration(opts.maxMs)}`;
+    if (ms > maxMs) return `${s} is longer than the maximum ${formatDuration(maxMs)}`;
+    if (!Number.isInteger(ms)) return `${s} is not a whole number of milliseconds`;
     return undefined;
   }).describe('A duration: a number with unit ms, s, m or h, e.g. 2s or 1m30s.');
 }

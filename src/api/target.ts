@@ -2,22 +2,19 @@
 import { z } from 'zod';
 import { ErrorCode } from './errors.ts';
 import { hostName, port, resourceName, userName } from './primitives.ts';
-import { insecureSshOption, parseSshOptions } from './ssh.ts';
+import { parseSshOptions } from './ssh.ts';
 
 export const sshOptionsSchema = z
   .array(z.string())
   .default([])
   .superRefine((tokens, ctx) => {
-    const { options, error } = parseSshOptions(tokens);
-    if (error) ctx.addIssue({ code: 'custom', message: error, params: { rdCode: ErrorCode.InvalidOption } });
-    for (const o of options) {
-      const insecure = insecureSshOption(o);
-      if (insecure) ctx.addIssue({ code: 'custom', message: insecure, params: { rdCode: ErrorCode.InsecureSshOption } });
-    }
+    for (const p of parseSshOptions(tokens).problems)
+      ctx.addIssue({ code: 'custom', message: p.message, params: { rdCode: p.insecure ? ErrorCode.InsecureSshOption : ErrorCode.InvalidOption } });
   })
   .describe(
     'Extra ssh argv tokens, e.g. ["-o", "ConnectTimeout=5"]. Each -o key replaces only the same key of the defaults ' +
-      '(-o BatchMode=yes -o ConnectTimeout=10). Options that disable host-key checking are refused.',
+      '(-o BatchMode=yes -o ConnectTimeout=10). Only allowlisted keys pass (docs/ssh.md); options that turn host-key checking off, ' +
+      'change where host keys come from, run local commands or load libraries are refused.',
   );
 
 export const targetFields = {

@@ -18,6 +18,12 @@ import { formatDescribe, formatErrors, formatList, formatPlan } from './format.t
 import { resolveKind, resolveRef } from './kind-ref.ts';
 import { outputOption, print as printOutput, type Output } from './output.ts';
 import { VERSION } from './version.ts';
+import { registerApply } from './apply.ts';
+import { registerReload } from './reload.ts';
+import { checkEngineFiles, registerRender } from './render.ts';
+import { validatePair } from './validate-pair.ts';
+import { changePaths, mergeChanges, planChanges } from '../controllers/changes.ts';
+import { planExitCode, runningConfig } from './plan-changes.ts';
 
 interface LoadFlags {
   file: string[];
@@ -63,12 +69,25 @@ export function buildRouterctl(): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  addLoadOptions(program.command('validate').description('check config files; exit 0 when valid, 1 when not')).action(async (flags: LoadFlags) => {
+  addLoadOptions(program.command('validate').description('check config files; exit 0 when valid, 1 when not'))
+    .option('--pair <files...>', 'check two routers of a pair against each other: router A\'s and router B\'s config')
+    .option('--engines', 'also have keepalived, nft and dnsmasq check the files routerd would render (run on the router)')
+    .action(async (flags: LoadFlags & { pair?: string[]; engines?: boolean }) => {
+    if (flags.pair) {
+      process.exitCode = await validatePair(flags.pair, flags.output);
+      return;
+    }
     const r = await load(flags);
     const ids = r.config.resources.map((l) => `${l.resource.kind}/${l.resource.metadata.name}`);
     if (r.errors.length > 0) {
       if (flags.output === 'json') print('json', { valid: false, files: r.files, errors: r.errors }, '');
       else process.stderr.write(`${formatErrors(r.errors)}\n`);
+      process.exitCode = Exit.Failed;
+      return;
+    }
+    const refused = flags.engines ? await checkEngineFiles(desiredResources(r.config), hostname()) : [];
+    if (refused.length > 0) {
+      process.stderr.write(`${refused.join('\n')}\n`);
       process.exitCode = Exit.Failed;
       return;
     }
@@ -80,7 +99,8 @@ export function buildRouterctl(): Command {
     .option('--state-dir <dir>', 'routerd state directory', DEFAULT_STATE_DIR)
     .option('--socket <path>', 'status socket of the running routerd (default <run-dir>/routerd.sock)')
     .option('--node <name>', 'node name (VRRP router_id)', hostname())
-    .action(async (flags: LoadFlags & { runDir: string; stateDir: string; socket?: string; node: string }) => {
+    .option('--detailed-exitcode', 'exit 0 when nothing would change, 2 when something would, 1 on errors')
+    .action(async (flags: LoadFlags & { runDir: string; stateDir: string; socket?: string; node: string; detailedExitcode?: boolean }) => {
       const r = await load(flags);
       if (r.errors.length > 0) {
         process.stderr.write(`${formatErrors(r.errors)}\n`);
@@ -88,11 +108,13 @@ export function buildRouterctl(): Command {
         return;
       }
       const resources = desiredResources(r.config);
+      if (flags.node !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(flags.node)) throw new CommanderError(Exit.Usage, 'routerctl.usage', `--node ${JSON.stringify(flags.node)} is not a valid node name`);
       const paths = { runDir: flags.runDir, stateDir: flags.stateDir };
       const reported = await reportedStatuses(socketOf(flags));
       const host = new LocalHost();
       const planOpts = { paths, nodeName: flags.node, reported: reported.lookup };
-      const base = await observeNode(host, pathsToObserve(resources, planOpts));
+      const wanted = pathsToObserve(resources, planOpts);
+      const base = await observeNode(host, { ...wanted, contents: [...wanted.contents, ...changePaths(planOpts)] });
       const problems = [...base.problems];
       let observed = base.observed;
       try {
@@ -101,7 +123,9 @@ export function buildRouterctl(): Command {
       } catch (e) {
         problems.push(`NAT flows: ${(e as Error).message}`);
       }
-      const plans = planNode(resources, observed, planOpts);
+      const running = reported.reachable ? await runningConfig(socketOf(flags)) : undefined;
+      const plans = mergeChanges(planNode(resources, observed, planOpts), planChanges(running, resources, observed, planOpts));
+      if (flags.detailedExitcode) process.exitCode = planExitCode(plans);
       for (const p of problems) process.stderr.write(`note: not observed: ${p}\n`);
       if (!reported.reachable) process.stderr.write('note: routerd is not running here; status-dependent resources (spec.when) show as waiting\n');
       print(flags.output, { files: r.files, daemon: reported.reachable, resources: plans }, formatPlan(plans));
@@ -148,6 +172,10 @@ export function buildRouterctl(): Command {
 
   registerExplain(program);
   registerCompletion(program);
+  registerReload(program);
+  registerApply(program);
+  registerRender(program);
+
   return program;
 }
 

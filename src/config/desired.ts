@@ -5,6 +5,7 @@ import { ErrorCode, compareErrors, type ConfigError } from '../api/errors.ts';
 import { resourceId, type AnyResource } from '../api/kinds.ts';
 import { loadFile, type LoadedResource } from './load.ts';
 import { positionOf } from './source.ts';
+import { semanticWarnings } from './semantic.ts';
 import { validateConfigSet } from './validate.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/routerd/router.yaml';
@@ -73,6 +74,7 @@ export async function loadDesired(opts: DesiredOptions): Promise<DesiredResult> 
   layers.push([...fromFiles.values()]);
   const config = mergeLayers(layers);
   errors.push(...validateConfigSet(config.resources, invalidIds));
+  if (errors.length === 0) notes.push(...semanticWarnings(config.resources));
   return { config, errors: errors.sort(compareErrors), notes, files };
 }
 

@@ -1,8 +1,8 @@
 // YAML text → typed resources, with every error located at file:line:col.
 // A file is either a YAML list of resources (the seeds' form) or a stream of
 // documents, each a resource or a list of them.
-import { readFile } from 'node:fs/promises';
-import { LineCounter, isMap, isSeq, parseAllDocuments, type Node } from 'yaml';
+import { open } from 'node:fs/promises';
+import { LineCounter, isAlias, isMap, isSeq, parseAllDocuments, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ErrorCode, compareErrors, formatPath, type ConfigError } from '../api/errors.ts';
 import { KIND_NAMES, isKind, resourceId, resourceSchema, type AnyResource } from '../api/kinds.ts';
@@ -21,10 +21,30 @@ export interface LoadResult {
   readonly invalidIds: ReadonlySet<string>;
 }
 
+/** A router's config is kilobytes; anything this large is a mistake, refused before parsing. */
+export const MAX_CONFIG_BYTES = 2 * 1024 * 1024;
+export const MAX_RESOURCES = 1000;
+/** Deeper than any kind's schema goes (when trees included). */
+const MAX_DEPTH = 40;
+/** Core YAML tags; any other (`!foo`, `!!binary`, `!!set`) is refused rather than silently read as a string. */
+const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
+/** C0 and C1 controls, DEL, line/paragraph separators and bidi overrides: never meaningful in a config value. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+// eslint-disable-next-line no-control-regex -- the same set, to escape each one for display
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
 export async function loadFile(file: string): Promise<LoadResult> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    const fh = await open(file, 'r');
+    try {
+      const { size } = await fh.stat();
+      if (size > MAX_CONFIG_BYTES) return { resources: [], errors: [tooLarge(file, size)], invalidIds: new Set() };
+      text = await fh.readFile('utf8');
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
     return {
@@ -36,9 +56,40 @@ export async function loadFile(file: string): Promise<LoadResult> {
   return parseConfigText(text, file);
 }
 
+function tooLarge(file: string, size: number): ConfigError {
+  return { code: ErrorCode.TooLarge, file, line: 1, col: 1, message: `${file} is ${size} bytes; a config may be at most ${MAX_CONFIG_BYTES} bytes (is this the right file?)` };
+}
+
+/** Aliases and non-core tags, each located: refused, so what is validated is exactly what was written. */
+function unsupportedYaml(doc: Document, file: string, lineCounter: LineCounter): ConfigError[] {
+  const out: ConfigError[] = [];
+  const at = (pos: number | undefined) => {
+    const { line, col } = lineCounter.linePos(pos ?? 0);
+    return { file, line, col };
+  };
+  visit(doc, {
+    Node(_key, node) {
+      if (isAlias(node)) out.push({ code: ErrorCode.YamlUnsupported, ...at(node.range?.[0]), message: `YAML alias *${node.source} is not supported; write the value out where it is used` });
+      else if (node.tag && !CORE_TAGS.has(node.tag)) out.push({ code: ErrorCode.YamlUnsupported, ...at(node.range?.[0]), message: `YAML tag ${node.tag.replace(/^tag:yaml.org,2002:/, '!!')} is not supported; remove it` });
+    },
+    Pair(_key, pair) {
+      if (isMap(pair.key) || isSeq(pair.key)) out.push({ code: ErrorCode.YamlUnsupported, ...at((pair.key as Node).range?.[0]), message: 'a mapping or list as a key is not supported' });
+    },
+  });
+  return out;
+}
+
 export function parseConfigText(text: string, file: string): LoadResult {
+  if (text.length > MAX_CONFIG_BYTES) return { resources: [], errors: [tooLarge(file, Buffer.byteLength(text))], invalidIds: new Set() };
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  let docs: ReturnType<typeof parseAllDocuments>;
+  try {
+    docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  } catch (e) {
+    // A pathological nesting depth overflows the parser's stack.
+    return { resources: [], errors: [{ code: ErrorCode.YamlSyntax, file, line: 1, col: 1, message: `cannot parse: ${(e as Error).message}` }], invalidIds: new Set() };
+  }
+  if (!Array.isArray(docs)) docs = [docs];
   const errors: ConfigError[] = [];
   const items: ResourceSource[] = [];
   for (const doc of docs) {
@@ -47,10 +98,19 @@ export function parseConfigText(text: string, file: string): LoadResult {
       errors.push({ code: ErrorCode.YamlSyntax, file, line, col, message: oneLine(e.message) });
     }
     if (doc.errors.length > 0) continue;
+    const unsupported = unsupportedYaml(doc, file, lineCounter);
+    if (unsupported.length > 0) {
+      errors.push(...unsupported);
+      continue;
+    }
     const root = doc.contents as Node | null;
     if (root === null) continue;
     if (isSeq(root)) for (const item of root.items) items.push({ file, node: item as Node, lineCounter });
     else items.push({ file, node: root, lineCounter });
+  }
+  if (items.length > MAX_RESOURCES) {
+    const { line, col } = positionOf(items[MAX_RESOURCES]!, items[MAX_RESOURCES]!.node?.range?.[0]);
+    errors.push({ code: ErrorCode.TooLarge, file, line, col, message: `${items.length} resources; a config may hold at most ${MAX_RESOURCES}` });
   }
   if (errors.length > 0) return { resources: [], errors: errors.sort(compareErrors), invalidIds: new Set() };
 
@@ -83,6 +143,20 @@ export function parseConfigText(text: string, file: string): LoadResult {
   return { resources, errors: errors.sort(compareErrors), invalidIds };
 }
 
+/** Strings (keys too) holding control characters, and nesting deeper than any schema. */
+function controlCharacters(v: unknown, path: (string | number)[], depth: number): { path: (string | number)[]; message: string; depth?: true }[] {
+  if (depth > MAX_DEPTH) return [{ path, message: `nested more than ${MAX_DEPTH} levels deep`, depth: true }];
+  // Shown escaped: the message must not carry the character to the terminal.
+  const show = (s: string) => `"${(s.length > 40 ? `${s.slice(0, 40)}…` : s).replace(CONTROL_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).replace(/"/g, '\\"')}"`;
+  if (typeof v === 'string') return CONTROL.test(v) ? [{ path, message: `${show(v)} contains a control character (NUL, newline, tab, escape, bidi override...); not allowed in any value` }] : [];
+  if (Array.isArray(v)) return v.flatMap((x, i) => controlCharacters(x, [...path, i], depth + 1));
+  if (v !== null && typeof v === 'object')
+    return Object.entries(v).flatMap(([k, x]) =>
+      CONTROL.test(k) ? [{ path, message: `key ${show(k)} contains a control character` }] : controlCharacters(x, [...path, k], depth + 1),
+    );
+  return [];
+}
+
 function rawId(node: Node | null): string | undefined {
   if (!node || !isMap(node)) return undefined;
   const raw = node.toJSON() as { kind?: unknown; metadata?: { name?: unknown } };
@@ -97,6 +171,12 @@ function parseResource(source: ResourceSource, errors: ConfigError[]): AnyResour
     return undefined;
   }
   const raw = node.toJSON() as Record<string, unknown>;
+  const label0 = rawId(node) ?? '?/?';
+  const bad = controlCharacters(raw, [], 0);
+  if (bad.length > 0) {
+    for (const b of bad) errors.push({ code: b.depth ? ErrorCode.TooLarge : ErrorCode.ControlCharacter, ...locate(source, b.path), resource: label0, path: formatPath(b.path), message: b.message });
+    return undefined;
+  }
   const name = typeof (raw.metadata as Record<string, unknown> | undefined)?.name === 'string' ? String((raw.metadata as Record<string, unknown>).name) : undefined;
   const kindText = typeof raw.kind === 'string' ? raw.kind : undefined;
   const label = `${kindText ?? '?'}/${name ?? '?'}`;

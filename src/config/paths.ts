@@ -74,3 +74,27 @@ export function sshControlDir(p: NodePaths): string {
 export function isLeaseSourceKind(k: Kind): k is LeaseSourceKind {
   return k === 'DHCPv4Server' || k === 'DHCPv6Server' || k === 'DHCPv6PrefixDelegation';
 }
+
+/** Longest path a unix socket can be bound at (sun_path, with its NUL). */
+const SUN_PATH_MAX = 107;
+
+/**
+ * --node, --run-dir and --state-dir end up in keepalived.conf, dnsmasq and
+ * ssh configs and rsync's argv: a plain name and plain absolute paths only.
+ * Returns the problems, each naming its flag.
+ */
+export function checkNodeSettings(nodeName: string, p: NodePaths): string[] {
+  const problems: string[] = [];
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(nodeName))
+    problems.push(`--node ${JSON.stringify(nodeName)} must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  for (const [flag, dir] of [
+    ['--run-dir', p.runDir],
+    ['--state-dir', p.stateDir],
+  ] as const) {
+    if (!/^\/[A-Za-z0-9_./-]*$/.test(dir) || dir.split('/').some((s) => s === '..' || s === '.'))
+      problems.push(`${flag} ${JSON.stringify(dir)} must be an absolute path of letters, digits, "_", ".", "-" and "/" (no spaces, quotes, "." or ".." segments)`);
+    else if (dir.length > 200) problems.push(`${flag} is ${dir.length} characters long; at most 200`);
+  }
+  if (socketPath(p).length > SUN_PATH_MAX) problems.push(`--run-dir is too long for the API socket path (${socketPath(p).length} > ${SUN_PATH_MAX} bytes)`);
+  return problems;
+}

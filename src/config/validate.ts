@@ -5,6 +5,7 @@ import { isKind, referencesOf, resourceId, statusFieldsOf, whenOf, type AnyResou
 import { networkAddress, parseCidr } from '../api/primitives.ts';
 import { stateKeys } from '../api/when.ts';
 import type { LoadedResource } from './load.ts';
+import { canonicalAddress, semanticErrors } from './semantic.ts';
 import { locate, positionOf } from './source.ts';
 
 export function validateConfigSet(resources: readonly LoadedResource[], invalidIds: ReadonlySet<string> = new Set()): ConfigError[] {
@@ -34,6 +35,7 @@ export function validateConfigSet(resources: readonly LoadedResource[], invalidI
   }
   errors.push(...whenCycles(resources, byId));
   errors.push(...conflicts(resources));
+  errors.push(...semanticErrors(resources, interfaceResolver(resources.map((l) => l.resource))));
   return errors;
 }
 
@@ -113,8 +115,8 @@ function conflicts(resources: readonly LoadedResource[]): ConfigError[] {
         break;
       case 'VirtualAddress': {
         claim(vrids, `${ifnameOf(r.spec.interface)}/${r.spec.virtualRouterId}`, { l, path: ['spec', 'virtualRouterId'] });
-        claim(vips, r.spec.address.split('/')[0]!, { l, path: ['spec', 'address'] });
-        r.spec.extraAddresses.forEach((x, i) => claim(vips, x.address.split('/')[0]!, { l, path: ['spec', 'extraAddresses', i, 'address'] }));
+        claim(vips, canonicalAddress(r.spec.address.split('/')[0]!), { l, path: ['spec', 'address'] });
+        r.spec.extraAddresses.forEach((x, i) => claim(vips, canonicalAddress(x.address.split('/')[0]!), { l, path: ['spec', 'extraAddresses', i, 'address'] }));
         const p = parseCidr(r.spec.address);
         if (typeof p !== 'string' && p.family === 4) lanPrefixes.push(`${networkAddress(p.address, p.prefixLength)}/${p.prefixLength}`);
         break;

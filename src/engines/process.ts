@@ -3,7 +3,7 @@
 // adopted again from its pid file when routerd comes back; restarted with
 // backoff when it exits on its own.
 import { readFile } from 'node:fs/promises';
-import type { Host } from '../host/host.ts';
+import { describeFailure, type Host } from '../host/host.ts';
 
 /** How the supervisor looks at processes it did not spawn itself. */
 export interface ProcessTable {
@@ -46,6 +46,13 @@ export interface SupervisedSpec {
   readonly logFile: string;
   /** Does a running process with this command line belong to us (same config file)? */
   readonly owns: (cmdline: readonly string[]) => boolean;
+  /** The daemon's own config check on a candidate file (keepalived -t, dnsmasq --test). */
+  readonly checkArgv?: (candidatePath: string) => string[];
+}
+
+/** The engine's own check refused a rendered config; the running config stays. */
+export class ConfigRefusedError extends Error {
+  readonly code = 'RD_E_ENGINE_REFUSED';
 }
 
 export type EngineState =
@@ -130,6 +137,16 @@ export class SupervisedProcess {
     return this.pid !== undefined || (await this.findAdoptable()) !== undefined;
   }
 
+  /** Adopt the daemon from its pid file if one of ours runs; never starts one. */
+  async adopt(): Promise<boolean> {
+    if (this.pid !== undefined) return true;
+    const pid = await this.findAdoptable();
+    if (pid === undefined) return false;
+    this.stopping = false;
+    this.watchAdopted(pid);
+    return true;
+  }
+
   signal(sig: NodeJS.Signals): void {
     if (this.pid !== undefined) this.procs.kill(this.pid, sig);
   }
@@ -210,6 +227,8 @@ export type RunOutcome = Awaited<ReturnType<SupervisedProcess['ensure']>> | 'res
 export abstract class ConfiguredDaemon {
   protected readonly proc: SupervisedProcess;
 
+  private readonly checkArgv: SupervisedSpec['checkArgv'];
+
   protected constructor(
     protected readonly host: Host,
     protected readonly confPath: string,
@@ -218,6 +237,7 @@ export abstract class ConfiguredDaemon {
     procs?: ProcessTable,
   ) {
     this.proc = new SupervisedProcess(host, spec, onExit, procs);
+    this.checkArgv = spec.checkArgv;
   }
 
   state(): EngineState {
@@ -252,6 +272,11 @@ export abstract class ConfiguredDaemon {
     return outcome;
   }
 
+  /** Adopt a running daemon of ours (pid file) without starting one; true when one runs. */
+  adopt(): Promise<boolean> {
+    return this.proc.adopt();
+  }
+
   /** Stop the daemon, or only let go of it (routerd exits and the daemon stays). */
   async stop(keepRunning: boolean): Promise<void> {
     if (keepRunning) this.proc.detach();
@@ -261,7 +286,26 @@ export abstract class ConfiguredDaemon {
   /** Write the config when it differs from the one on disk; true when it changed. */
   async writeConfig(confText: string): Promise<boolean> {
     if ((await this.host.readFile(this.confPath)) === confText) return false;
+    await this.check(confText);
     await this.host.writeFileAtomic(this.confPath, confText, 0o644);
     return true;
+  }
+
+  /**
+   * Let the daemon check the file before it is installed: a file it refuses is
+   * never written where it would read it. A checker that is not installed
+   * (127) checks nothing; starting the daemon will say so.
+   */
+  private async check(confText: string): Promise<void> {
+    if (!this.checkArgv) return;
+    const candidate = `${this.confPath}.candidate`;
+    await this.host.writeFileAtomic(candidate, confText, 0o600);
+    try {
+      const r = await this.host.run(this.checkArgv(candidate), { timeoutMs: 15_000 });
+      if (r.code !== 0 && r.code !== 127)
+        throw new ConfigRefusedError(`${r.argv[0] ?? 'the engine'} refused the rendered config (${describeFailure(r)}); the running config stays`);
+    } finally {
+      await this.host.remove(candidate);
+    }
   }
 }

@@ -141,9 +141,35 @@ test('DHCP server controller: dnsmasq only on the master; promotion starts it on
   assert.equal(master.serverDuid, '00:01:00:01:32:97:04:18:b2:70:9d:82:90:a1');
   assert.match(host.files.get(leaseFile)!, /^duid 00:01:00:01:32:97:04:18:b2:70:9d:82:90:a1$/m, 'the synced file is used as it is');
 
+  // routerd restarts on the master: while the role is not known yet, the
+  // running dnsmasq is adopted and left alone (as keepalived is), not restarted.
+  await c.stop({ keepEngines: true });
+  host.files.set(dnsmasqPaths(paths, 'DHCPv6Server', 'lan-dhcpv6').pidFile, '100001\n');
+  procs.cmdlines.set(100001, dnsmasqArgv('/run/routerd/dnsmasq/dhcpv6-server-lan-dhcpv6.conf'));
+  const unknown = await pass('unknown');
+  assert.equal(host.spawned.length, 1, 'not restarted');
+  assert.equal(procs.killed.length, 0, 'not stopped');
+  assert.match(unknown.message, /role of the VIP not known yet; dnsmasq left running \(adopted, pid 100001\)/);
+  assert.equal((await pass('master')).process, 'running (pid 100001, adopted)');
+
   const demoted = await pass('backup');
   assert.equal(procs.killed.length, 1);
   assert.equal(procs.killed[0]![1], 'SIGTERM');
   assert.equal(demoted.process, 'stopped');
   await c.stop({ keepEngines: false });
+});
+
+test('a rendered config the engine refuses (dnsmasq --test, keepalived --config-test) is never installed', async () => {
+  const host = new FakeHost().on((argv) => argv[0] === 'dnsmasq' && argv[1] === '--test', { code: 1, stderr: 'dnsmasq: bad dhcp-range at line 3 of /run/routerd/dnsmasq/x.conf.candidate\n' });
+  const files = { ...dnsmasqPaths({ stateDir: '/var/lib/routerd', runDir: '/run/routerd' }, 'DHCPv4Server', 'lan-dhcpv4'), logFile: '/run/routerd/dnsmasq/x.log' };
+  host.files.set(files.conf, 'the running config\n');
+  const e = new DnsmasqEngine(host, files, () => undefined, new FakeProcs());
+  await assert.rejects(e.writeConfig('dhcp-range=broken\n'), /dnsmasq refused the rendered config \(dnsmasq exited 1: dnsmasq: bad dhcp-range.*\); the running config stays/);
+  assert.equal(host.files.get(files.conf), 'the running config\n');
+  assert.equal(host.files.has(`${files.conf}.candidate`), false, 'the candidate is removed');
+  assert.deepEqual(host.calls.map((c) => c.argv), [['dnsmasq', '--test', `--conf-file=${files.conf}.candidate`]]);
+  // Accepted: installed.
+  const ok = new FakeHost().on(['dnsmasq', '--test'], { code: 0, stderr: 'dnsmasq: syntax check OK.\n' });
+  assert.equal(await new DnsmasqEngine(ok, files, () => undefined, new FakeProcs()).writeConfig('dhcp-range=fine\n'), true);
+  assert.equal(ok.files.get(files.conf), 'dhcp-range=fine\n');
 });

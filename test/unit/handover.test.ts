@@ -139,7 +139,7 @@ test('a restore is refused by a target that holds the SNAT address; the addresse
 });
 
 test('the returning router pulls the same derived path from the master', async () => {
-  const argv = rsyncPullArgv({ host: '192.0.2.3', port: 22, user: 'root', sshOptions: [], options: ['--checksum'] }, '/var/lib/routerd/dnsmasq/x.leases', { controlDir: '/run/routerd/ssh' });
+  const argv = rsyncPullArgv({ host: '192.0.2.3', port: 22, user: 'root', sshOptions: [], options: ['--checksum'] }, '/var/lib/routerd/dnsmasq/x.leases', '/run/routerd/ssh/ssh-config-0123456789ab');
   assert.deepEqual(argv.slice(-2), ['root@192.0.2.3:/var/lib/routerd/dnsmasq/x.leases', '/var/lib/routerd/dnsmasq/x.leases']);
   assert.ok(argv.includes('--delay-updates') && argv.includes('--protect-args'));
 });

@@ -39,6 +39,7 @@ function fakeRsync(root: string, down: Set<string>, calls: string[][]): RsyncRun
     const remote = argv[argv.length - 1]!;
     const m = /^(?:[^@]+@)?([^:]+):(.*)$/.exec(remote)!;
     const [host, dest] = [m[1]!, m[2]!];
+    if (host === '192.0.2.66') throw new Error('spawn rsync EAGAIN');
     if (down.has(host))
       return {
         code: 255,
@@ -111,6 +112,24 @@ test('lease sync: Pending/SourceMissing until dnsmasq writes the file, then Sync
     const m = await s.metrics.registry.getSingleMetricAsString('routerd_lease_sync_total');
     assert.match(m, /routerd_lease_sync_total\{resource="DHCPv4ServerLeaseSync\/lan-v4-leases",target="standby",outcome="ok"\} 1/);
   } finally {
+    await s.cleanup();
+  }
+});
+
+test('lease sync: a push that throws is SyncFailed with backoff, never an unhandled rejection', async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  const s = await setup([{ name: 'broken', host: '192.0.2.66' }]);
+  try {
+    await s.worker.start();
+    await writeFile(s.path, LEASES);
+    const failed = await until('SyncFailed', () => s.st()?.reason === 'SyncFailed' && s.st());
+    assert.equal(failed.phase, 'Failed');
+    assert.match(failed.message, /broken: spawn rsync EAGAIN \(retry in 1s\)/);
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
     await s.cleanup();
   }
 });
@@ -262,7 +281,7 @@ test('prefix delegation sync: dhcpcd\'s state dir goes over whole, mtimes kept; 
 test('lease sync argv: seed 002 target options, derived paths, deadline above rsync and ssh timeouts', async () => {
   const target = { name: 'standby', host: 'routerd-standby.lan.example', port: 22, user: 'routerd', sshOptions: ['-o', 'ConnectTimeout=5'], options: ['--timeout=30'] };
   const spec = { sourceKind: 'DHCPv6Server' as const, path: '/var/lib/routerd/dnsmasq/dhcpv6-server-lan-dhcpv6.leases' };
-  const argv = leaseSyncArgv(spec, target, '/run/routerd/lease-sync/x/dhcpv6-server-lan-dhcpv6.leases', '/run/routerd/ssh');
+  const argv = leaseSyncArgv(spec, target, '/run/routerd/lease-sync/x/dhcpv6-server-lan-dhcpv6.leases', '/run/routerd/ssh/ssh-config-0123456789abcdef');
   assert.deepEqual(argv, [
     'rsync',
     '--archive',
@@ -273,13 +292,14 @@ test('lease sync argv: seed 002 target options, derived paths, deadline above rs
     '--checksum',
     '--timeout=30',
     '-e',
-    'ssh -o BatchMode=yes -o ControlMaster=auto -o ControlPath=/run/routerd/ssh/%C -o ControlPersist=60 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o ConnectTimeout=5 -p 22 -l routerd',
+    'ssh -F /run/routerd/ssh/ssh-config-0123456789abcdef',
+    '--',
     '/run/routerd/lease-sync/x/dhcpv6-server-lan-dhcpv6.leases',
     'routerd@routerd-standby.lan.example:/var/lib/routerd/dnsmasq/dhcpv6-server-lan-dhcpv6.leases',
   ]);
   assert.equal(pushDeadlineMs(target), (30 + 5 + 20) * 1000);
   assert.equal(pushDeadlineMs({ ...target, sshOptions: [], options: [] }), (60 + 10 + 20) * 1000);
-  const pd = leaseSyncArgv({ sourceKind: 'DHCPv6PrefixDelegation', path: '/var/lib/routerd/dhcpcd/wan-pd/' }, { ...target, options: [] }, '/run/x/state/', '/run/routerd/ssh');
+  const pd = leaseSyncArgv({ sourceKind: 'DHCPv6PrefixDelegation', path: '/var/lib/routerd/dhcpcd/wan-pd/' }, { ...target, options: [] }, '/run/x/state/', '/run/routerd/ssh/ssh-config-0123456789abcdef');
   assert.ok(pd.includes('--delete') && pd.includes('--timeout=60'));
   assert.deepEqual(pd.slice(-2), ['/run/x/state/', 'routerd@routerd-standby.lan.example:/var/lib/routerd/dhcpcd/wan-pd/']);
 });

@@ -52,7 +52,7 @@ test('a lease push (rsync with --protect-args) passes', () => {
     chmodSync(fakeSsh, 0o755);
     writeFileSync(join(dir, 'lease'), '1 aa:bb 192.0.2.10 * *\n');
     for (const sourceKind of ['DHCPv4Server', 'DHCPv6PrefixDelegation'] as const) {
-      const argv = leaseSyncArgv({ sourceKind, path: '/var/lib/routerd/dnsmasq/x.leases' }, { name: 'rb', host: 'rb.example', port: 22, user: 'routerd-sync', sshOptions: [], options: [] }, join(dir, 'lease'), '/run/routerd/ssh');
+      const argv = leaseSyncArgv({ sourceKind, path: '/var/lib/routerd/dnsmasq/x.leases' }, { name: 'rb', host: 'rb.example', port: 22, user: 'routerd-sync', sshOptions: [], options: [] }, join(dir, 'lease'), '/run/routerd/ssh/ssh-config-0123456789ab');
       const e = argv.indexOf('-e');
       argv[e + 1] = fakeSsh;
       spawnSync(argv[0]!, argv.slice(1), { stdio: 'ignore' });

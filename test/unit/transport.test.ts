@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { rsyncArgv, rsyncRsh } from '../../src/transport/rsync.ts';
-import { mergeSshOptions, remoteCommand, shellQuote, sshArgv } from '../../src/transport/ssh.ts';
+import { rsyncArgv, rsyncRsh, rsyncSshConfig } from '../../src/transport/rsync.ts';
+import { mergeSshOptions, remoteCommand, shellQuote, sshArgv, SSH_DEFAULTS } from '../../src/transport/ssh.ts';
 
 test('defaults are BatchMode=yes and ConnectTimeout=10; -o ConnectTimeout=5 replaces only that key', () => {
-  assert.deepEqual(mergeSshOptions(['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10'], ['-o', 'ConnectTimeout=5']), [
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'ConnectTimeout=5',
-  ]);
-  assert.deepEqual(mergeSshOptions(['-o', 'BatchMode=yes'], ['-oconnecttimeout=3', '-i', '/k']), ['-o', 'BatchMode=yes', '-o', 'connecttimeout=3', '-i', '/k']);
+  const text = (o: readonly { key: string; value: string }[]) => o.map((x) => `${x.key} ${x.value}`);
+  assert.deepEqual(text(mergeSshOptions(SSH_DEFAULTS, ['-o', 'ConnectTimeout=5'])), ['BatchMode yes', 'ConnectTimeout 5']);
+  assert.deepEqual(text(mergeSshOptions(SSH_DEFAULTS, ['-oconnecttimeout=3', '-i', '/k', '-i', '/k2'])), ['BatchMode yes', 'ConnectTimeout 3', 'IdentityFile /k', 'IdentityFile /k2']);
+  assert.throws(() => mergeSshOptions(SSH_DEFAULTS, ['-o', 'ProxyCommand=touch /tmp/x']), /ProxyCommand runs a local shell command/);
 });
 
 test('ssh argv for seed 000: user, port, persistent connection, quoted remote command', () => {
@@ -43,16 +40,39 @@ test('the remote command survives the remote shell unchanged, whatever the argum
   assert.equal(shellQuote('plain-arg_1.2'), 'plain-arg_1.2');
 });
 
-test('rsync: --timeout=60 by default, target options override it, the ssh command carries the merged options', () => {
+test('rsync: --timeout=60 by default, target options override it, -e is always ssh -F with the generated config', () => {
   const t = { host: '192.0.2.3', port: 2222, user: 'routerd', sshOptions: ['-o', 'ConnectTimeout=5'], options: [] };
-  const a = rsyncArgv(t, '/var/lib/routerd/dnsmasq/x.leases', '/var/lib/routerd/dnsmasq/x.leases');
+  const cfg = rsyncSshConfig(t, { controlDir: '/run/routerd/ssh' }, '/run/routerd/ssh');
+  assert.match(cfg.path, /^\/run\/routerd\/ssh\/ssh-config-[0-9a-f]{16}$/);
+  assert.equal(
+    cfg.text,
+    [
+      '# Written by routerd for 192.0.2.3; regenerated on every push.',
+      'BatchMode yes',
+      'ControlMaster auto',
+      'ControlPath /run/routerd/ssh/%C',
+      'ControlPersist 60',
+      'ServerAliveInterval 5',
+      'ServerAliveCountMax 3',
+      'ConnectTimeout 5',
+      'Port 2222',
+      'User routerd',
+      '',
+    ].join('\n'),
+  );
+  const a = rsyncArgv(t, '/var/lib/routerd/dnsmasq/x.leases', '/var/lib/routerd/dnsmasq/x.leases', cfg.path);
   assert.ok(a.includes('--timeout=60'));
   assert.ok(a.includes('--delay-updates'));
   assert.equal(a[a.length - 1], 'routerd@192.0.2.3:/var/lib/routerd/dnsmasq/x.leases');
-  const e = a[a.indexOf('-e') + 1]!;
-  assert.equal(e, 'ssh -o BatchMode=yes -o ConnectTimeout=5 -p 2222 -l routerd');
-  const b = rsyncArgv({ ...t, options: ['--timeout=30'] }, '/a', '/a');
+  assert.equal(a[a.indexOf('-e') + 1], `ssh -F ${cfg.path}`);
+  const b = rsyncArgv({ ...t, options: ['--timeout=30'] }, '/a', '/a', cfg.path);
   assert.ok(!b.includes('--timeout=60'));
   assert.ok(b.includes('--timeout=30'));
-  assert.equal(rsyncRsh({ host: 'h', port: 22, sshOptions: ['-i', "/keys/it's"] }, {}), "ssh -o BatchMode=yes -o ConnectTimeout=10 -i '/keys/it'\\''s' -p 22");
+});
+
+test('rsync -e never carries a config value: a quote in an ssh option is refused, not quoted', () => {
+  const hostile = { host: 'h', port: 22, sshOptions: ['-i', "/keys/x' -oProxyCommand='touch /tmp/pwned"], options: [] };
+  assert.throws(() => rsyncSshConfig(hostile, {}, '/run/routerd/ssh'), /quotes, backslashes and control characters are not allowed/);
+  assert.throws(() => rsyncRsh("/run/routerd/ssh/x' -oProxyCommand=y"), /not a safe absolute path/);
+  assert.throws(() => rsyncRsh('/run/routerd dir/x'), /not a safe absolute path/);
 });

@@ -10,6 +10,7 @@ import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.t
 import { activeLeaseCount, parseDnsmasqLeases } from '../../engines/dnsmasq/leases.ts';
 import { DnsmasqEngine } from '../../engines/dnsmasq/engine.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import { followRole } from '../role.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
 import { engineDown, onEngineExit } from '../common.ts';
 import { dnsmasqConfFor } from './plan.ts';
@@ -86,9 +87,19 @@ export class DhcpServerController implements Controller {
     const engine = this.engineFor(r, ctx, files);
     const configChanged = await engine.writeConfig(conf);
     const dev = input.planCtx.ifname(r.spec.interface);
+    const decision = shouldRun ? undefined : followRole(input.planCtx.resources, dev, input.planCtx.ifname, input.planCtx.status);
+    if (decision && !decision.run && decision.role === 'unknown' && (await engine.adopt())) {
+      // The role is not known yet (routerd just restarted, keepalived has not
+      // reported): a dnsmasq an earlier routerd left running is adopted and left
+      // alone, as keepalived is; it is stopped only once the role says backup.
+      const st = engine.state();
+      const message = `role of the VIP not known yet; dnsmasq left running (adopted${st.state === 'running' ? `, pid ${st.pid}` : ''}) until it is`;
+      ctx.log.info({ resource: id, action: 'dnsmasq-adopt', outcome: 'adopted', why: 'role unknown' }, `${id}: ${message}`);
+      return { phase: Phase.Pending, reason: Reason.WhenFalse, message, observedGeneration: gen, interface: dev, leaseFile: files.leaseFile, process: `running${st.state === 'running' ? ` (pid ${st.pid}, adopted)` : ''}` };
+    }
     if (!shouldRun) {
       // Also stops a dnsmasq an earlier routerd left running (found by its pid file).
-      if (engine.state().state === 'running') ctx.log.info({ resource: id, action: 'dnsmasq-stop', why: planned?.message }, `${id}: stopping dnsmasq (not master)`);
+      if (engine.state().state === 'running' || (await engine.adopt())) ctx.log.info({ resource: id, action: 'dnsmasq-stop', why: planned?.message }, `${id}: stopping dnsmasq (not master)`);
       await engine.stop(false);
       const leases = await summarizeLeaseFile(ctx, files.leaseFile);
       ctx.metrics.dhcpLeases.set({ resource: id }, leases.leaseCount ?? 0);

@@ -7,13 +7,12 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { parseSshOptions } from '../../api/ssh.ts';
 import { sshControlDir, type LeaseSourceKind, type NodePaths } from '../../config/paths.ts';
 import { firstLines, type Host } from '../../host/host.ts';
 import { parseRsyncStats } from '../../kernel/rsync-stats.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
-import { rsyncArgv, type RsyncTarget } from '../../transport/rsync.ts';
+import { rsyncArgv, rsyncSshConfig, type RsyncTarget } from '../../transport/rsync.ts';
 import { mergeSshOptions, SSH_DEFAULTS } from '../../transport/ssh.ts';
 import type { StatusStore } from '../status-store.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
@@ -81,19 +80,19 @@ const INVALID_RETRIES = 3;
 export function pushDeadlineMs(t: LeaseSyncTargetSpec): number {
   const opt = [...t.options].reverse().find((o) => o.startsWith('--timeout='));
   const rsyncTimeout = opt ? Number(opt.slice('--timeout='.length)) : 60;
-  const ssh = parseSshOptions(mergeSshOptions(SSH_DEFAULTS, t.sshOptions)).options;
-  const connect = Number(ssh.filter((o) => o.key === 'connecttimeout').pop()?.value ?? 10);
+  const ssh = mergeSshOptions(SSH_DEFAULTS, t.sshOptions);
+  const connect = Number(ssh.filter((o) => o.key === 'ConnectTimeout').pop()?.value ?? 10);
   const r = Number.isFinite(rsyncTimeout) && rsyncTimeout > 0 ? rsyncTimeout : 240;
   return (r + (Number.isFinite(connect) ? connect : 10) + 20) * 1000;
 }
 
 /** The rsync argv for one push: staged snapshot → the same derived path on the target. */
-export function leaseSyncArgv(spec: Pick<LeaseSyncSpec, 'sourceKind' | 'path'>, t: LeaseSyncTargetSpec, staged: string, controlDir: string): string[] {
+export function leaseSyncArgv(spec: Pick<LeaseSyncSpec, 'sourceKind' | 'path'>, t: LeaseSyncTargetSpec, staged: string, sshConfigPath: string): string[] {
   // --checksum: a renewal rewrites the file with the same size, possibly in the
   // same second; rsync's size+mtime quick check could skip it. --delete: a file
   // dhcpcd removed (a released lease) goes on the target too.
   const extra = ['--checksum', ...(spec.sourceKind === 'DHCPv6PrefixDelegation' ? ['--delete'] : [])];
-  return rsyncArgv({ ...t, options: [...extra, ...t.options] }, staged, spec.path, { controlDir });
+  return rsyncArgv({ ...t, options: [...extra, ...t.options] }, staged, spec.path, sshConfigPath);
 }
 
 export function hostRsyncRunner(host: Host): RsyncRunner {
@@ -184,7 +183,9 @@ class TargetPusher {
     this.force = false;
     const snap = this.latest;
     try {
-      const r = await this.push(this.spec, this.staged);
+      // A push that throws (the ssh config cannot be written, rsync cannot be
+      // spawned) is a failed push like any other: SyncFailed, then backoff.
+      const r = await this.push(this.spec, this.staged).catch((e: unknown) => ({ ok: false, bytes: 0, durationMs: 0, error: (e as Error).message }));
       const now = new Date().toISOString();
       if (r.ok) {
         this.pushedDigest = snap.digest;
@@ -355,7 +356,9 @@ export class LeaseSyncWorker {
     const { log, metrics, paths } = this.deps;
     const controlDir = sshControlDir(paths);
     await mkdir(controlDir, { recursive: true, mode: 0o700 });
-    const argv = leaseSyncArgv(this.spec, t, staged, controlDir);
+    const sshConfig = rsyncSshConfig(t, { controlDir }, controlDir);
+    await this.deps.host.writeFileAtomic(sshConfig.path, sshConfig.text, 0o600);
+    const argv = leaseSyncArgv(this.spec, t, staged, sshConfig.path);
     const r = await this.runner(argv, pushDeadlineMs(t), this.abort.signal);
     const stats = parseRsyncStats(r.stdout);
     const bytes = stats?.bytesSent ?? 0;

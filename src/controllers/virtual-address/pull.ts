@@ -13,7 +13,7 @@ import { applyRestore, classifyRestoreResult, restoreIsolating, snatRestoreBatch
 import { conntrackDumpArgv, parseConntrackExtended, snatAddress, type ConntrackEntry } from '../../kernel/conntrack.ts';
 import { ipAddrShowArgv, parseIpAddr } from '../../kernel/ip.ts';
 import type { Logger } from '../../observability/logger.ts';
-import { rsyncPullArgv } from '../../transport/rsync.ts';
+import { rsyncPullArgv, rsyncSshConfig } from '../../transport/rsync.ts';
 import { SshHost } from '../../transport/ssh-host.ts';
 import type { StatusLookup } from '../../when/evaluate.ts';
 import { leaseSyncSource, type LeaseSyncKind } from '../lease-sync/plan.ts';
@@ -156,7 +156,9 @@ export async function pullState(vip: ResourceOf<'VirtualAddress'>, syncs: GatedS
     const src = leaseSyncSource(r, deps.planCtx);
     deps.progress(`waiting for ${src.kind} leases from ${master.host}`);
     const extra = ['--checksum', ...(src.kind === 'DHCPv6PrefixDelegation' ? ['--delete'] : [])];
-    const argv = rsyncPullArgv({ ...t, options: [...extra, ...t.options] }, src.path, { controlDir: deps.controlDir });
+    const sshConfig = rsyncSshConfig(t, { controlDir: deps.controlDir }, deps.controlDir);
+    await deps.local.writeFileAtomic(sshConfig.path, sshConfig.text, 0o600);
+    const argv = rsyncPullArgv({ ...t, options: [...extra, ...t.options] }, src.path, sshConfig.path);
     const c = await deps.local.run(argv, { timeoutMs: 90_000 });
     // 23 with "No such file": the master has written no leases; nothing of ours is older than nothing.
     const missing = c.code === 23 && /No such file/.test(c.stderr);

@@ -38,6 +38,7 @@ export class DnsmasqEngine extends ConfiguredDaemon {
         pidFile: files.pidFile,
         logFile: files.logFile,
         owns: (cmd) => cmd.some((a) => a.endsWith('dnsmasq')) && cmd.includes(`--conf-file=${files.conf}`),
+        checkArgv: (candidate) => ['dnsmasq', '--test', `--conf-file=${candidate}`],
       },
       onExit,
       procs,

@@ -58,6 +58,7 @@ export class KeepalivedEngine extends ConfiguredDaemon {
         pidFile: join(dir, 'keepalived.pid'),
         logFile: join(dir, 'keepalived.log'),
         owns: (cmd) => cmd.some((a) => a.endsWith('keepalived')) && cmd.includes(confArg),
+        checkArgv: (candidate) => ['keepalived', '--config-test', `--use-file=${candidate}`],
       },
       (info) => events.onExit(info),
       procs,

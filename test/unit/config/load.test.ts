@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -177,4 +177,33 @@ test('a reference to a resource that failed validation is not reported as dangli
     r.errors.map((e) => e.code),
     ['RD_E_INVALID_ADDRESS'],
   );
+});
+
+test('a config over the size cap fails fast with a clear error, before any parsing', async () => {
+  // 50 MB: what used to take minutes and end in "Maximum call stack size exceeded".
+  const huge = `- apiVersion: net.routerd.net/v1alpha1\n  kind: Interface\n  metadata: {name: a}\n  spec: {ifname: ${'['.repeat(50 * 1024 * 1024)}`;
+  const r = parseConfigText(huge, 'huge.yaml');
+  assert.deepEqual(r.errors.map((e) => `${e.code} ${e.line}:${e.col}`), ['RD_E_TOO_LARGE 1:1']);
+  assert.match(r.errors[0]!.message, /at most 2097152 bytes/);
+  const file = write('big.yaml', `# ${'x'.repeat(3 * 1024 * 1024)}\n`);
+  const fromFile = await loadDesired({ files: [file], replace: true });
+  assert.deepEqual(fromFile.errors.map((e) => e.code), ['RD_E_TOO_LARGE']);
+});
+
+test('aliases and unknown tags are refused at their position, not mis-resolved', () => {
+  const r = parseConfigText('- &a {apiVersion: net.routerd.net/v1alpha1, kind: Interface, metadata: {name: a}, spec: {ifname: a0}}\n- *a\n', 'alias.yaml');
+  assert.deepEqual(r.errors.map((e) => `${e.code} ${e.line}:${e.col}`), ['RD_E_YAML_UNSUPPORTED 2:3']);
+  const t = parseConfigText('- !!binary aGk=\n', 'tag.yaml');
+  assert.match(t.errors[0]!.message, /YAML tag !!binary is not supported/);
+});
+
+test('a SNAT address no VirtualAddress carries is a warning, not an error', async () => {
+  const text = readFileSync(example('lab/router-a.yaml'), 'utf8').replace(/address: 198\.51\.100\.100$/m, 'address: 198.51.100.150');
+  const f = write('snat-warning.yaml', text);
+  const r = await loadDesired({ files: [f], replace: true });
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.notes.map((n) => n.replace(/^.*?: warning /, '')), [
+    'NAT44Rule/lan-out spec.snat.address: SNAT address 198.51.100.150 is not carried by any VirtualAddress (address or extraAddresses); unless an interface holds it statically, it will not move with the VRRP role',
+  ]);
+  assert.deepEqual((await loadDesired({ files: [example('lab/router-a.yaml')], replace: true })).notes, []);
 });
