@@ -100,7 +100,8 @@ export function buildRouterctl(): Command {
     .option('--socket <path>', 'status socket of the running routerd (default <run-dir>/routerd.sock)')
     .option('--node <name>', 'node name (VRRP router_id)', hostname())
     .option('--detailed-exitcode', 'exit 0 when nothing would change, 2 when something would, 1 on errors')
-    .action(async (flags: LoadFlags & { runDir: string; stateDir: string; socket?: string; node: string; detailedExitcode?: boolean }) => {
+    .option('--no-engine-check', 'do not have keepalived, nft and dnsmasq check the files routerd would render')
+    .action(async (flags: LoadFlags & { runDir: string; stateDir: string; socket?: string; node: string; detailedExitcode?: boolean; engineCheck: boolean }) => {
       const r = await load(flags);
       if (r.errors.length > 0) {
         process.stderr.write(`${formatErrors(r.errors)}\n`);
@@ -126,6 +127,10 @@ export function buildRouterctl(): Command {
       const running = reported.reachable ? await runningConfig(socketOf(flags)) : undefined;
       const plans = mergeChanges(planNode(resources, observed, planOpts), planChanges(running, resources, observed, planOpts));
       if (flags.detailedExitcode) process.exitCode = planExitCode(plans);
+      // The engines judge the files serve would install: a refused file fails the plan.
+      const checks = flags.engineCheck ? await checkEngineFiles(resources, flags.node) : [];
+      for (const c of checks) process.stderr.write(`${c.includes('is not installed here') ? 'note' : 'error'}: ${c}\n`);
+      if (checks.some((c) => !c.includes('is not installed here'))) process.exitCode = Exit.Failed;
       for (const p of problems) process.stderr.write(`note: not observed: ${p}\n`);
       if (!reported.reachable) process.stderr.write('note: routerd is not running here; status-dependent resources (spec.when) show as waiting\n');
       print(flags.output, { files: r.files, daemon: reported.reachable, resources: plans }, formatPlan(plans));
