@@ -6,6 +6,8 @@ const BENCHES: Record<string, { root: boolean; run: () => Promise<BenchSection> 
   validate: { root: false, run: benchValidate },
   stateless: { root: true, run: async () => (await import('./stateless.ts')).benchStateless() },
   'session-sync': { root: true, run: async () => (await import('./session-sync.ts')).benchSessionSync() },
+  'session-sync-modes': { root: true, run: async () => (await import('./session-sync-modes.ts')).benchSessionSyncModes() },
+  'session-sync-burst': { root: true, run: async () => (await import('./session-sync-modes.ts')).benchSessionSyncBurst() },
   failover: { root: true, run: async () => (await import('./failover.ts')).benchFailover() },
   dhcp: { root: true, run: async () => (await import('./dhcp.ts')).benchDhcp() },
   reconfig: { root: true, run: async () => (await import('./reconfig.ts')).benchReconfig() },
