@@ -83,13 +83,13 @@ export function createMetrics() {
     }),
     conntrackdEntries: new Gauge({
       name: 'routerd_conntrackd_entries',
-      help: 'conntrackd (NAT44SessionSync mode conntrackd) entries per cache: internal (this router\'s flows it replicates), external, injected (from the peer into the kernel: created minus destroyed).',
+      help: 'conntrackd (NAT44SessionSync mode conntrackd) entries per cache: internal (this router\'s flows it replicates), external (only with an external cache), kernel (conntrack -C).',
       labelNames: ['resource', 'cache'] as const,
       registers: [registry],
     }),
     conntrackdCounter: new Gauge({
       name: 'routerd_conntrackd_stat',
-      help: 'conntrackd counters as `conntrackd -s` reports them since it started (packets_sent, packets_received, send_errors, receive_errors, messages_lost, messages_malformed, inject_failed, netlink_overruns, kernel_resyncs).',
+      help: 'conntrackd counters as `conntrackd -s` reports them since it started (packets_sent, packets_received, send_errors, receive_errors, messages_lost, messages_malformed, injected_created, injected_updated, injected_destroyed, injected_failed: entries from the peer written into the kernel, netlink_overruns, kernel_resyncs).',
       labelNames: ['resource', 'counter'] as const,
       registers: [registry],
     }),

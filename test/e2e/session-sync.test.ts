@@ -110,6 +110,14 @@ async function runScenario(t: TestContext, s: Scenario): Promise<void> {
       await until('rb holds the UDP sessions', async () => (await udpEntries(lab, 'rb')).length === UDP_FLOWS, 15_000);
       // Every flow is in rb's kernel before the VIP moves (conntrackd: no external cache, nothing to commit on promotion).
       await until('rb holds the TCP sessions', async () => (await udpEntries(lab, 'rb', 'tcp')).length === TCP_FLOWS, 15_000);
+      if (s.mode === 'conntrackd') {
+        // A dead conntrackd is a status reason and heals: routerd restarts it with backoff; the standby's kernel keeps the entries.
+        await killConntrackd(lab.nodes.rb, 'lan-sessions');
+        await until('rb reports conntrackd exited', async () => procs.rb!.logs.some((l) => l.action === 'conntrackd-exit'), 10_000);
+        const healed = await procs.rb!.waitFor('NAT44SessionSync/lan-sessions', (r) => r.status.phase === 'Synced' && /restarted 1 time/.test(String(r.status.process)), 20_000);
+        t.diagnostic(`conntrackd on rb killed and healed: ${String(healed.status.process)}; kernel entries ${String(healed.status.kernelEntries)}, resync done ${String(healed.status.resyncDoneAt)}`);
+        assert.equal((await udpEntries(lab, 'rb', 'tcp')).length, TCP_FLOWS);
+      }
       if (s.mode === 'stream') {
         // New flows reach the standby through the event stream, well before the next full resync.
         const extra = await startEchoFlows(lab.nodes.client, { target: SERVER, port: PORT, protocol: 'tcp', count: 5, intervalMs: 100, durationMs: 3000 });

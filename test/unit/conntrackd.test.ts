@@ -185,6 +185,9 @@ class SlowEngine extends ConntrackdEngine {
   override get pid(): number {
     return 4242;
   }
+  override state() {
+    return { state: 'running', pid: 4242, since: '2026-01-01T00:00:00Z', adopted: false } as const;
+  }
   override async ctl(args: readonly string[]): Promise<RunResult> {
     if (args[0] === '-s') return { argv: args, code: 1, signal: null, stdout: '', stderr: 'not in this test', timedOut: false, truncated: false, durationMs: 0 };
     this.active++;
@@ -232,4 +235,39 @@ test('NAT44SessionSync schema: event-stream is stream; conntrackd fields and the
   assert.match(issues({ ...base, mode: 'conntrackd', targets: [{ host: '192.0.2.3' }, { host: '192.0.2.4' }] }), /need conntrackd.multicast/);
   assert.match(issues({ ...base, mode: 'conntrackd', targets: [{ host: 'peer.example' }] }), /set conntrackd.peerAddress/);
   assert.match(issues({ ...base, mode: 'conntrackd', conntrackd: { ignoreIPv4: ['192.0.2.0/40'] } }), /not an IPv4 address or prefix/);
+});
+
+/** Stats as conntrackd reports them, with a netlink overrun count the test moves. */
+class OverrunEngine extends SlowEngine {
+  overruns = 0;
+  override async stats() {
+    return {
+      stats: parseConntrackdStats(STATS)!,
+      runtime: { eventsReceived: 5, eventsFiltered: 0, netlinkOverruns: this.overruns, kernelResyncs: 1, netlinkBufferBytes: 2097152 },
+    };
+  }
+}
+
+test('a netlink overrun on the master is a status reason, and heals by a resync from the kernel and a bulk send', async () => {
+  const host = new FakeHost();
+  host.on(['ip', '-j', '-4', 'route', 'get'], { stdout: '[{"dst":"192.0.2.3","dev":"lan0","prefsrc":"192.0.2.2","flags":[]}]' });
+  const ctx = standaloneContext({ host, paths: { stateDir: '/var/lib/routerd', runDir: '/run/routerd' }, nodeName: 'ra' });
+  let engine: OverrunEngine | undefined;
+  const id = 'NAT44SessionSync/lan-sessions';
+  const mode = new ConntrackdSyncMode(id, 'lan-sessions', { ctx, makeEngine: () => (engine = new OverrunEngine(host, PATHS, () => undefined, new FakeProcs())) });
+  const r = syncResource(true);
+  const planCtx = { resources: [VIP, r], ifname: (n: string) => n, paths: { stateDir: '/var/lib/routerd', runDir: '/run/routerd' }, status: () => undefined, nodeName: 'ra' };
+  await mode.update({ spec: r.spec, addresses: ['198.51.100.100'], role: 'master', planCtx, observed: { files: new Map(), existing: new Set<string>() } });
+  await new Promise((res) => setTimeout(res, 150));
+  await mode.pollStats();
+  assert.equal(ctx.status.get(id)?.phase, 'Synced');
+  engine!.overruns = 2;
+  engine!.log.length = 0;
+  await mode.pollStats();
+  assert.equal(ctx.status.get(id)?.reason, 'EventOverrun');
+  await new Promise((res) => setTimeout(res, 150));
+  assert.deepEqual(engine!.log, ['-R', '-B']);
+  assert.equal(ctx.status.get(id)?.phase, 'Synced');
+  assert.equal(ctx.status.get(id)?.netlinkOverruns, 2);
+  await mode.stop({ keepEngines: true });
 });

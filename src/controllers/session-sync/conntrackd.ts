@@ -13,6 +13,7 @@ import { targetName } from '../../api/target.ts';
 import { conntrackdPaths, ConntrackdEngine, TRANSITION_COMMANDS, type VrrpRole } from '../../engines/conntrackd/engine.ts';
 import { renderConntrackdConf, type ConntrackdTransport } from '../../engines/conntrackd/render.ts';
 import type { ConntrackdRuntime, ConntrackdStats } from '../../engines/conntrackd/stats.ts';
+import { parseConntrackCount } from '../../kernel/conntrack.ts';
 import { parseIpRoute } from '../../kernel/ip.ts';
 import { evaluateWhen, type StatusLookup } from '../../when/evaluate.ts';
 import { action, engineDown, onEngineExit, status } from '../common.ts';
@@ -104,6 +105,10 @@ export class ConntrackdSyncMode implements SyncMode {
   private overrunAt: number | undefined;
   private healedAt = 0;
   private resyncRequestedAt: string | undefined;
+  /** First stats poll after the resync request at which no more entries were arriving from the peer. */
+  private resyncDoneAt: string | undefined;
+  private lastInjected: { total: number; at: number } | undefined;
+  private kernelEntries: number | undefined;
   private lastBulkSendAt: string | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -243,7 +248,10 @@ export class ConntrackdSyncMode implements SyncMode {
     );
     if (!error) {
       if (step !== 'resend') this.applied = step;
-      if (step === 'backup') this.resyncRequestedAt = at;
+      if (step === 'backup') {
+        this.resyncRequestedAt = at;
+        this.resyncDoneAt = undefined;
+      }
       if (step === 'master' || step === 'resend') {
         this.lastBulkSendAt = at;
         this.healedAt = Date.now();
@@ -257,9 +265,9 @@ export class ConntrackdSyncMode implements SyncMode {
 
   private startTimers(): void {
     if (!this.statsTimer) {
-      this.statsTimer = setInterval(() => void this.poll(), STATS_EVERY_MS);
+      this.statsTimer = setInterval(() => void this.pollStats(), STATS_EVERY_MS);
       this.statsTimer.unref();
-      void this.poll();
+      void this.pollStats();
     }
     const every = parseDuration(this.spec?.interval ?? DEFAULT_CONNTRACKD_REFRESH_INTERVAL) ?? 30_000;
     if (!this.refreshTimer) {
@@ -272,12 +280,21 @@ export class ConntrackdSyncMode implements SyncMode {
     }
   }
 
-  private async poll(): Promise<void> {
+  /** Read `conntrackd -s` now (a timer does it every few seconds). */
+  async pollStats(): Promise<void> {
     if (this.stopped || this.engine.pid === undefined) return;
-    const r = await this.engine.stats();
+    const [r, count] = await Promise.all([this.engine.stats(), this.ctx.host.run(['conntrack', '-C'], { timeoutMs: 5000 })]);
     if (this.stopped) return;
     this.statsError = r.error;
-    if (r.stats) this.stats = r.stats;
+    this.kernelEntries = count.code === 0 ? parseConntrackCount(count.stdout) : undefined;
+    if (r.stats) {
+      this.stats = r.stats;
+      const total = r.stats.injected.created + r.stats.injected.updated + r.stats.injected.destroyed;
+      const now = Date.now();
+      if (this.resyncRequestedAt && !this.resyncDoneAt && this.lastInjected && this.lastInjected.at > Date.parse(this.resyncRequestedAt) && this.lastInjected.total === total)
+        this.resyncDoneAt = new Date(now).toISOString();
+      this.lastInjected = { total, at: now };
+    }
     if (r.runtime) {
       const before = this.runtime?.netlinkOverruns;
       this.runtime = r.runtime;
@@ -300,7 +317,8 @@ export class ConntrackdSyncMode implements SyncMode {
     if (s) {
       m.conntrackdEntries.set({ resource, cache: 'internal' }, s.internalEntries);
       if (s.externalEntries !== undefined) m.conntrackdEntries.set({ resource, cache: 'external' }, s.externalEntries);
-      m.conntrackdEntries.set({ resource, cache: 'injected' }, Math.max(0, s.injected.created - s.injected.destroyed));
+      if (this.kernelEntries !== undefined) m.conntrackdEntries.set({ resource, cache: 'kernel' }, this.kernelEntries);
+      for (const [op, v] of Object.entries(s.injected)) m.conntrackdCounter.set({ resource, counter: `injected_${op}` }, v);
       for (const [k, v] of [
         ['packets_sent', s.packetsSent],
         ['packets_received', s.packetsReceived],
@@ -308,7 +326,6 @@ export class ConntrackdSyncMode implements SyncMode {
         ['receive_errors', s.receiveErrors],
         ['messages_lost', s.messagesLost],
         ['messages_malformed', s.messagesMalformed],
-        ['inject_failed', s.injected.failed],
       ] as const)
         m.conntrackdCounter.set({ resource, counter: k }, v);
     }
@@ -339,7 +356,6 @@ export class ConntrackdSyncMode implements SyncMode {
       ...(s
         ? {
             localEntries: s.internalEntries,
-            peerEntries: Math.max(0, s.injected.created - s.injected.destroyed),
             injectedCreated: s.injected.created,
             injectedUpdated: s.injected.updated,
             injectedDestroyed: s.injected.destroyed,
@@ -353,7 +369,9 @@ export class ConntrackdSyncMode implements SyncMode {
           }
         : {}),
       ...(rt ? { netlinkOverruns: rt.netlinkOverruns, kernelResyncs: rt.kernelResyncs, netlinkBufferBytes: rt.netlinkBufferBytes } : {}),
+      ...(this.kernelEntries !== undefined ? { kernelEntries: this.kernelEntries } : {}),
       ...(this.resyncRequestedAt ? { resyncRequestedAt: this.resyncRequestedAt } : {}),
+      ...(this.resyncDoneAt ? { resyncDoneAt: this.resyncDoneAt } : {}),
       ...(this.lastBulkSendAt ? { lastSyncTime: this.lastBulkSendAt, lastFullSyncTime: this.lastBulkSendAt } : {}),
       ...(this.transitions.length ? { transitions: this.transitions.map((t) => ({ ...t })) } : {}),
       ...(target
@@ -382,7 +400,7 @@ export class ConntrackdSyncMode implements SyncMode {
       this.role === 'master'
         ? `master: ${s.internalEntries} sessions replicated to ${target ? targetName(target) : 'the peer'}`
         : this.role === 'backup'
-          ? `backup: ${Math.max(0, s.injected.created - s.injected.destroyed)} entries from the peer in the kernel`
+          ? `backup: ${this.kernelEntries ?? '?'} entries in the kernel${this.resyncDoneAt ? '; resync from the peer done' : '; resync from the peer in progress'}`
           : 'fault: kernel timers shortened';
     return { phase: Phase.Synced, reason: Reason.Synced, message, ...base };
   }
