@@ -117,6 +117,12 @@ async function runScenario(t: TestContext, s: Scenario): Promise<void> {
         const healed = await procs.rb!.waitFor('NAT44SessionSync/lan-sessions', (r) => r.status.phase === 'Synced' && /restarted 1 time/.test(String(r.status.process)), 20_000);
         t.diagnostic(`conntrackd on rb killed and healed: ${String(healed.status.process)}; kernel entries ${String(healed.status.kernelEntries)}, resync done ${String(healed.status.resyncDoneAt)}`);
         assert.equal((await udpEntries(lab, 'rb', 'tcp')).length, TCP_FLOWS);
+        // A routerd restart leaves conntrackd running and adopts it.
+        await procs.rb!.stop('SIGTERM');
+        await start('rb');
+        const adopted = await procs.rb!.waitFor('NAT44SessionSync/lan-sessions', (r) => r.status.phase === 'Synced' && /adopted/.test(String(r.status.process)), 20_000);
+        const healedPid = /pid (\d+)/.exec(String(healed.status.process))![1];
+        assert.equal(/pid (\d+)/.exec(String(adopted.status.process))![1], healedPid, 'the same conntrackd, adopted');
       }
       if (s.mode === 'stream') {
         // New flows reach the standby through the event stream, well before the next full resync.
