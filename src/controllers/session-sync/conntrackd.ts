@@ -90,7 +90,11 @@ export class ConntrackdSyncMode implements SyncMode {
   private spec: NAT44SessionSyncSpec | undefined;
   private addresses: readonly string[] = [];
   private link: ConntrackdTransport | undefined;
+  private conf: string | undefined;
+  private specKey: string | undefined;
+  private refreshEveryMs: number | undefined;
   private linkError: string | undefined;
+  private linkWarning: string | undefined;
   private role: SyncRole = 'unknown';
   /** The role whose commands last completed, since conntrackd (re)started. */
   private applied: VrrpRole | undefined;
@@ -131,13 +135,25 @@ export class ConntrackdSyncMode implements SyncMode {
     const cfg = input.spec.conntrackd ?? conntrackdSyncSpec.parse({});
     try {
       this.link = await this.resolveLink(input);
-      this.linkError = undefined;
+      this.linkError = this.linkWarning = undefined;
     } catch (e) {
-      this.linkError = (e as Error).message;
-      this.publish();
-      return;
+      const message = (e as Error).message;
+      if (!this.link || this.specKey !== JSON.stringify(input.spec)) {
+        this.linkError = message;
+        this.publish();
+        return;
+      }
+      // The route to the peer went away (its link is down): keep the link conntrackd runs on, and keep driving the role.
+      if (this.linkWarning !== message) this.ctx.log.warn({ resource: this.id, action: 'conntrackd-link', err: message }, 'route to the peer not found; keeping the sync link as it was');
+      this.linkWarning = message;
     }
-    const conf = renderConntrackdConf({ transport: this.link, ignore: this.ignored(input, this.link, cfg.ignoreIPv4), files: this.engine.paths, tuning: cfg.tuning });
+    // Without an observation of the interfaces the ignore list would shrink and restart conntrackd: keep the config.
+    const conf =
+      input.observed.interfaces === undefined && this.conf !== undefined
+        ? this.conf
+        : renderConntrackdConf({ transport: this.link, ignore: this.ignored(input, this.link, cfg.ignoreIPv4), files: this.engine.paths, tuning: cfg.tuning });
+    this.conf = conf;
+    this.specKey = JSON.stringify(input.spec);
     let outcome: Awaited<ReturnType<ConntrackdEngine['run']>>;
     try {
       outcome = await this.engine.run(conf);
@@ -270,7 +286,12 @@ export class ConntrackdSyncMode implements SyncMode {
       void this.pollStats();
     }
     const every = parseDuration(this.spec?.interval ?? DEFAULT_CONNTRACKD_REFRESH_INTERVAL) ?? 30_000;
+    if (this.refreshTimer && this.refreshEveryMs !== every) {
+      clearInterval(this.refreshTimer);
+      this.refreshTimer = undefined;
+    }
     if (!this.refreshTimer) {
+      this.refreshEveryMs = every;
       // The kernel refreshes an entry's timeout with every packet but reports no
       // event for it: idle-looking UDP entries would expire on the standby.
       this.refreshTimer = setInterval(() => {
@@ -353,6 +374,7 @@ export class ConntrackdSyncMode implements SyncMode {
         ? { link: this.link.kind === 'udp' ? `udp ${this.link.localAddress} → ${this.link.peerAddress}:${this.link.port} on ${this.link.interface}` : `multicast ${this.link.group} group ${this.link.port} from ${this.link.localAddress} on ${this.link.interface}` }
         : {}),
       appliedRole: this.applied ?? '-',
+      ...(this.linkWarning ? { warnings: [`sync link kept as it was: ${this.linkWarning}`] } : {}),
       ...(s
         ? {
             localEntries: s.internalEntries,
