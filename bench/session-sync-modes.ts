@@ -410,7 +410,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
     title: `NAT session sync, the three modes: a burst of ${BURST_RATE / 1000}k new flows/s`,
     method:
       `Router A holds ${BURST_BASE / 1000}k entries, already on B; then ${BURST_RATE}/s new SNAT entries are inserted on A (\`conntrack -R\` batches of ${(BURST_RATE * BATCH_MS) / 1000} every ${BATCH_MS} ms) for ${BURST_S} s ` +
-      `(the issue asks for 60 s; shortened to fit a shared 2-core machine, set ROUTERD_BENCH_BURST_S=60 for the full run). Lag = first NEW event of an entry on A to its first NEW event on B ` +
+      `(the issue asks for 60 s; 60 s at 5k/s is 300k entries, more than nf_conntrack_max 262144, which cannot be raised inside a network namespace, so the burst is ${BURST_S} s; ROUTERD_BENCH_BURST_S sets it). Lag = first NEW event of an entry on A to its first NEW event on B ` +
       `(\`conntrack -E\` watchers with 64 MB buffers in the bench process); missing = entries A holds that B does not, ${SETTLE_MS / 1000} s after the burst; ` +
       'CPU = utime+stime over the burst and settle time, from /proc.',
     header: ['mode', 'new entries', 'lag p50 / p99', 'missing on B after settle', 'CPU routerd', 'CPU conntrackd (A+B)'],
