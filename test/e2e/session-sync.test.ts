@@ -106,7 +106,11 @@ async function runScenario(t: TestContext, s: Scenario): Promise<void> {
         20_000,
       );
       const target = (synced.status.targets as { sent: number; lagMs: number }[])[0]!;
-      t.diagnostic(`${s.mode}: ra synced ${target.sent} entries to rb, lag ${target.lagMs} ms`);
+      t.diagnostic(
+        s.mode === 'conntrackd'
+          ? `conntrackd: ra's internal cache holds ${String(synced.status.localEntries)} entries; ${String(synced.status.packetsSent)} sync packets sent, ${String(synced.status.messagesLost)} lost`
+          : `${s.mode}: ra synced ${target.sent} entries to rb, lag ${target.lagMs} ms`,
+      );
       await until('rb holds the UDP sessions', async () => (await udpEntries(lab, 'rb')).length === UDP_FLOWS, 15_000);
       // Every flow is in rb's kernel before the VIP moves (conntrackd: no external cache, nothing to commit on promotion).
       await until('rb holds the TCP sessions', async () => (await udpEntries(lab, 'rb', 'tcp')).length === TCP_FLOWS, 15_000);
