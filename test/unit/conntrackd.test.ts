@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import type { AnyResource, ResourceOf } from '../../src/api/kinds.ts';
 import { nat44SessionSyncSpec } from '../../src/api/nat.ts';
 import { standaloneContext } from '../../src/controllers/controller.ts';
-import { conntrackdRole, ConntrackdSyncMode } from '../../src/controllers/session-sync/conntrackd.ts';
+import { ConntrackdSyncMode } from '../../src/controllers/session-sync/conntrackd.ts';
+import { conntrackdRole, planConntrackd } from '../../src/controllers/session-sync/conntrackd-role.ts';
 import { conntrackdPaths, ConntrackdEngine, TRANSITION_COMMANDS } from '../../src/engines/conntrackd/engine.ts';
 import { DEFAULT_TUNING, renderConntrackdConf, type ConntrackdConfInput } from '../../src/engines/conntrackd/render.ts';
 import { parseConntrackdRuntime, parseConntrackdStats } from '../../src/engines/conntrackd/stats.ts';
@@ -172,6 +173,22 @@ test('conntrackd role from the VirtualAddress that spec.when reads (or the only 
     assert.equal(conntrackdRole(r, [VIP, r], lookup('fault')), 'fault');
     assert.equal(conntrackdRole(r, [VIP, r], lookup(undefined)), 'unknown');
   }
+});
+
+test('plan: conntrackd runs in every role; the plan names the transition the role asks for', () => {
+  const r = syncResource(true);
+  const ctx = (role: string | undefined) => ({
+    resources: [VIP, r],
+    ifname: (n: string) => n,
+    paths: { stateDir: '/var/lib/routerd', runDir: '/run/routerd' },
+    status: (kind: string, _name: string, field: string) => (kind === 'VirtualAddress' && field === 'role' ? role : undefined),
+    nodeName: 'rb',
+  });
+  const backup = planConntrackd(r, ctx('backup'));
+  assert.deepEqual(backup.actions.map((a) => a.verb), ['run']);
+  assert.match(backup.actions[0]!.detail, /role backup: conntrackd -n/);
+  assert.match(planConntrackd(r, ctx('master')).actions[0]!.detail, /role master: conntrackd -c, -f, -R, -B/);
+  assert.match(planConntrackd(r, ctx(undefined)).actions[0]!.detail, /role unknown/);
 });
 
 /** An engine whose control commands take a while and record when they ran. */

@@ -8,64 +8,21 @@ import { isIPv4 } from 'node:net';
 import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
 import { conntrackdSyncSpec, DEFAULT_CONNTRACKD_REFRESH_INTERVAL, type NAT44SessionSyncSpec } from '../../api/nat.ts';
 import { parseDuration } from '../../api/primitives.ts';
-import { stateKeys } from '../../api/when.ts';
 import { targetName } from '../../api/target.ts';
 import { conntrackdPaths, ConntrackdEngine, TRANSITION_COMMANDS, type VrrpRole } from '../../engines/conntrackd/engine.ts';
+import { conntrackdRole } from './conntrackd-role.ts';
 import { renderConntrackdConf, type ConntrackdTransport } from '../../engines/conntrackd/render.ts';
 import type { ConntrackdRuntime, ConntrackdStats } from '../../engines/conntrackd/stats.ts';
 import { parseConntrackCount } from '../../kernel/conntrack.ts';
 import { parseIpRoute } from '../../kernel/ip.ts';
-import { evaluateWhen, type StatusLookup } from '../../when/evaluate.ts';
-import { action, engineDown, onEngineExit, status } from '../common.ts';
+import { engineDown, onEngineExit } from '../common.ts';
 import type { ControllerContext, ReconcileInput } from '../controller.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
-import type { PlanContext, ResourcePlan } from '../types.ts';
+import type { ResourcePlan } from '../types.ts';
 import type { SyncMode, SyncModeInput, SyncRole } from './mode.ts';
-import { selectSnatAddresses } from './select.ts';
 
 const STATS_EVERY_MS = 2000;
 const TRANSITIONS_KEPT = 5;
-
-/** The VirtualAddresses whose role this resource follows: those spec.when names, else the only one. */
-function roleSources(r: ResourceOf<'NAT44SessionSync'>, resources: readonly AnyResource[]): string[] {
-  const named = r.spec.when ? stateKeys(r.spec.when).filter((k) => k.key.kind === 'VirtualAddress' && k.key.field === 'role').map((k) => k.key.name) : [];
-  if (named.length) return [...new Set(named)];
-  const vips = resources.filter((x) => x.kind === 'VirtualAddress');
-  return vips.length === 1 ? [vips[0]!.metadata.name] : [];
-}
-
-/**
- * The role conntrackd is driven to: spec.when true → master, false → backup
- * (fault when a VirtualAddress it reads is in fault), unknown → unknown. With
- * no spec.when, the only VirtualAddress's role.
- */
-export function conntrackdRole(r: ResourceOf<'NAT44SessionSync'>, resources: readonly AnyResource[], lookup: StatusLookup): SyncRole {
-  const sources = roleSources(r, resources);
-  const roles = sources.map((n) => lookup('VirtualAddress', n, 'role'));
-  if (roles.includes('fault')) return 'fault';
-  if (r.spec.when) {
-    const truth = evaluateWhen(r.spec.when, lookup).truth;
-    return truth === 'true' ? 'master' : truth === 'false' ? 'backup' : 'unknown';
-  }
-  const [role] = roles;
-  return role === 'master' || role === 'backup' ? role : 'unknown';
-}
-
-/** The plan for a conntrackd-mode resource: conntrackd runs in every role, so spec.when is not a gate here. */
-export function planConntrackd(r: ResourceOf<'NAT44SessionSync'>, ctx: PlanContext): ResourcePlan {
-  const id = resourceId(r);
-  const role = conntrackdRole(r, ctx.resources, ctx.status);
-  const sel = selectSnatAddresses(r, ctx.status);
-  const cfg = r.spec.conntrackd;
-  const peer = cfg?.multicast ? `multicast ${cfg.multicast.group}` : (cfg?.peerAddress ?? r.spec.targets[0]?.host ?? '?');
-  const then = role === 'unknown' ? 'role unknown: no transition yet' : `role ${role}: conntrackd ${TRANSITION_COMMANDS[role].map((c) => c.join(' ')).join(', ')}`;
-  const actions = [action(r, 'run', 'conntrackd', `FTFW to ${peer} port ${cfg?.port ?? 3780}, external cache disabled (peer entries go into the kernel); ${then}`)];
-  return {
-    resource: id,
-    actions,
-    status: status(Phase.Pending, Reason.Planned, `run conntrackd (${role})`, sel.ok ? { snatAddresses: sel.addresses, role } : { role }),
-  };
-}
 
 interface Transition {
   role: VrrpRole | 'resend';

@@ -4,7 +4,7 @@ import { targetName } from '../../api/target.ts';
 import { action, gate, status } from '../common.ts';
 import { Phase, Reason } from '../status.ts';
 import type { Planner, ResourcePlan } from '../types.ts';
-import { planConntrackd } from './conntrackd.ts';
+import { planConntrackd } from './conntrackd-role.ts';
 import { selectSnatAddresses } from './select.ts';
 
 export const sessionSyncPlanner: Planner<'NAT44SessionSync'> = {
