@@ -149,3 +149,19 @@ export async function killKeepalived(node: LabNode): Promise<void> {
       // gone already
     }
 }
+
+/**
+ * Kill the conntrackd a router's routerd supervises for a NAT44SessionSync in
+ * mode conntrackd, as a crash would (by the PID routerd wrote). No pid file: nothing to do.
+ */
+export async function killConntrackd(node: LabNode, resourceName: string): Promise<void> {
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(resourceName)) throw new TypeError(`invalid resource name ${JSON.stringify(resourceName)}`);
+  const text = await node.host.readFile(`${LAB_RUN_DIR}/conntrackd/${resourceName}.pid`);
+  const pid = text ? Number.parseInt(text.trim(), 10) : NaN;
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}

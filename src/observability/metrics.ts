@@ -81,6 +81,24 @@ export function createMetrics() {
       labelNames: ['resource'] as const,
       registers: [registry],
     }),
+    conntrackdEntries: new Gauge({
+      name: 'routerd_conntrackd_entries',
+      help: 'conntrackd (NAT44SessionSync mode conntrackd) entries per cache: internal (this router\'s flows it replicates), external (only with an external cache), kernel (conntrack -C).',
+      labelNames: ['resource', 'cache'] as const,
+      registers: [registry],
+    }),
+    conntrackdCounter: new Gauge({
+      name: 'routerd_conntrackd_stat',
+      help: 'conntrackd counters as `conntrackd -s` reports them since it started (packets_sent, packets_received, send_errors, receive_errors, messages_lost, messages_malformed, injected_created, injected_updated, injected_destroyed, injected_failed: entries from the peer written into the kernel, netlink_overruns, kernel_resyncs).',
+      labelNames: ['resource', 'counter'] as const,
+      registers: [registry],
+    }),
+    conntrackdTransitions: new Counter({
+      name: 'routerd_conntrackd_transitions_total',
+      help: 'conntrackd role transitions routerd ran (master, backup, fault; resend = resync from the kernel and bulk send) by outcome.',
+      labelNames: ['resource', 'role', 'outcome'] as const,
+      registers: [registry],
+    }),
     leaseSyncTotal: new Counter({
       name: 'routerd_lease_sync_total',
       help: 'Lease sync pushes per resource, target and outcome (ok, error), and sources refused as invalid (target "-").',

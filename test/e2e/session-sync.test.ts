@@ -11,7 +11,7 @@ import { test, type TestContext } from 'node:test';
 import { parseConntrackExtended, snatAddress } from '../../src/kernel/conntrack.ts';
 import { hardenRouter } from '../../src/lab/harden.ts';
 import { enableLabSsh, type LabSsh } from '../../src/lab/sshd.ts';
-import { killKeepalived, startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
+import { killConntrackd, killKeepalived, startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
 import { createLab, labPrefix, type Lab } from '../../src/lab/topology.ts';
 import { startEchoFlows, startTcpEchoServer, type EchoFlows, type EchoServer, type FlowReport } from '../../src/lab/traffic.ts';
 import { requireE2E } from '../helpers/e2e.ts';
@@ -25,12 +25,13 @@ const UDP_FLOWS = 50;
 const MARK = 0x42;
 
 interface Scenario {
-  readonly mode: 'snapshot' | 'stream' | 'off';
+  readonly mode: 'snapshot' | 'stream' | 'conntrackd' | 'off';
 }
 
 function configFor(router: 'a' | 'b', yaml: string, s: Scenario): string {
   let y = yaml;
   if (s.mode === 'stream') y = y.replace('mode: snapshot\n    interval: 1s', 'mode: stream\n    interval: 10s');
+  if (s.mode === 'conntrackd') y = y.replace('mode: snapshot\n    interval: 1s', 'mode: conntrackd');
   return y;
 }
 
@@ -46,6 +47,7 @@ async function killRouter(lab: Lab, node: 'ra' | 'rb', proc: RouterdProcess | un
   await lab.linkDown('sw', `${node}-wan`);
   killPid(proc?.pid, 'SIGKILL');
   await killKeepalived(lab.nodes[node]);
+  await killConntrackd(lab.nodes[node], 'lan-sessions');
 }
 
 async function reviveRouter(lab: Lab, node: 'ra' | 'rb'): Promise<void> {
@@ -62,8 +64,8 @@ async function snapshotBoth(tcp: EchoFlows, udp: EchoFlows): Promise<[FlowReport
   return Promise.all([tcp.snapshot(), udp.snapshot()]);
 }
 
-async function udpEntries(lab: Lab, node: 'ra' | 'rb') {
-  const r = await lab.exec(node, ['conntrack', '-L', '-o', 'extended', '-p', 'udp', '--src-nat', SNAT]);
+async function udpEntries(lab: Lab, node: 'ra' | 'rb', protocol: 'udp' | 'tcp' = 'udp') {
+  const r = await lab.exec(node, ['conntrack', '-L', '-o', 'extended', '-p', protocol, '--src-nat', SNAT]);
   return parseConntrackExtended(r.stdout).entries.filter((e) => snatAddress(e) === SNAT && e.original.dport === PORT);
 }
 
@@ -100,12 +102,32 @@ async function runScenario(t: TestContext, s: Scenario): Promise<void> {
       const readyAt = new Date().toISOString();
       const synced = await procs.ra!.waitFor(
         'NAT44SessionSync/lan-sessions',
-        (r) => r.status.phase === 'Synced' && Number(r.status.localEntries) >= TCP_FLOWS + UDP_FLOWS && String(r.status.lastFullSyncTime ?? r.status.lastSyncTime) > readyAt,
+        (r) => r.status.phase === 'Synced' && Number(r.status.localEntries) >= TCP_FLOWS + UDP_FLOWS && (s.mode === 'conntrackd' || String(r.status.lastFullSyncTime ?? r.status.lastSyncTime) > readyAt),
         20_000,
       );
       const target = (synced.status.targets as { sent: number; lagMs: number }[])[0]!;
-      t.diagnostic(`${s.mode}: ra synced ${target.sent} entries to rb, lag ${target.lagMs} ms`);
+      t.diagnostic(
+        s.mode === 'conntrackd'
+          ? `conntrackd: ra's internal cache holds ${String(synced.status.localEntries)} entries; ${String(synced.status.packetsSent)} sync packets sent, ${String(synced.status.messagesLost)} lost`
+          : `${s.mode}: ra synced ${target.sent} entries to rb, lag ${target.lagMs} ms`,
+      );
       await until('rb holds the UDP sessions', async () => (await udpEntries(lab, 'rb')).length === UDP_FLOWS, 15_000);
+      // Every flow is in rb's kernel before the VIP moves (conntrackd: no external cache, nothing to commit on promotion).
+      await until('rb holds the TCP sessions', async () => (await udpEntries(lab, 'rb', 'tcp')).length === TCP_FLOWS, 15_000);
+      if (s.mode === 'conntrackd') {
+        // A dead conntrackd is a status reason and heals: routerd restarts it with backoff; the standby's kernel keeps the entries.
+        await killConntrackd(lab.nodes.rb, 'lan-sessions');
+        await until('rb reports conntrackd exited', async () => procs.rb!.logs.some((l) => l.action === 'conntrackd-exit'), 10_000);
+        const healed = await procs.rb!.waitFor('NAT44SessionSync/lan-sessions', (r) => r.status.phase === 'Synced' && /restarted 1 time/.test(String(r.status.process)), 20_000);
+        t.diagnostic(`conntrackd on rb killed and healed: ${String(healed.status.process)}; kernel entries ${String(healed.status.kernelEntries)}, resync done ${String(healed.status.resyncDoneAt)}`);
+        assert.equal((await udpEntries(lab, 'rb', 'tcp')).length, TCP_FLOWS);
+        // A routerd restart leaves conntrackd running and adopts it.
+        await procs.rb!.stop('SIGTERM');
+        await start('rb');
+        const adopted = await procs.rb!.waitFor('NAT44SessionSync/lan-sessions', (r) => r.status.phase === 'Synced' && /adopted/.test(String(r.status.process)), 20_000);
+        const healedPid = /pid (\d+)/.exec(String(healed.status.process))![1];
+        assert.equal(/pid (\d+)/.exec(String(adopted.status.process))![1], healedPid, 'the same conntrackd, adopted');
+      }
       if (s.mode === 'stream') {
         // New flows reach the standby through the event stream, well before the next full resync.
         const extra = await startEchoFlows(lab.nodes.client, { target: SERVER, port: PORT, protocol: 'tcp', count: 5, intervalMs: 100, durationMs: 3000 });
@@ -177,8 +199,8 @@ async function runScenario(t: TestContext, s: Scenario): Promise<void> {
   }
 }
 
-for (const mode of ['snapshot', 'stream', 'off'] as const)
+for (const mode of ['snapshot', 'stream', 'conntrackd', 'off'] as const)
   test(`session sync ${mode === 'off' ? 'disabled: TCP flows die on failover' : `(${mode}): every flow survives failover back and forth`}`, { timeout: 300_000 }, async (t) => {
-    if (!(await requireE2E(t, ['keepalived', 'nft', 'conntrack', 'sshd', 'ssh']))) return;
+    if (!(await requireE2E(t, ['keepalived', 'nft', 'conntrack', 'sshd', 'ssh', ...(mode === 'conntrackd' ? ['conntrackd'] : [])]))) return;
     await runScenario(t, { mode });
   });

@@ -9,7 +9,7 @@ import { describeFailure, type Host } from '../../host/host.ts';
 import { applyRestore } from '../../kernel/conntrack-batch.ts';
 import { SshHost } from '../../transport/ssh-host.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
-import { Phase } from '../status.ts';
+import { ConntrackdSessionSyncs } from './conntrackd.ts';
 import { SessionSyncWorker, type SyncTarget } from './worker.ts';
 
 /**
@@ -32,27 +32,26 @@ export class SessionSyncController implements Controller {
   private readonly workers = new Map<string, SessionSyncWorker>();
   /** Addresses each resource last exported, to prune the ones that leave the selection. */
   private readonly addresses = new Map<string, string[]>();
+  private readonly conntrackd = new ConntrackdSessionSyncs();
 
   async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
     const plans = new Map(input.plans.map((p) => [p.resource, p]));
     const live = new Set<string>();
+    const conntrackdIds = new Set<string>();
     for (const r of input.resources.filter((x): x is ResourceOf<'NAT44SessionSync'> & AnyResource => x.kind === 'NAT44SessionSync')) {
       const id = resourceId(r);
       const plan = plans.get(id);
+      if (r.spec.mode === 'conntrackd') {
+        // conntrackd runs in every role (spec.when gives it the role, it does not gate it).
+        this.stopWorker(id, ctx, 'mode conntrackd');
+        conntrackdIds.add(id);
+        if (plan) await this.conntrackd.reconcile(r, plan, input, ctx);
+        continue;
+      }
       const runs = plan?.actions.some((a) => a.verb === 'run') ?? false;
       if (!runs || !plan) {
         this.stopWorker(id, ctx, plan?.status.reason ?? 'not planned');
         if (plan) ctx.status.set(id, { ...plan.status, observedGeneration: ctx.generation(id) });
-        continue;
-      }
-      if (r.spec.mode === 'conntrackd') {
-        this.stopWorker(id, ctx, 'mode conntrackd');
-        ctx.status.set(id, {
-          phase: Phase.Failed,
-          reason: 'ModeNotSupported',
-          message: 'mode conntrackd is accepted in configs but not implemented yet; use snapshot or stream',
-          observedGeneration: ctx.generation(id),
-        });
         continue;
       }
       live.add(id);
@@ -79,6 +78,7 @@ export class SessionSyncController implements Controller {
       worker.start();
     }
     for (const id of [...this.workers.keys()]) if (!live.has(id)) this.stopWorker(id, ctx, 'resource removed or gate shut');
+    await this.conntrackd.retain(conntrackdIds);
   }
 
   private stopWorker(id: string, ctx: ControllerContext, why: string): void {
@@ -89,7 +89,8 @@ export class SessionSyncController implements Controller {
     ctx.log.info({ resource: id, action: 'sync-stop', why }, `${id}: stopped exporting (${why})`);
   }
 
-  async stop(): Promise<void> {
+  async stop(opts: { keepEngines: boolean } = { keepEngines: true }): Promise<void> {
+    await this.conntrackd.stop(opts);
     this.addresses.clear();
     for (const w of this.workers.values()) w.stop();
     this.workers.clear();

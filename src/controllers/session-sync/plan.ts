@@ -4,6 +4,7 @@ import { targetName } from '../../api/target.ts';
 import { action, gate, status } from '../common.ts';
 import { Phase, Reason } from '../status.ts';
 import type { Planner, ResourcePlan } from '../types.ts';
+import { planConntrackd } from './conntrackd-role.ts';
 import { selectSnatAddresses } from './select.ts';
 
 export const sessionSyncPlanner: Planner<'NAT44SessionSync'> = {
@@ -11,6 +12,7 @@ export const sessionSyncPlanner: Planner<'NAT44SessionSync'> = {
   paths: () => ({ contents: [], existence: [] }),
   plan(resources, observed, ctx) {
     return resources.map((r): ResourcePlan => {
+      if (r.spec.mode === 'conntrackd') return planConntrackd(r, ctx);
       const shut = gate(r, ctx, 'export sessions');
       if (shut) return shut;
       const id = resourceId(r);

@@ -1,0 +1,428 @@
+// The three NAT44SessionSync modes side by side, each through routerd's own
+// code path: snapshot and stream (SessionSyncWorker over ssh, as the controller
+// builds it) and conntrackd (ConntrackdSyncMode: routerd renders the config,
+// supervises conntrackd on both routers and drives the role transitions).
+//
+// session-sync-modes: N synthetic SNAT entries on router A, B empty; time until
+//   B's kernel holds N; then B is promoted: is everything in B's kernel before
+//   the VIP would move, and what does promotion still have to do (conntrackd:
+//   the commit `-c` and the whole master transition).
+// session-sync-burst: a steady base, then new entries at a fixed rate on A;
+//   lag from each entry's NEW event on A to its NEW event on B (p50/p99),
+//   entries missing on B after a settle time, CPU of routerd and conntrackd.
+import { readFile } from 'node:fs/promises';
+import { nat44SessionSyncSpec } from '../src/api/nat.ts';
+import { standaloneContext } from '../src/controllers/controller.ts';
+import { targetHost } from '../src/controllers/session-sync/controller.ts';
+import { ConntrackdSyncMode } from '../src/controllers/session-sync/conntrackd.ts';
+import type { SyncRole } from '../src/controllers/session-sync/mode.ts';
+import { SessionSyncWorker } from '../src/controllers/session-sync/worker.ts';
+import type { AnyResource } from '../src/api/kinds.ts';
+import type { ChildHandle } from '../src/host/host.ts';
+import { LocalHost } from '../src/host/local.ts';
+import { enableLabSsh, type LabSsh } from '../src/lab/sshd.ts';
+import { createLab, labPrefix, type Lab, type LabNode } from '../src/lab/topology.ts';
+import { createMetrics } from '../src/observability/metrics.ts';
+import { checked, ctCount, ctFlush, memoryLogger, seconds, sleep, until } from './lab-util.ts';
+import { median, type BenchSection } from './results.ts';
+
+const SNAT = '198.51.100.100';
+const SERVER = '198.51.100.200';
+const PORT = 7007;
+const RA_LAN = '192.0.2.2';
+const RB_LAN = '192.0.2.3';
+const SIZES = [10_000, 100_000];
+const MODES = ['snapshot', 'stream', 'conntrackd'] as const;
+type Mode = (typeof MODES)[number];
+const SNAT_PORTS = 40_000;
+const CONTROL_DIR = '/run/routerd/ssh';
+const PATHS = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };
+const CATCHUP_TIMEOUT_MS = 180_000;
+/** Burst: this many new entries per second, in batches every BATCH_MS, for BURST_S seconds, on top of BURST_BASE. */
+const BURST_RATE = 5000;
+const BURST_S = Number(process.env.ROUTERD_BENCH_BURST_S ?? 20);
+const BURST_BASE = 10_000;
+const BATCH_MS = 100;
+const SETTLE_MS = 15_000;
+const TICKS = 100;
+
+function synthLines(from: number, count: number): string {
+  const out: string[] = [];
+  for (let i = from; i < from + count; i++) {
+    const client = `192.0.2.${10 + (i % 240)}`;
+    const sport = 1024 + Math.floor(i / 240);
+    const dport = PORT + Math.floor(i / SNAT_PORTS);
+    out.push(
+      `-I -p tcp -s ${client} -d ${SERVER} --sport ${sport} --dport ${dport} --src-nat ${SNAT}:${20_000 + (i % SNAT_PORTS)} -u SEEN_REPLY,ASSURED --state ESTABLISHED -t 3600 -m 66`,
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+async function insertOnA(ra: LabNode, from: number, count: number): Promise<void> {
+  await checked(ra, ['conntrack', '-R', '/dev/stdin'], { stdin: synthLines(from, count), timeoutMs: 120_000 });
+}
+
+/** The routers' own traffic (ssh, conntrackd's UDP) stays out of conntrack, so counts are bench entries only. */
+const NOTRACK = `table ip bench_notrack {
+  chain pre {
+    type filter hook prerouting priority raw; policy accept;
+    notrack
+  }
+  chain out {
+    type filter hook output priority raw; policy accept;
+    notrack
+  }
+}
+`;
+
+// ---------------------------------------------------------------------------
+// the modes, each started on a pair where A is master and B is backup
+
+interface Running {
+  /** Promote B (A is gone): what runs on B's critical path, in ms (undefined: nothing runs). */
+  promote(): Promise<{ commitMs?: number; transitionMs?: number }>;
+  stop(): Promise<void>;
+  /** PIDs of conntrackd on A and B (for CPU). */
+  conntrackdPids(): Promise<number[]>;
+}
+
+function routerdSpec(mode: 'snapshot' | 'stream', interval: string) {
+  return nat44SessionSyncSpec.parse({ mode, interval, snatAddresses: [SNAT], targets: [{ name: 'peer', host: RB_LAN, user: 'root' }] });
+}
+
+function startWorker(lab: Lab, mode: 'snapshot' | 'stream', interval: string): Running {
+  const ra = lab.nodes.ra.host;
+  const worker = new SessionSyncWorker('NAT44SessionSync/bench', routerdSpec(mode, interval), [SNAT], {
+    local: ra,
+    remote: (t) => targetHost(ra, t, CONTROL_DIR),
+    log: memoryLogger('ra').log,
+    metrics: createMetrics(),
+    report: () => undefined,
+    generation: () => 1,
+  });
+  worker.start();
+  return {
+    promote: async () => ({}),
+    stop: async () => worker.stop(),
+    conntrackdPids: async () => [],
+  };
+}
+
+const CTD_SPEC = (peer: string) => nat44SessionSyncSpec.parse({ mode: 'conntrackd', snatAddresses: [SNAT], targets: [{ name: 'peer', host: peer }] });
+
+async function startConntrackdPair(lab: Lab): Promise<Running> {
+  const nodes = [
+    { node: lab.nodes.ra, self: RA_LAN, peer: RB_LAN, role: 'master' as SyncRole },
+    { node: lab.nodes.rb, self: RB_LAN, peer: RA_LAN, role: 'backup' as SyncRole },
+  ];
+  const modes = nodes.map((n) => {
+    const ctx = standaloneContext({ host: n.node.host, paths: PATHS, nodeName: n.node.name });
+    const mode = new ConntrackdSyncMode('NAT44SessionSync/bench', 'bench', { ctx });
+    const input = (role: SyncRole) => ({
+      spec: CTD_SPEC(n.peer),
+      addresses: [SNAT],
+      role,
+      planCtx: { resources: [] as AnyResource[], ifname: (x: string) => x, paths: PATHS, status: () => undefined, nodeName: n.node.name },
+      observed: { files: new Map(), existing: new Set<string>(), interfaces: [{ name: 'lan0', up: true, addresses: [{ family: 4 as const, address: n.self, prefixLength: 24 }] }] },
+    });
+    return { ...n, ctx, mode, input };
+  });
+  await Promise.all(modes.map((m) => m.mode.update(m.input(m.role))));
+  const ctl = (node: LabNode, args: string[]) => checked(node, ['conntrackd', '-C', `${PATHS.runDir}/conntrackd/bench.conf`, ...args], { timeoutMs: 60_000 });
+  return {
+    async promote() {
+      const b = modes[1]!;
+      // The commit a classic setup runs first on promotion: nothing to commit with the external cache disabled.
+      const c0 = performance.now();
+      await ctl(b.node, ['-c']);
+      const commitMs = performance.now() - c0;
+      const t0 = performance.now();
+      await b.mode.update(b.input('master'));
+      await until('B master transition', async () => (await ctl(b.node, ['-s'])).code === 0 && b.ctx.status.get('NAT44SessionSync/bench')?.appliedRole === 'master', 60_000, 5);
+      return { commitMs, transitionMs: performance.now() - t0 };
+    },
+    async stop() {
+      for (const m of modes) await m.mode.stop({ keepEngines: false });
+    },
+    async conntrackdPids() {
+      const pids: number[] = [];
+      for (const m of modes) {
+        const t = await m.node.host.readFile(`${PATHS.runDir}/conntrackd/bench.pid`);
+        if (t) pids.push(Number(t.trim()));
+      }
+      return pids;
+    },
+  };
+}
+
+function start(lab: Lab, mode: Mode, purpose: 'catchup' | 'burst'): Promise<Running> | Running {
+  if (mode === 'conntrackd') return startConntrackdPair(lab);
+  // catch-up: only the first cycle counts; burst: the modes' defaults.
+  return startWorker(lab, mode, purpose === 'catchup' ? '1h' : mode === 'snapshot' ? '2s' : '30s');
+}
+
+// ---------------------------------------------------------------------------
+// CPU: utime+stime (+ reaped children) from /proc, in seconds
+
+async function cpuOf(pid: number, withChildren: boolean): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields 14..17 (1-based) are utime stime cutime cstime; f[0] is field 3.
+    const [ut, st, cut, cst] = [f[11], f[12], f[13], f[14]].map(Number);
+    return ((ut ?? 0) + (st ?? 0) + (withChildren ? (cut ?? 0) + (cst ?? 0) : 0)) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+const local = new LocalHost();
+
+async function netnsPids(lab: Lab, node: 'ra' | 'rb'): Promise<number[]> {
+  const out = await local.run(['ip', 'netns', 'pids', lab.nodes[node].netns], { timeoutMs: 10_000 });
+  return out.stdout.split(/\s+/).filter((x) => /^\d+$/.test(x)).map(Number);
+}
+
+/** CPU seconds of routerd's side (this process with its reaped children, and sshd on B running restores) and of conntrackd. */
+async function cpuSample(lab: Lab, ctdPids: readonly number[], exclude: ReadonlySet<number>): Promise<{ routerd: number; conntrackd: number }> {
+  let routerd = await cpuOf(process.pid, true);
+  let conntrackd = 0;
+  for (const node of ['ra', 'rb'] as const)
+    for (const pid of await netnsPids(lab, node)) {
+      if (exclude.has(pid)) continue;
+      if (ctdPids.includes(pid)) conntrackd += await cpuOf(pid, false);
+      else routerd += await cpuOf(pid, true);
+    }
+  return { routerd, conntrackd };
+}
+
+// ---------------------------------------------------------------------------
+// NEW events seen on A and on B, keyed by the original tuple. conntrack -E
+// writes straight into a file with its own timestamps (-o timestamp), so a busy
+// bench process neither delays the times nor makes the watcher lose events.
+
+interface Watcher {
+  readonly file: string;
+  readonly child: ChildHandle;
+}
+
+function watchNew(lab: Lab, node: LabNode): Watcher {
+  const file = `${lab.base}/watch-${node.name}-${Date.now()}.log`;
+  const child = node.host.spawn(['conntrack', '-E', '-e', 'NEW', '-o', 'timestamp', '--src-nat', SNAT, '--buffer-size', String(64 * 1024 * 1024)], { logFile: file });
+  return { file, child };
+}
+
+/** First NEW time (ms) per tuple, and how often conntrack said it lost events. */
+async function readWatch(w: Watcher): Promise<{ first: Map<string, number>; overruns: number }> {
+  const first = new Map<string, number>();
+  let overruns = 0;
+  for (const line of (await readFile(w.file, 'utf8')).split('\n')) {
+    if (/ENOBUFS|losing events/.test(line)) overruns++;
+    const t = /^\[(\d+)\.(\d+)\]/.exec(line);
+    const m = /src=(\S+) dst=\S+ sport=(\d+) dport=(\d+)/.exec(line);
+    if (!t || !m) continue;
+    const key = `${m[1]}:${m[2]}:${m[3]}`;
+    if (!first.has(key)) first.set(key, Number(t[1]) * 1000 + Number(`0.${t[2]}`) * 1000);
+  }
+  return { first, overruns };
+}
+
+function keyOf(i: number): string {
+  return `192.0.2.${10 + (i % 240)}:${1024 + Math.floor(i / 240)}:${PORT + Math.floor(i / SNAT_PORTS)}`;
+}
+
+function percentile(xs: readonly number[], p: number): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+// ---------------------------------------------------------------------------
+
+async function withLab<T>(tag: string, fn: (lab: Lab) => Promise<T>): Promise<T> {
+  const lab = await createLab({ prefix: labPrefix(tag), ipv6: false });
+  let ssh: LabSsh | undefined;
+  try {
+    ssh = await enableLabSsh(lab);
+    for (const n of [lab.nodes.ra, lab.nodes.rb]) await checked(n, ['nft', '-f', '-'], { stdin: NOTRACK });
+    await lab.nodes.ra.host.mkdirp(CONTROL_DIR, 0o700);
+    return await fn(lab);
+  } finally {
+    await ssh?.stop().catch(() => undefined);
+    await lab.destroy();
+  }
+}
+
+interface CatchUp {
+  mode: Mode;
+  n: number;
+  ms: number;
+  beforePromotion: number;
+  commitMs?: number;
+  transitionMs?: number;
+  afterPromotion: number;
+}
+
+export async function benchSessionSyncModes(): Promise<BenchSection> {
+  const results: CatchUp[] = [];
+  await withLab('ssmodes', async (lab) => {
+    const { ra, rb } = lab.nodes;
+    for (const n of SIZES) {
+      await ctFlush(ra);
+      await insertOnA(ra, 0, n);
+      for (const mode of MODES) {
+        await ctFlush(rb);
+        const t0 = performance.now();
+        const run = await start(lab, mode, 'catchup');
+        try {
+          await until(`${mode}: B holds ${n}`, async () => (await ctCount(rb)) >= n, CATCHUP_TIMEOUT_MS, 10);
+          const ms = performance.now() - t0;
+          await sleep(1000);
+          const beforePromotion = await ctCount(rb);
+          const p = await run.promote();
+          const afterPromotion = await ctCount(rb);
+          results.push({ mode, n, ms, beforePromotion, ...p, afterPromotion });
+          console.log(`session-sync-modes ${mode} N=${n}: ${JSON.stringify(results.at(-1))}`);
+        } finally {
+          await run.stop();
+        }
+        await sleep(500);
+      }
+    }
+  });
+  const rows = results.map((r) => [
+    `${r.n / 1000}k`,
+    r.mode,
+    seconds(r.ms),
+    `${r.beforePromotion === r.n ? 'yes' : 'no'} (${r.beforePromotion}/${r.n})`,
+    r.mode === 'conntrackd' ? `\`-c\` ${seconds(r.commitMs ?? 0)} (nothing to commit); whole master transition ${seconds(r.transitionMs ?? 0)}, entries already in place` : 'none (nothing runs on promotion)',
+    String(r.afterPromotion),
+  ]);
+  return {
+    name: 'session-sync-modes',
+    title: 'NAT session sync, the three modes: standby catch-up and promotion',
+    method:
+      'N synthetic SNAT entries in router A\'s kernel, B\'s table emptied; each mode started as routerd runs it (snapshot/stream: SessionSyncWorker over ssh, first cycle only; ' +
+      'conntrackd: ConntrackdSyncMode on both routers, A master, B backup, conntrackd started fresh) until B\'s `conntrack -C` reaches N. ' +
+      'Then B is promoted: the entries B\'s kernel holds before (the VIP would move then) and what runs on B after.',
+    header: ['N', 'mode', 'until B holds N', 'in B\'s kernel before the VIP moves', 'left on the critical path at promotion', 'B entries after promotion'],
+    rows,
+    notes: [
+      'conntrackd runs with `DisableExternalCache on`: the peer\'s entries go into B\'s kernel as they arrive, so the commit a classic external-cache setup runs on promotion ' +
+        '(0.7–1.1 s at 100k in the session-sync section above) has nothing to do here; the master transition (`-c`, `-f`, `-R`, `-B`) runs after the VIP moved but no packet waits for it.',
+      'snapshot and stream restore into B\'s kernel with `conntrack -R` over ssh; promotion runs nothing. Their catch-up time is one full cycle (dump, ssh, restore); ' +
+        'conntrackd\'s is its startup dump on A plus a bulk send (A\'s master transition and B\'s resync request).',
+      'Routers\' own traffic (ssh, conntrackd\'s UDP) is notrack\'ed, so counts are bench entries only. Other work shares this 2-core machine: compare within a row.',
+    ],
+  };
+}
+
+interface Burst {
+  mode: Mode;
+  sent: number;
+  achievedRate: number;
+  lags: number[];
+  missing: number;
+  seenOnA: number;
+  cpu: { routerd: number; conntrackd: number };
+  overruns: number;
+}
+
+export async function benchSessionSyncBurst(): Promise<BenchSection> {
+  const results: Burst[] = [];
+  await withLab('ssburst', async (lab) => {
+    const { ra, rb } = lab.nodes;
+    for (const mode of MODES) {
+      await ctFlush(ra);
+      await ctFlush(rb);
+      await insertOnA(ra, 0, BURST_BASE);
+      const run = await start(lab, mode, 'burst');
+      const watchers: Watcher[] = [];
+      try {
+        await until(`${mode}: B holds the base`, async () => (await ctCount(rb)) >= BURST_BASE, CATCHUP_TIMEOUT_MS, 50);
+        const wa = watchNew(lab, ra);
+        const wb = watchNew(lab, rb);
+        watchers.push(wa, wb);
+        await sleep(500);
+        const exclude = new Set([wa.child.pid, wb.child.pid].filter((p): p is number => p !== undefined));
+        const ctdPids = await run.conntrackdPids();
+        const cpu0 = await cpuSample(lab, ctdPids, exclude);
+        const perBatch = Math.round((BURST_RATE * BATCH_MS) / 1000);
+        const batches = Math.round((BURST_S * 1000) / BATCH_MS);
+        const t0 = performance.now();
+        let next = BURST_BASE;
+        for (let b = 0; b < batches; b++) {
+          const due = t0 + b * BATCH_MS;
+          const wait = due - performance.now();
+          if (wait > 0) await sleep(wait);
+          await insertOnA(ra, next, perBatch);
+          next += perBatch;
+        }
+        const sendMs = performance.now() - t0;
+        const sent = next - BURST_BASE;
+        const total = next;
+        await until(`${mode}: B holds every entry`, async () => (await ctCount(rb)) >= total, SETTLE_MS, 100).catch(() => undefined);
+        const onB = await ctCount(rb);
+        const cpu1 = await cpuSample(lab, ctdPids, exclude);
+        for (const w of watchers.splice(0)) {
+          w.child.kill('SIGTERM');
+          await w.child.exited;
+        }
+        const [ea, eb] = await Promise.all([readWatch(wa), readWatch(wb)]);
+        const lags: number[] = [];
+        let seenOnA = 0;
+        for (let i = BURST_BASE; i < total; i++) {
+          const a = ea.first.get(keyOf(i));
+          const bAt = eb.first.get(keyOf(i));
+          if (a !== undefined) seenOnA++;
+          if (a !== undefined && bAt !== undefined) lags.push(bAt - a);
+        }
+        results.push({
+          mode,
+          sent,
+          achievedRate: sent / (sendMs / 1000),
+          lags,
+          missing: Math.max(0, total - onB),
+          seenOnA,
+          cpu: { routerd: cpu1.routerd - cpu0.routerd, conntrackd: cpu1.conntrackd - cpu0.conntrackd },
+          overruns: ea.overruns + eb.overruns,
+        });
+        const r = results.at(-1)!;
+        console.log(`session-sync-burst ${mode}: sent ${sent} at ${Math.round(r.achievedRate)}/s, lag p50 ${percentile(lags, 50)} p99 ${percentile(lags, 99)}, missing ${r.missing}, cpu ${JSON.stringify(r.cpu)}`);
+      } finally {
+        for (const w of watchers) {
+          w.child.kill('SIGTERM');
+          await w.child.exited;
+        }
+        await run.stop();
+      }
+      await sleep(500);
+    }
+  });
+  const rows = results.map((r) => [
+    r.mode,
+    `${r.sent} in ${BURST_S} s (${Math.round(r.achievedRate)}/s)`,
+    `${seconds(percentile(r.lags, 50))} / ${seconds(percentile(r.lags, 99))}`,
+    String(r.missing),
+    `${r.cpu.routerd.toFixed(1)} s`,
+    r.mode === 'conntrackd' ? `${r.cpu.conntrackd.toFixed(1)} s` : '-',
+  ]);
+  return {
+    name: 'session-sync-burst',
+    title: `NAT session sync, the three modes: a burst of ${BURST_RATE / 1000}k new flows/s`,
+    method:
+      `Router A holds ${BURST_BASE / 1000}k entries, already on B; then ${BURST_RATE}/s new SNAT entries are inserted on A (\`conntrack -R\` batches of ${(BURST_RATE * BATCH_MS) / 1000} every ${BATCH_MS} ms) for ${BURST_S} s ` +
+      `(the issue asks for 60 s; 60 s at 5k/s is 300k entries, more than nf_conntrack_max 262144, which cannot be raised inside a network namespace, so the burst is ${BURST_S} s; ROUTERD_BENCH_BURST_S sets it). Lag = first NEW event of an entry on A to its first NEW event on B ` +
+      `(\`conntrack -E -o timestamp\` watchers with 64 MB buffers, one per router, writing to files: their own receive times); missing = entries A holds that B does not, ${SETTLE_MS / 1000} s after the burst; ` +
+      'CPU = utime+stime over the burst and settle time, from /proc.',
+    header: ['mode', 'new entries', 'lag p50 / p99', 'missing on B after settle', 'CPU routerd', 'CPU conntrackd (A+B)'],
+    rows,
+    notes: [
+      'snapshot: interval 2 s (default), one `-D --src-nat` + `-A` replace per cycle; stream: `conntrack -E` with 32 MB buffer, 20 ms batches, resync 30 s; conntrackd: FTFW over UDP, NetlinkBufferSize 2 MB growing to 64 MB, overrun resync 1 s, DisableExternalCache.',
+      'CPU routerd counts this bench process (the worker, or ConntrackdSyncMode\'s stats polls and transitions) with its reaped children (conntrack dumps and event streams, ssh), and every other process in both routers\' namespaces (sshd running `conntrack -R` on B) except the two measuring watchers and conntrackd, which has its own column. ' +
+        'It also includes the load generator (the `conntrack -R` inserts on A, children of the bench process), the same in every mode, so routerd\'s column is an upper bound; in mode conntrackd it is mostly the generator.',
+      ...results.map((r) => `${r.mode}: ${r.lags.length} of ${r.sent} entries timed (seen on A by the watcher: ${r.seenOnA}); watcher overruns ${r.overruns}; lag p90 ${seconds(percentile(r.lags, 90))}, max ${seconds(Math.max(...r.lags, 0))}, median ${seconds(median(r.lags.length ? r.lags : [0]))}.`),
+    ],
+  };
+}

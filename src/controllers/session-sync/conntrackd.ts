@@ -1,0 +1,422 @@
+// NAT44SessionSync mode conntrackd: conntrackd (FTFW) runs on every router of
+// the pair, supervised like keepalived, and routerd drives its role
+// transitions from the VRRP role, one at a time and in order. Entries from the
+// peer go straight into the kernel (DisableExternalCache), so the standby's
+// kernel holds them before the VIP moves and promotion has no commit to wait
+// for. See docs/session-sync.md.
+import { isIPv4 } from 'node:net';
+import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import { conntrackdSyncSpec, DEFAULT_CONNTRACKD_REFRESH_INTERVAL, type NAT44SessionSyncSpec } from '../../api/nat.ts';
+import { parseDuration } from '../../api/primitives.ts';
+import { targetName } from '../../api/target.ts';
+import { conntrackdPaths, ConntrackdEngine, TRANSITION_COMMANDS, type VrrpRole } from '../../engines/conntrackd/engine.ts';
+import { conntrackdRole } from './conntrackd-role.ts';
+import { renderConntrackdConf, type ConntrackdTransport } from '../../engines/conntrackd/render.ts';
+import type { ConntrackdRuntime, ConntrackdStats } from '../../engines/conntrackd/stats.ts';
+import { parseConntrackCount } from '../../kernel/conntrack.ts';
+import { parseIpRoute } from '../../kernel/ip.ts';
+import { engineDown, onEngineExit } from '../common.ts';
+import type { ControllerContext, ReconcileInput } from '../controller.ts';
+import { Phase, Reason, type ResourceStatus } from '../status.ts';
+import type { ResourcePlan } from '../types.ts';
+import type { SyncMode, SyncModeInput, SyncRole } from './mode.ts';
+
+const STATS_EVERY_MS = 2000;
+const TRANSITIONS_KEPT = 5;
+
+interface Transition {
+  role: VrrpRole | 'resend';
+  at: string;
+  durationMs: number;
+  outcome: 'ok' | 'error';
+  commands: string;
+  error?: string;
+}
+
+export interface ConntrackdModeDeps {
+  readonly ctx: ControllerContext;
+  /** Build the engine (tests pass a fake). */
+  readonly makeEngine?: (id: string, name: string) => ConntrackdEngine;
+}
+
+/** One NAT44SessionSync in mode conntrackd on this router. */
+export class ConntrackdSyncMode implements SyncMode {
+  readonly mode = 'conntrackd' as const;
+  private readonly engine: ConntrackdEngine;
+  private readonly ctx: ControllerContext;
+  private spec: NAT44SessionSyncSpec | undefined;
+  private addresses: readonly string[] = [];
+  private link: ConntrackdTransport | undefined;
+  private conf: string | undefined;
+  private specKey: string | undefined;
+  private refreshEveryMs: number | undefined;
+  private linkError: string | undefined;
+  private linkWarning: string | undefined;
+  private role: SyncRole = 'unknown';
+  /** The role whose commands last completed, since conntrackd (re)started. */
+  private applied: VrrpRole | undefined;
+  private readonly queue: (VrrpRole | 'resend')[] = [];
+  /** The step running now, if any. */
+  private running: VrrpRole | 'resend' | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private transitions: Transition[] = [];
+  private stats: ConntrackdStats | undefined;
+  private runtime: ConntrackdRuntime | undefined;
+  private statsError: string | undefined;
+  private overrunAt: number | undefined;
+  private healedAt = 0;
+  private resyncRequestedAt: string | undefined;
+  /** First stats poll after the resync request at which no more entries were arriving from the peer. */
+  private resyncDoneAt: string | undefined;
+  private lastInjected: { total: number; at: number } | undefined;
+  private kernelEntries: number | undefined;
+  private lastBulkSendAt: string | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly id: string,
+    name: string,
+    deps: ConntrackdModeDeps,
+  ) {
+    this.ctx = deps.ctx;
+    this.engine = deps.makeEngine?.(id, name) ?? new ConntrackdEngine(deps.ctx.host, conntrackdPaths(deps.ctx.paths, name), onEngineExit(deps.ctx, 'conntrackd', id));
+  }
+
+  async update(input: SyncModeInput): Promise<void> {
+    this.stopped = false;
+    this.spec = input.spec;
+    this.addresses = input.addresses;
+    this.role = input.role;
+    const cfg = input.spec.conntrackd ?? conntrackdSyncSpec.parse({});
+    try {
+      this.link = await this.resolveLink(input);
+      this.linkError = this.linkWarning = undefined;
+    } catch (e) {
+      const message = (e as Error).message;
+      if (!this.link || this.specKey !== JSON.stringify(input.spec)) {
+        this.linkError = message;
+        this.publish();
+        return;
+      }
+      // The route to the peer went away (its link is down): keep the link conntrackd runs on, and keep driving the role.
+      if (this.linkWarning !== message) this.ctx.log.warn({ resource: this.id, action: 'conntrackd-link', err: message }, 'route to the peer not found; keeping the sync link as it was');
+      this.linkWarning = message;
+    }
+    // Without an observation of the interfaces the ignore list would shrink and restart conntrackd: keep the config.
+    const conf =
+      input.observed.interfaces === undefined && this.conf !== undefined
+        ? this.conf
+        : renderConntrackdConf({ transport: this.link, ignore: this.ignored(input, this.link, cfg.ignoreIPv4), files: this.engine.paths, tuning: cfg.tuning });
+    this.conf = conf;
+    this.specKey = JSON.stringify(input.spec);
+    let outcome: Awaited<ReturnType<ConntrackdEngine['run']>>;
+    try {
+      outcome = await this.engine.run(conf);
+    } catch (e) {
+      this.ctx.log.error({ resource: this.id, action: 'conntrackd-apply', outcome: 'error', err: (e as Error).message }, 'conntrackd apply failed');
+      this.publish();
+      return;
+    }
+    if (outcome !== 'running') this.ctx.log.info({ resource: this.id, action: 'conntrackd-apply', outcome, pid: this.engine.pid }, `conntrackd ${outcome}`);
+    if (outcome === 'started' || outcome === 'restarted' || outcome === 'adopted') this.applied = undefined;
+    if (outcome === 'backoff' || outcome === 'failed') {
+      this.applied = undefined;
+      setTimeout(() => this.ctx.trigger(`conntrackd ${this.id} retry`), this.engine.retryInMs() + 10).unref();
+    }
+    if (this.engine.pid !== undefined && this.role !== 'unknown' && this.role !== this.lastRequestedRole()) this.enqueue(this.role);
+    this.startTimers();
+    this.publish();
+  }
+
+  async stop(opts: { keepEngines: boolean }): Promise<void> {
+    this.stopped = true;
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.statsTimer = this.refreshTimer = undefined;
+    this.queue.length = 0;
+    await this.chain;
+    await this.engine.stop(opts.keepEngines);
+  }
+
+  /** UDP to the peer (multicast to the group) from the address and interface of the route to it, unless the spec names them. */
+  private async resolveLink(input: SyncModeInput): Promise<ConntrackdTransport> {
+    const spec = input.spec;
+    const cfg = spec.conntrackd ?? conntrackdSyncSpec.parse({});
+    const target = spec.targets[0]!;
+    const peer = cfg.peerAddress ?? target.host;
+    let iface = cfg.interface ? input.planCtx.ifname(cfg.interface) : undefined;
+    let local = cfg.localAddress;
+    if (!iface || !local) {
+      if (!isIPv4(peer)) throw new Error(`cannot route to ${JSON.stringify(peer)}: set conntrackd.interface and conntrackd.localAddress`);
+      const r = await this.ctx.host.run(['ip', '-j', '-4', 'route', 'get', peer], { timeoutMs: 5000 });
+      const route = r.code === 0 ? parseIpRoute(r.stdout).items[0] : undefined;
+      if (!route?.dev || !route.prefsrc) throw new Error(`no route to the peer ${peer}${r.code === 0 ? '' : `: ${r.stderr.trim()}`}`);
+      iface ??= route.dev;
+      local ??= route.prefsrc;
+    }
+    if (cfg.multicast) return { kind: 'multicast', group: cfg.multicast.group, localAddress: local, interface: iface, port: cfg.port };
+    return { kind: 'udp', localAddress: local, peerAddress: peer, interface: iface, port: cfg.port };
+  }
+
+  /**
+   * Flows to or from the routers themselves are not replicated: loopback, this
+   * router's addresses, every VirtualAddress (in any role, so the file does not
+   * change with the role), the sync link's ends, and what the spec adds.
+   */
+  private ignored(input: SyncModeInput, link: ConntrackdTransport, extra: readonly string[]): string[] {
+    const own = (input.observed.interfaces ?? []).flatMap((i) => i.addresses.filter((a) => a.family === 4).map((a) => a.address));
+    const vips = input.planCtx.resources
+      .filter((x): x is ResourceOf<'VirtualAddress'> & AnyResource => x.kind === 'VirtualAddress')
+      .flatMap((v) => [v.spec.address, ...v.spec.extraAddresses.map((x) => x.address)])
+      .map((a) => a.split('/')[0]!)
+      .filter((a) => isIPv4(a));
+    const ends = link.kind === 'udp' ? [link.localAddress, link.peerAddress] : [link.localAddress];
+    return ['127.0.0.0/8', ...own, ...vips, ...ends, ...extra];
+  }
+
+  /** The role conntrackd is in, or is being driven to by a queued or running step. */
+  private lastRequestedRole(): VrrpRole | undefined {
+    const steps = [this.running, ...this.queue].filter((x): x is VrrpRole => x !== undefined && x !== 'resend');
+    return steps.at(-1) ?? this.applied;
+  }
+
+  private enqueue(step: VrrpRole | 'resend'): void {
+    this.queue.push(step);
+    this.chain = this.chain.then(() => this.runNext()).catch(() => undefined);
+  }
+
+  /** One transition: its commands in order; the next waits for it. */
+  private async runNext(): Promise<void> {
+    const step = this.queue.shift();
+    if (step === undefined || this.stopped) return;
+    this.running = step;
+    try {
+      await this.runStep(step);
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async runStep(step: VrrpRole | 'resend'): Promise<void> {
+    const commands = step === 'resend' ? [['-R'], ['-B']] : TRANSITION_COMMANDS[step];
+    const t0 = performance.now();
+    let error: string | undefined;
+    for (const args of commands) {
+      const r = await this.engine.ctl(args);
+      if (r.code !== 0) {
+        error = `conntrackd ${args.join(' ')}: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code ?? r.signal}`}`;
+        break;
+      }
+    }
+    const durationMs = Math.round(performance.now() - t0);
+    const at = new Date().toISOString();
+    const t: Transition = { role: step, at, durationMs, outcome: error ? 'error' : 'ok', commands: commands.map((c) => c.join(' ')).join(', '), ...(error ? { error } : {}) };
+    this.transitions = [t, ...this.transitions].slice(0, TRANSITIONS_KEPT);
+    this.ctx.metrics.conntrackdTransitions.inc({ resource: this.id, role: step, outcome: t.outcome });
+    this.ctx.log[error ? 'warn' : 'info'](
+      { resource: this.id, action: 'conntrackd-transition', role: step, commands: t.commands, durationMs, outcome: t.outcome, ...(error ? { err: error } : {}) },
+      `${this.id}: conntrackd ${step} (${t.commands}) ${t.outcome}`,
+    );
+    if (!error) {
+      if (step !== 'resend') this.applied = step;
+      if (step === 'backup') {
+        this.resyncRequestedAt = at;
+        this.resyncDoneAt = undefined;
+      }
+      if (step === 'master' || step === 'resend') {
+        this.lastBulkSendAt = at;
+        this.healedAt = Date.now();
+      }
+    } else if (step !== 'resend') {
+      this.applied = undefined;
+      setTimeout(() => this.ctx.trigger(`conntrackd ${this.id} transition retry`), 1000).unref();
+    }
+    this.publish();
+  }
+
+  private startTimers(): void {
+    if (!this.statsTimer) {
+      this.statsTimer = setInterval(() => void this.pollStats(), STATS_EVERY_MS);
+      this.statsTimer.unref();
+      void this.pollStats();
+    }
+    const every = parseDuration(this.spec?.interval ?? DEFAULT_CONNTRACKD_REFRESH_INTERVAL) ?? 30_000;
+    if (this.refreshTimer && this.refreshEveryMs !== every) {
+      clearInterval(this.refreshTimer);
+      this.refreshTimer = undefined;
+    }
+    if (!this.refreshTimer) {
+      this.refreshEveryMs = every;
+      // The kernel refreshes an entry's timeout with every packet but reports no
+      // event for it: idle-looking UDP entries would expire on the standby.
+      this.refreshTimer = setInterval(() => {
+        if (this.applied === 'master' && !this.queue.includes('resend')) this.enqueue('resend');
+      }, every);
+      this.refreshTimer.unref();
+    }
+  }
+
+  /** Read `conntrackd -s` now (a timer does it every few seconds). */
+  async pollStats(): Promise<void> {
+    if (this.stopped || this.engine.pid === undefined) return;
+    const [r, count] = await Promise.all([this.engine.stats(), this.ctx.host.run(['conntrack', '-C'], { timeoutMs: 5000 })]);
+    if (this.stopped) return;
+    this.statsError = r.error;
+    this.kernelEntries = count.code === 0 ? parseConntrackCount(count.stdout) : undefined;
+    if (r.stats) {
+      this.stats = r.stats;
+      const total = r.stats.injected.created + r.stats.injected.updated + r.stats.injected.destroyed;
+      const now = Date.now();
+      if (this.resyncRequestedAt && !this.resyncDoneAt && this.lastInjected && this.lastInjected.at > Date.parse(this.resyncRequestedAt) && this.lastInjected.total === total)
+        this.resyncDoneAt = new Date(now).toISOString();
+      this.lastInjected = { total, at: now };
+    }
+    if (r.runtime) {
+      const before = this.runtime?.netlinkOverruns;
+      this.runtime = r.runtime;
+      if (before !== undefined && r.runtime.netlinkOverruns > before) {
+        // conntrackd lost kernel events: resync from the kernel and re-send now (it would otherwise wait NetlinkOverrunResync).
+        this.overrunAt = Date.now();
+        this.ctx.metrics.sessionSyncOverruns.inc({ resource: this.id });
+        this.ctx.log.warn({ resource: this.id, action: 'conntrackd-overrun', overruns: r.runtime.netlinkOverruns, bufferBytes: r.runtime.netlinkBufferBytes }, 'conntrackd lost kernel events; resync and bulk send');
+        if (this.applied === 'master' && !this.queue.includes('resend')) this.enqueue('resend');
+      }
+    }
+    this.exportMetrics();
+    this.publish();
+  }
+
+  private exportMetrics(): void {
+    const m = this.ctx.metrics;
+    const resource = this.id;
+    const s = this.stats;
+    if (s) {
+      m.conntrackdEntries.set({ resource, cache: 'internal' }, s.internalEntries);
+      if (s.externalEntries !== undefined) m.conntrackdEntries.set({ resource, cache: 'external' }, s.externalEntries);
+      if (this.kernelEntries !== undefined) m.conntrackdEntries.set({ resource, cache: 'kernel' }, this.kernelEntries);
+      for (const [op, v] of Object.entries(s.injected)) m.conntrackdCounter.set({ resource, counter: `injected_${op}` }, v);
+      for (const [k, v] of [
+        ['packets_sent', s.packetsSent],
+        ['packets_received', s.packetsReceived],
+        ['send_errors', s.sendErrors],
+        ['receive_errors', s.receiveErrors],
+        ['messages_lost', s.messagesLost],
+        ['messages_malformed', s.messagesMalformed],
+      ] as const)
+        m.conntrackdCounter.set({ resource, counter: k }, v);
+    }
+    if (this.runtime) {
+      m.conntrackdCounter.set({ resource, counter: 'netlink_overruns' }, this.runtime.netlinkOverruns);
+      m.conntrackdCounter.set({ resource, counter: 'kernel_resyncs' }, this.runtime.kernelResyncs);
+    }
+  }
+
+  private status(): ResourceStatus {
+    const st = this.engine.state();
+    const s = this.stats;
+    const rt = this.runtime;
+    const spec = this.spec;
+    const target = spec?.targets[0];
+    const last = this.transitions[0];
+    const base = {
+      observedGeneration: this.ctx.generation(this.id),
+      mode: 'conntrackd',
+      role: this.role,
+      snatAddresses: [...this.addresses],
+      process: st.state === 'running' ? `running (pid ${st.pid}${st.adopted ? ', adopted' : ''}${this.engine.restarts ? `; restarted ${this.engine.restarts} time(s)` : ''})` : st.state,
+      config: this.engine.paths.conf,
+      ...(this.link
+        ? { link: this.link.kind === 'udp' ? `udp ${this.link.localAddress} → ${this.link.peerAddress}:${this.link.port} on ${this.link.interface}` : `multicast ${this.link.group} group ${this.link.port} from ${this.link.localAddress} on ${this.link.interface}` }
+        : {}),
+      appliedRole: this.applied ?? '-',
+      ...(this.linkWarning ? { warnings: [`sync link kept as it was: ${this.linkWarning}`] } : {}),
+      ...(s
+        ? {
+            localEntries: s.internalEntries,
+            injectedCreated: s.injected.created,
+            injectedUpdated: s.injected.updated,
+            injectedDestroyed: s.injected.destroyed,
+            injectFailed: s.injected.failed,
+            packetsSent: s.packetsSent,
+            packetsReceived: s.packetsReceived,
+            sendErrors: s.sendErrors,
+            receiveErrors: s.receiveErrors,
+            messagesLost: s.messagesLost,
+            ...(s.externalEntries !== undefined ? { externalEntries: s.externalEntries } : {}),
+          }
+        : {}),
+      ...(rt ? { netlinkOverruns: rt.netlinkOverruns, kernelResyncs: rt.kernelResyncs, netlinkBufferBytes: rt.netlinkBufferBytes } : {}),
+      ...(this.kernelEntries !== undefined ? { kernelEntries: this.kernelEntries } : {}),
+      ...(this.resyncRequestedAt ? { resyncRequestedAt: this.resyncRequestedAt } : {}),
+      ...(this.resyncDoneAt ? { resyncDoneAt: this.resyncDoneAt } : {}),
+      ...(this.lastBulkSendAt ? { lastSyncTime: this.lastBulkSendAt, lastFullSyncTime: this.lastBulkSendAt } : {}),
+      ...(this.transitions.length ? { transitions: this.transitions.map((t) => ({ ...t })) } : {}),
+      ...(target
+        ? {
+            targets: [
+              {
+                name: targetName(target),
+                host: target.host,
+                phase: s && this.applied ? 'Synced' : 'Pending',
+                sent: s?.packetsSent ?? 0,
+                lost: s?.messagesLost ?? 0,
+              },
+            ],
+          }
+        : {}),
+    };
+    if (this.linkError) return { phase: Phase.Failed, reason: 'SyncLinkUnresolved', message: this.linkError, ...base };
+    if (st.state !== 'running') return { ...base, ...engineDown('conntrackd', this.engine) };
+    if (this.overrunAt !== undefined && this.overrunAt > this.healedAt)
+      return { phase: Phase.Degraded, reason: 'EventOverrun', message: `conntrackd lost kernel events (${rt?.netlinkOverruns ?? '?'} overruns); resyncing`, ...base };
+    if (last && last.outcome === 'error') return { phase: Phase.Degraded, reason: 'TransitionFailed', message: last.error ?? 'transition failed', ...base };
+    if (this.statsError) return { phase: Phase.Degraded, reason: 'StatsUnreadable', message: this.statsError, ...base };
+    if (this.role === 'unknown') return { phase: Phase.Pending, reason: 'RoleUnknown', message: 'conntrackd runs; waiting for the VRRP role', ...base };
+    if (this.applied !== this.role || !s) return { phase: Phase.Pending, reason: 'Transitioning', message: `conntrackd → ${this.role}`, ...base };
+    const message =
+      this.role === 'master'
+        ? `master: ${s.internalEntries} sessions replicated to ${target ? targetName(target) : 'the peer'}`
+        : this.role === 'backup'
+          ? `backup: ${this.kernelEntries ?? '?'} entries in the kernel${this.resyncDoneAt ? '; resync from the peer done' : '; resync from the peer in progress'}`
+          : 'fault: kernel timers shortened';
+    return { phase: Phase.Synced, reason: Reason.Synced, message, ...base };
+  }
+
+  private publish(): void {
+    if (!this.stopped) this.ctx.status.set(this.id, this.status());
+  }
+}
+
+/** The controller's side: one ConntrackdSyncMode per resource in mode conntrackd. */
+export class ConntrackdSessionSyncs {
+  private readonly modes = new Map<string, ConntrackdSyncMode>();
+
+  constructor(private readonly makeEngine?: ConntrackdModeDeps['makeEngine']) {}
+
+  async reconcile(r: ResourceOf<'NAT44SessionSync'> & AnyResource, plan: ResourcePlan, input: ReconcileInput, ctx: ControllerContext): Promise<void> {
+    const id = resourceId(r);
+    let mode = this.modes.get(id);
+    if (!mode) {
+      mode = new ConntrackdSyncMode(id, r.metadata.name, { ctx, ...(this.makeEngine ? { makeEngine: this.makeEngine } : {}) });
+      this.modes.set(id, mode);
+    }
+    const addresses = (plan.status.snatAddresses as string[] | undefined) ?? [];
+    await mode.update({ spec: r.spec, addresses, role: conntrackdRole(r, input.all, input.planCtx.status), planCtx: input.planCtx, observed: input.observed });
+  }
+
+  /** Stop conntrackd of resources that left the config or the mode. */
+  async retain(ids: ReadonlySet<string>): Promise<void> {
+    for (const [id, m] of [...this.modes]) {
+      if (ids.has(id)) continue;
+      this.modes.delete(id);
+      await m.stop({ keepEngines: false });
+    }
+  }
+
+  async stop(opts: { keepEngines: boolean }): Promise<void> {
+    for (const m of this.modes.values()) await m.stop(opts);
+    this.modes.clear();
+  }
+}
