@@ -127,10 +127,11 @@ export function buildRouterctl(): Command {
       const running = reported.reachable ? await runningConfig(socketOf(flags)) : undefined;
       const plans = mergeChanges(planNode(resources, observed, planOpts), planChanges(running, resources, observed, planOpts));
       if (flags.detailedExitcode) process.exitCode = planExitCode(plans);
-      // The engines judge the files serve would install: a refused file fails the plan.
+      // The engines judge the files serve would install. A refusal is a warning
+      // here (the plan may be read on another machine, e.g. without the
+      // router's links); serve never installs a file its engine refuses.
       const checks = flags.engineCheck ? await checkEngineFiles(resources, flags.node) : [];
-      for (const c of checks) process.stderr.write(`${c.includes('is not installed here') ? 'note' : 'error'}: ${c}\n`);
-      if (checks.some((c) => !c.includes('is not installed here'))) process.exitCode = Exit.Failed;
+      for (const c of checks) process.stderr.write(`${c.includes('is not installed here') ? 'note' : 'warning'}: ${c}; serve would keep the running file\n`);
       for (const p of problems) process.stderr.write(`note: not observed: ${p}\n`);
       if (!reported.reachable) process.stderr.write('note: routerd is not running here; status-dependent resources (spec.when) show as waiting\n');
       print(flags.output, { files: r.files, daemon: reported.reachable, resources: plans }, formatPlan(plans));

@@ -63,7 +63,7 @@ test('explain shows a field\'s type, default, allowed values and docs, and the f
   const mode = explain('nat44sessionsync', ['spec', 'mode']);
   assert.equal(mode.kind, 'NAT44SessionSync');
   assert.equal(mode.default, 'snapshot');
-  assert.deepEqual(mode.values, ['snapshot', 'stream', 'conntrackd']);
+  assert.deepEqual(mode.values, ['snapshot', 'stream', 'conntrackd', 'event-stream']); // event-stream: routerd (Go)'s name for stream
   assert.match(mode.description!, /periodic dump and restore/);
   const targets = explain('NAT44SessionSync', ['spec', 'targets']);
   assert.equal(targets.type, 'object[]');
