@@ -4,6 +4,12 @@
 // their counters, which go into the status) and only the elements that differ
 // are deleted and added, in one `nft -f` transaction, so changing one mapping
 // among thousands leaves the others and their counters alone.
+//
+// A pass that changes nothing costs nothing in proportion to the table: when
+// the elements digest the table carries (routerd_state, read by observe)
+// equals the desired one, the maps are not read. They are read, diffed and
+// healed anyway every VERIFY_MS (someone may have edited them by hand), which
+// is also how often the per-mapping counters in the status are refreshed.
 import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
 import { applyTable, removeTable } from '../../engines/nft/apply.ts';
 import {
@@ -12,7 +18,9 @@ import {
   desiredElements,
   desiredStatelessTable,
   diffElements,
+  elementsDigest,
   renderElementChanges,
+  statelessDigest,
   type ElementsOf,
   type StatelessInterface,
 } from '../../engines/nft/stateless.ts';
@@ -68,6 +76,15 @@ export function mappingCounters(
   }));
 }
 
+/** How often a table whose elements digest matches is still read, diffed and healed. */
+export const VERIFY_MS = 5 * 60_000;
+
+/** The live elements as last read, for counters between full reads. */
+interface LastRead {
+  readonly at: number;
+  readonly live: ReadonlyMap<string, NftElementContainer> | undefined;
+}
+
 type Outcome =
   | { readonly kind: 'replaced' | 'unchanged'; readonly live?: ReadonlyMap<string, NftElementContainer> }
   | { readonly kind: 'elements'; readonly added: number; readonly deleted: number; readonly live: ReadonlyMap<string, NftElementContainer> }
@@ -76,6 +93,9 @@ type Outcome =
 export class StatelessNAT44Controller implements Controller {
   readonly name = 'stateless-nat44';
   readonly kinds = ['StatelessNAT44'] as const;
+  private lastRead: LastRead | undefined;
+
+  constructor(private readonly now: () => number = Date.now) {}
 
   async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
     const resources = input.resources.filter((r): r is ResourceOf<'StatelessNAT44'> & AnyResource => r.kind === 'StatelessNAT44');
@@ -110,6 +130,7 @@ export class StatelessNAT44Controller implements Controller {
         message: describeMappings(r, dev, heldExternals(r, input.observed)),
         observedGeneration: gen,
         table: key,
+        ...(this.lastRead ? { countersReadAt: new Date(this.lastRead.at).toISOString() } : {}),
         externalAddresses: r.spec.mappings.map((m) => m.external),
         mappings: mappingCounters(iface, r.spec.mappings, live),
         warnings,
@@ -120,17 +141,22 @@ export class StatelessNAT44Controller implements Controller {
   /** Make the live table match the layout; returns what was done and the live elements (for counters). */
   private async converge(layout: readonly StatelessInterface[], input: ReconcileInput, ctx: ControllerContext): Promise<Outcome> {
     const key = statelessTableKey();
-    const { text, digest } = desiredStatelessTable(layout);
+    const digest = statelessDigest(layout);
+    const wantDigest = elementsDigest(layout);
     const state = tableState(input.observed, digest);
-    const want = desiredElements(layout);
     let reason: string = state;
     if (state === 'current') {
+      const marked = input.observed.nftElementDigests?.get(key) === wantDigest;
+      const last = this.lastRead;
+      if (marked && last && this.now() - last.at < VERIFY_MS) return { kind: 'unchanged', ...(last.live ? { live: last.live } : {}) };
       const read = await readLiveElements(ctx.host);
       const live = read.containers;
+      const want = desiredElements(layout);
       const complete = live !== undefined && [...want.keys()].every((n) => live.has(n));
       if (live && complete) {
+        this.lastRead = { at: this.now(), live };
         const changes = diffElements(want, new Map([...live].map(([n, c]) => [n, asElements(c)])));
-        const script = renderElementChanges(changes);
+        const script = renderElementChanges(changes, marked ? undefined : wantDigest);
         if (!script) return { kind: 'unchanged', live };
         const { added, deleted } = changeCount(changes);
         const r = await applyTable(ctx.host, script);
@@ -144,12 +170,14 @@ export class StatelessNAT44Controller implements Controller {
         reason = `element update failed: ${r.error}`;
       } else reason = read.error ?? 'containers missing';
     }
-    const r = await applyTable(ctx.host, text);
+    const r = await applyTable(ctx.host, desiredStatelessTable(layout).text);
     ctx.metrics.nftApplies.inc({ table: key, outcome: r.ok ? 'applied' : 'error' });
     if (!r.ok) {
       ctx.log.error({ action: 'nft-apply', table: key, outcome: 'error', err: r.error, durationMs: r.durationMs }, `nft rejected ${key}`);
       return { kind: 'failed', error: r.error };
     }
+    // Every counter starts at 0 in a new table.
+    this.lastRead = { at: this.now(), live: undefined };
     const mappings = layout.reduce((n, i) => n + i.mappings.length, 0);
     ctx.log.info({ action: 'nft-apply', table: key, outcome: 'ok', why: reason, mappings, digest, durationMs: r.durationMs }, `applied ${key}`);
     return { kind: 'replaced' };

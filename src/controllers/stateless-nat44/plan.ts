@@ -5,7 +5,7 @@
 import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
 import {
   STATELESS_TABLE,
-  desiredStatelessTable,
+  statelessDigest,
   statelessLayout,
   type StatelessInterface,
 } from '../../engines/nft/stateless.ts';
@@ -83,7 +83,7 @@ export const statelessNat44Planner: Planner<'StatelessNAT44'> = {
   paths: () => ({ contents: [], existence: [] }),
   plan(resources, observed, ctx) {
     if (resources.length === 0) return [];
-    const { digest } = desiredStatelessTable(statelessLayoutFor(resources, ctx));
+    const digest = statelessDigest(statelessLayoutFor(resources, ctx));
     const key = statelessTableKey();
     const { verb, why } = verbFor(tableState(observed, digest));
     return resources.map((r): ResourcePlan => {
