@@ -18,9 +18,7 @@ import {
   desiredElements,
   desiredStatelessTable,
   diffElements,
-  elementsDigest,
   renderElementChanges,
-  statelessDigest,
   type ElementsOf,
   type StatelessInterface,
 } from '../../engines/nft/stateless.ts';
@@ -28,7 +26,7 @@ import { nftListTableJsonArgv, parseNftElements, type NftElement, type NftElemen
 import type { Host } from '../../host/host.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
 import { Phase, Reason } from '../status.ts';
-import { describeMappings, heldExternals, statelessLayoutFor, statelessTableKey, tableState, unownedExternals, unownedWarning } from './plan.ts';
+import { describeMappings, heldExternals, layoutDigests, statelessLayoutFor, statelessTableKey, tableState, unownedExternals, unownedWarning } from './plan.ts';
 
 export interface MappingStatus {
   readonly external: string;
@@ -50,6 +48,21 @@ export async function readLiveElements(host: Host): Promise<{ containers?: Map<s
 
 function asElements(c: NftElementContainer): ElementsOf {
   return new Map(c.elements.map((e) => [e.key, e.value]));
+}
+
+const countersMemo = new WeakMap<object, { live: object | undefined; iface: object | undefined; counters: MappingStatus[] }>();
+
+/** mappingCounters, computed once per (mappings, live read, layout): passes between two reads reuse it. */
+function cachedCounters(
+  iface: StatelessInterface | undefined,
+  mappings: readonly { external: string; internal: string }[],
+  live: ReadonlyMap<string, NftElementContainer> | undefined,
+): MappingStatus[] {
+  const hit = countersMemo.get(mappings);
+  if (hit && hit.live === live && hit.iface === iface) return hit.counters;
+  const counters = mappingCounters(iface, mappings, live);
+  countersMemo.set(mappings, { live, iface, counters });
+  return counters;
 }
 
 /** Per-mapping counters from the live maps; 0 where an element is new. */
@@ -132,7 +145,7 @@ export class StatelessNAT44Controller implements Controller {
         table: key,
         ...(this.lastRead ? { countersReadAt: new Date(this.lastRead.at).toISOString() } : {}),
         externalAddresses: r.spec.mappings.map((m) => m.external),
-        mappings: mappingCounters(iface, r.spec.mappings, live),
+        mappings: cachedCounters(iface, r.spec.mappings, live),
         warnings,
       });
     }
@@ -141,8 +154,7 @@ export class StatelessNAT44Controller implements Controller {
   /** Make the live table match the layout; returns what was done and the live elements (for counters). */
   private async converge(layout: readonly StatelessInterface[], input: ReconcileInput, ctx: ControllerContext): Promise<Outcome> {
     const key = statelessTableKey();
-    const digest = statelessDigest(layout);
-    const wantDigest = elementsDigest(layout);
+    const { structure: digest, elements: wantDigest } = layoutDigests(layout);
     const state = tableState(input.observed, digest);
     let reason: string = state;
     if (state === 'current') {
