@@ -3,7 +3,6 @@
 // every flow bound to an address it manages against the new rules and removes
 // exactly the invalid ones. Pure: unit- and property-tested without root.
 import { cidrCovers, compileCidr } from '../../api/primitives.ts';
-import { restoreDeleteLine, restoreInsertLine } from '../../kernel/conntrack-batch.ts';
 import { snatAddress, snatPort, type ConntrackEntry } from '../../kernel/conntrack.ts';
 import type { ResolvedNatRule } from '../../engines/nft/nat.ts';
 
@@ -121,33 +120,24 @@ export function describeGroups(groups: readonly ImpactGroup[]): string {
   return `keeps ${kept} flow${kept === 1 ? '' : 's'}${parts.length ? `; removes ${parts.join(', ')}` : '; removes none'}`;
 }
 
-/** Above this many scattered invalid flows on one address, per-flow deletes (a table scan each) cost more than rebinding the address. */
-export const MAX_EXACT_DELETES = 64;
-
 export interface DeletionPlan {
-  /** `conntrack -R` lines. */
+  /** `conntrack -R` lines: whole addresses, and source prefixes whose flows on an address all go (one table scan each). */
   readonly lines: readonly string[];
-  /** Table scans the lines cost on the kernel side (one per -D line). */
+  /** Table scans the lines cost on the kernel side (one per line). */
   readonly scans: number;
-  /** Valid flows deleted and re-inserted with the same binding (addresses with many scattered invalid flows). */
-  readonly rebound: number;
-  /** What the rebind touches: the caller freezes new flows there while the batch runs (see freezeTable). */
-  readonly rebind: { readonly addresses: readonly string[]; readonly sources: readonly string[] };
+  /** Flows deleted one by one by their exact tuple (a hash lookup each, no scan: src/kernel/ct-delete.ts). */
+  readonly exact: readonly ConntrackEntry[];
 }
 
 /**
- * conntrack lines that remove exactly `impact.removed`, cheapest first: one
+ * What removes exactly `impact.removed`, cheapest first: one
  * `-D --src-nat A` when every flow on A goes; `-D --src-nat A -s CIDR` for
- * sources whose flows on A all go; exact per-flow deletes for a few stragglers;
- * and, past MAX_EXACT_DELETES on one address, delete the address and re-insert
- * its valid flows with their bindings in the same batch.
+ * sources whose flows on A all go; every other invalid flow by its exact
+ * tuple. Valid flows are never touched.
  */
 export function deletionPlan(impact: Impact, candidateCidrs: readonly string[]): DeletionPlan {
   const lines: string[] = [];
-  let scans = 0;
-  let rebound = 0;
-  const rebindAddrs: string[] = [];
-  const rebindSources = new Set<string>();
+  const exact: ConntrackEntry[] = [];
   const byAddr = new Map<string, { kept: ConntrackEntry[]; removed: ConntrackEntry[] }>();
   const slot = (a: string) => {
     let s = byAddr.get(a);
@@ -162,39 +152,18 @@ export function deletionPlan(impact: Impact, candidateCidrs: readonly string[]):
     if (removed.length === 0) continue;
     if (kept.length === 0) {
       lines.push(`-D --src-nat ${addr}`);
-      scans++;
       continue;
     }
-    const own: string[] = [];
     let rest = removed;
     for (const c of cidrs) {
       if (rest.length === 0) break;
       const within = compileCidr(c);
       const inside = new Set(rest.filter((e) => within(e.original.src)));
       if (inside.size === 0 || kept.some((e) => within(e.original.src))) continue;
-      own.push(`-D --src-nat ${addr} -s ${c}`);
+      lines.push(`-D --src-nat ${addr} -s ${c}`);
       rest = rest.filter((e) => !inside.has(e));
     }
-    const rebind = rest.length > MAX_EXACT_DELETES ? rebindLines(addr, kept) : undefined;
-    if (rebind) {
-      lines.push(...rebind);
-      scans++;
-      rebound += kept.length;
-      rebindAddrs.push(addr);
-      for (const e of kept) rebindSources.add(e.original.src);
-    } else {
-      lines.push(...own, ...rest.map(restoreDeleteLine));
-      scans += own.length + rest.length;
-    }
+    exact.push(...rest);
   }
-  return { lines, scans, rebound, rebind: { addresses: rebindAddrs, sources: [...rebindSources].sort() } };
-}
-
-/** Delete every flow on `addr` and put the valid ones back with their bindings; undefined if one cannot be restored. */
-function rebindLines(addr: string, kept: readonly ConntrackEntry[]): string[] | undefined {
-  try {
-    return [`-D --src-nat ${addr}`, ...kept.map((e) => restoreInsertLine(e, { command: '-A' }))];
-  } catch {
-    return undefined;
-  }
+  return { lines, scans: lines.length, exact };
 }
