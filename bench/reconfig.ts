@@ -81,7 +81,7 @@ export async function benchReconfig(): Promise<BenchSection> {
   const host = new LocalHost({ netns: ns });
   const stateDir = `/tmp/${ns}/state`;
   const paths = { stateDir, runDir: `/tmp/${ns}/run` };
-  const logs: { action?: string; durationMs?: number; removed?: number; kept?: number; exactDeletes?: number; scans?: number }[] = [];
+  const logs: { action?: string; durationMs?: number; removed?: number; kept?: number; exactDeletes?: number; scans?: number; dumpMs?: number; judgeMs?: number; cleanupMs?: number }[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _e, cb) {
       for (const l of chunk.toString().split('\n')) if (l) logs.push(JSON.parse(l) as (typeof logs)[number]);
@@ -184,7 +184,7 @@ export async function benchReconfig(): Promise<BenchSection> {
       header: ['change', 'flows present', 'kept', 'removed', 'table scans', 'exact deletes', 'nft apply', 'reconfig', 'pass', 'flows after'],
       rows,
       notes: [
-        `Scattered flows: routerd removed ${removed} flows in ${ms(exactMs)} (dump + judge + cleanup) with exact deletes (src/kernel/ct-delete.ts, one ctnetlink DELETE per flow, no table scan). Native: \`conntrack -D -p tcp -s -d --sport --dport\` with the complete tuple, ${NATIVE} lines in one \`conntrack -R\` batch at ${FLOWS} flows, took ${ms(nativePerFlow)} per flow (every line dumps and filters the whole table); for ${removed} flows that is ~${(nativePerFlow * removed / 1000).toFixed(0)} s, so routerd / native ≈ ${(exactMs / (nativePerFlow * removed)).toExponential(1)} (1 / ${Math.round((nativePerFlow * removed) / exactMs)}). Checked: every valid flow is still in the table with its SNAT address and port, and no invalid one is.`,
+        `Scattered flows: routerd removed ${removed} flows in ${ms(exactMs)} (dump + judge + cleanup) (dump + parse ${ms(r.rc?.dumpMs ?? NaN)}, judgement ${ms(r.rc?.judgeMs ?? NaN)}, exact deletes ${ms(r.rc?.cleanupMs ?? NaN)}: src/kernel/ct-delete.ts, one ctnetlink DELETE per flow, no table scan). Native: \`conntrack -D -p tcp -s -d --sport --dport\` with the complete tuple, ${NATIVE} lines in one \`conntrack -R\` batch at ${FLOWS} flows, took ${ms(nativePerFlow)} per flow (every line dumps and filters the whole table); for ${removed} flows that is ~${(nativePerFlow * removed / 1000).toFixed(0)} s, so routerd / native ≈ ${(exactMs / (nativePerFlow * removed)).toExponential(1)} (1 / ${Math.round((nativePerFlow * removed) / exactMs)}). Checked: every valid flow is still in the table with its SNAT address and port, and no invalid one is.`,
         `Impact alone for ${judged} flows (what routerctl plan adds): dump + parse ${ms(median(dumpMs))}, judgement + deletion plan ${ms(median(judgeMs))} (median of 3).`,
         'Re-applying the same config does no nft apply and no cleanup (the table digest and the applied state match).',
         'Only addresses whose allowed (source, port range) pairs shrank are read; an address no rule uses any more is deleted without reading it. Removing an address costs one `-D --src-nat` scan; sources whose flows on an address all go, one `-D --src-nat A -s CIDR` scan; every other invalid flow one exact delete. Valid flows are never deleted or re-inserted (the earlier rebind under a freeze table is gone).',

@@ -110,11 +110,14 @@ export class NAT44RuleController implements Controller {
       writeNatState(ctx.host, ctx.paths, { digest, rules: resolved, addresses: current, appliedAt: new Date().toISOString(), ...(cleanupPending ? { cleanupPending } : {}) });
     try {
       const entries = await dumpNatFlows(ctx.host, judged);
+      const tDump = performance.now();
       const impact = computeImpact(entries, resolved, new Set(judged), addressesOf);
       const cidrs = [...(state?.rules ?? []), ...resolved].flatMap((r) => r.sources);
       const plan = deletionPlan(impact, cidrs);
+      const tJudge = performance.now();
       await runCleanup(ctx.host, plan.lines);
       const exact = await deleteExact(ctx.host, plan.exact);
+      const stages = { dumpMs: Math.round(tDump - t0), judgeMs: Math.round(tJudge - tDump), cleanupMs: Math.round(performance.now() - tJudge) };
       const goneGroups: ImpactGroup[] = [];
       for (const a of gone) goneGroups.push({ address: a, reason: 'address-removed', count: await deleteAddressFlows(ctx.host, a) });
       await save(false);
@@ -135,6 +138,7 @@ export class NAT44RuleController implements Controller {
           scans: plan.scans + gone.length,
           exactDeletes: plan.exact.length,
           exactMissing: exact.missing,
+          ...stages,
           groups,
           durationMs,
         },
