@@ -2,7 +2,7 @@
 // kernel keeps a flow's binding when the ruleset changes, so routerd judges
 // every flow bound to an address it manages against the new rules and removes
 // exactly the invalid ones. Pure: unit- and property-tested without root.
-import { cidrCovers, compileCidr } from '../../api/primitives.ts';
+import { cidrContains, cidrCovers, parseCidr } from '../../api/primitives.ts';
 import { snatAddress, snatPort, type ConntrackEntry } from '../../kernel/conntrack.ts';
 import type { ResolvedNatRule } from '../../engines/nft/nat.ts';
 
@@ -22,22 +22,48 @@ export type Verdict =
 /** Addresses a rule translates to: its snat addresses, or the interface's live addresses for masquerade. */
 export type RuleAddresses = (rule: ResolvedNatRule) => readonly string[];
 
+/** A source prefix test; `v4` is the source as a number when it is IPv4 (computed once per flow). */
+type SourceMatch = (src: string, v4: number | undefined) => boolean;
+
 interface CompiledRule {
   readonly name: string;
-  readonly matches: readonly ((src: string) => boolean)[];
+  readonly matches: readonly SourceMatch[];
   readonly addresses: ReadonlySet<string>;
   readonly portRange?: { readonly from: number; readonly to: number } | undefined;
 }
 
+function compileSource(cidr: string): SourceMatch {
+  const p = parseCidr(cidr);
+  if (typeof p === 'string') return () => false;
+  if (p.family === 6) return (a) => cidrContains(cidr, a);
+  const div = 2 ** (32 - p.prefixLength);
+  const net = Math.floor(dottedToInt(p.address)! / div);
+  return (_a, v4) => v4 !== undefined && Math.floor(v4 / div) === net;
+}
+
+/** An IPv4 address as a number; undefined for anything else (IPv6). The flows' addresses come checked from the parser. */
+function dottedToInt(a: string): number | undefined {
+  const parts = a.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const x of parts) {
+    const v = Number(x);
+    if (x === '' || !Number.isInteger(v) || v < 0 || v > 255) return undefined;
+    n = n * 256 + v;
+  }
+  return n;
+}
+
 function compile(rules: readonly ResolvedNatRule[], addressesOf: RuleAddresses): CompiledRule[] {
-  return rules.map((r) => ({ name: r.name, matches: r.sources.map(compileCidr), addresses: new Set(addressesOf(r)), portRange: r.portRange }));
+  return rules.map((r) => ({ name: r.name, matches: r.sources.map(compileSource), addresses: new Set(addressesOf(r)), portRange: r.portRange }));
 }
 
 function judge(e: ConntrackEntry, rules: readonly CompiledRule[], allAddresses: ReadonlySet<string>): Verdict {
   const addr = snatAddress(e)!;
   if (!allAddresses.has(addr)) return { keep: false, reason: 'address-removed' };
   const src = e.original.src;
-  const matching = rules.filter((r) => r.matches.some((m) => m(src)));
+  const v4 = dottedToInt(src);
+  const matching = rules.filter((r) => r.matches.some((m) => m(src, v4)));
   if (matching.length === 0) return { keep: false, reason: 'source-untranslated' };
   const withAddr = matching.filter((r) => r.addresses.has(addr));
   if (withAddr.length === 0) return { keep: false, reason: 'address-not-for-source', rule: matching[0]!.name };
@@ -97,7 +123,7 @@ export function computeImpact(
 ): Impact {
   const kept: ConntrackEntry[] = [];
   const removed: { entry: ConntrackEntry; reason: InvalidReason; rule?: string }[] = [];
-  const counts = new Map<string, ImpactGroup>();
+  const counts = new Map<string, { -readonly [K in keyof ImpactGroup]: ImpactGroup[K] }>();
   const compiled = compile(rules, addressesOf);
   const all = new Set(rules.flatMap(addressesOf));
   for (const e of entries) {
@@ -106,7 +132,8 @@ export function computeImpact(
     const v = judge(e, compiled, all);
     const key = `${v.rule ?? ''}|${addr}|${v.keep ? '' : v.reason}`;
     const g = counts.get(key);
-    counts.set(key, { ...(v.rule ? { rule: v.rule } : {}), address: addr, ...(v.keep ? {} : { reason: v.reason }), count: (g?.count ?? 0) + 1 });
+    if (g) g.count++;
+    else counts.set(key, { ...(v.rule ? { rule: v.rule } : {}), address: addr, ...(v.keep ? {} : { reason: v.reason }), count: 1 });
     if (v.keep) kept.push(e);
     else removed.push({ entry: e, reason: v.reason, ...(v.rule ? { rule: v.rule } : {}) });
   }
@@ -157,9 +184,10 @@ export function deletionPlan(impact: Impact, candidateCidrs: readonly string[]):
     let rest = removed;
     for (const c of cidrs) {
       if (rest.length === 0) break;
-      const within = compileCidr(c);
-      const inside = new Set(rest.filter((e) => within(e.original.src)));
-      if (inside.size === 0 || kept.some((e) => within(e.original.src))) continue;
+      const match = compileSource(c);
+      const within = (e: ConntrackEntry) => match(e.original.src, dottedToInt(e.original.src));
+      const inside = new Set(rest.filter(within));
+      if (inside.size === 0 || kept.some(within)) continue;
       lines.push(`-D --src-nat ${addr} -s ${c}`);
       rest = rest.filter((e) => !inside.has(e));
     }
