@@ -201,7 +201,7 @@ async function applyRows(lab: Lab): Promise<string[][]> {
       `observe + read the live elements + diff + write; of which the element transaction (6 element lines + the digest): ${ms(median(changeNft))}`,
     ]);
     rows.push([
-      'verifying pass, nothing changed (first pass after a start, then every 5 min)',
+      'verifying pass, nothing changed (first pass after a start, then once 100 × its own duration has passed, at most 5 min)',
       String(n),
       ms(median(verify)),
       'observe + read every element with its counter + diff; no nft write',

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import type { AnyResource, ResourceOf } from '../../src/api/kinds.ts';
 import { formatDescribe } from '../../src/cli/format.ts';
-import { StatelessNAT44Controller, VERIFY_MS, mappingCounters } from '../../src/controllers/stateless-nat44/controller.ts';
+import { READ_SPACING, StatelessNAT44Controller, VERIFY_MS, mappingCounters } from '../../src/controllers/stateless-nat44/controller.ts';
 import { observeNode } from '../../src/controllers/observe.ts';
 import { statelessLayoutFor, statelessNat44Planner } from '../../src/controllers/stateless-nat44/plan.ts';
 import { planContext, planNode } from '../../src/controllers/plan.ts';
@@ -285,25 +285,39 @@ test('controller: a current table with the right elements is left alone and its 
   assert.match(text, /\n\nMappings:\nEXTERNAL {8}INTERNAL {4}INPACKETS {2}OUTPACKETS\n198\.51\.100\.150 {2}192\.0\.2\.50 {2}5 {10}0\n/);
 });
 
-test('controller: a pass whose elements digest matches issues no command; the maps are read again after VERIFY_MS', async () => {
-  const host = new FakeHost().on(nftListTableJsonArgv('ip', 'routerd_stateless'), { stdout: LISTING });
+test('controller: a pass whose elements digest matches issues no command; the maps are read again after 100 reads\' time, at most VERIFY_MS', async () => {
   const clock = { now: 1_000_000 };
+  let readMs = 600; // a read of 10 000 mappings
+  const host = new FakeHost().on(nftListTableJsonArgv('ip', 'routerd_stateless'), () => {
+    clock.now += readMs;
+    return { stdout: LISTING };
+  }).on(['nft', '-f', '-'], {});
   const { status, run } = controllerHarness(labA, host, clock);
   const observed = observedWith(digestOf(labA), [], elementsDigestOf(labA));
   await run(observed);
   assert.deepEqual(host.commandLines(), ['nft -j list table ip routerd_stateless'], 'the first pass of a routerd reads the maps once');
   for (let i = 0; i < 3; i++) {
-    clock.now += VERIFY_MS / 4;
+    clock.now += (READ_SPACING * readMs) / 4;
     await run(observed);
   }
   assert.equal(host.calls.length, 1, 'passes with a matching digest issue no kernel command');
   const s = status.get('StatelessNAT44/floating-ips')!;
   assert.equal((s.mappings as { inPackets: number }[])[0]!.inPackets, 5, 'counters as last read');
   assert.equal(s.countersReadAt, new Date(1_000_000).toISOString());
-  clock.now += VERIFY_MS / 4;
+  clock.now += (READ_SPACING * readMs) / 4;
   await run(observed);
-  assert.deepEqual(host.commandLines(), ['nft -j list table ip routerd_stateless', 'nft -j list table ip routerd_stateless']);
+  assert.equal(host.calls.length, 2, 'read again once 100 × the read time has passed');
   assert.equal(nftApplies(host).length, 0);
+  // A slow read is still repeated within VERIFY_MS; a fast one (a small table) every pass.
+  readMs = VERIFY_MS;
+  await run({ ...observed, nftElementDigests: new Map() });
+  clock.now += VERIFY_MS;
+  await run(observed);
+  assert.equal(host.calls.filter((c) => c.argv.includes('list')).length, 4);
+  readMs = 0;
+  await run(observed);
+  await run(observed);
+  assert.equal(host.calls.filter((c) => c.argv.includes('list')).length, 6);
 });
 
 test('controller: right elements under a missing or different elements digest: only the digest is written', async () => {
