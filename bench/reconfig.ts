@@ -180,7 +180,7 @@ export async function benchReconfig(): Promise<BenchSection> {
       name: 'reconfig',
       title: 'NAT44Rule reconfiguration with 100k flows (seed 004)',
       method:
-        `${FLOWS} TCP flows inserted on two SNAT addresses (50k each) in one namespace, then config changes applied by the NAT44Rule controller as the daemon runs it: observe, plan, nft apply, dump of the managed addresses, judgement, one conntrack -R cleanup. "reconfig" is nat-reconfig's own duration (dump + judge + cleanup); "pass" adds observe, plan and nft.`,
+        `${FLOWS} TCP flows inserted on two SNAT addresses (50k each) in one namespace, then config changes applied by the NAT44Rule controller as the daemon runs it: observe, plan, nft apply, dump of the managed addresses, judgement, cleanup (one \`conntrack -R\` batch for whole addresses and source prefixes, exact deletes for the rest). "reconfig" is nat-reconfig's own duration (dump + judge + cleanup); "pass" adds observe, plan and nft.`,
       header: ['change', 'flows present', 'kept', 'removed', 'table scans', 'exact deletes', 'nft apply', 'reconfig', 'pass', 'flows after'],
       rows,
       notes: [
