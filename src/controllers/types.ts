@@ -35,6 +35,13 @@ export interface Observed {
   readonly interfaces?: readonly ObservedInterface[];
   /** nftables tables present: "ip routerd_nat" → the digest routerd left in its comment, if any. */
   readonly nftTables?: ReadonlyMap<string, string | undefined>;
+  /**
+   * Tables that carry a digest of their set elements (routerd_state element 1):
+   * "ip routerd_stateless" → that digest. Written in the same transaction as
+   * the elements, so equal to the desired digest means routerd's last write is
+   * in place (not that nobody edited the maps by hand since).
+   */
+  readonly nftElementDigests?: ReadonlyMap<string, string>;
   readonly conntrackCount?: number;
   /** Contents of files routerd owns (rendered configs), keyed by path; undefined = absent. */
   readonly files: ReadonlyMap<string, string | undefined>;

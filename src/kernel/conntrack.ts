@@ -142,11 +142,25 @@ function address(text: string | undefined, what: string): string {
   return text;
 }
 
+/** The family of an address already checked with address(): only IPv6 has colons. */
 function familyOf(addr: string): L3Family {
-  return isIPv6(addr) ? 'ipv6' : 'ipv4';
+  return addr.includes(':') ? 'ipv6' : 'ipv4';
 }
 
-function normalizeStatus(flags: Iterable<string>): string[] {
+// A dump repeats a handful of flag combinations: normalise each once.
+const normalizedStatus = new Map<string, readonly string[]>();
+
+function normalizeStatus(flags: readonly string[]): string[] {
+  const key = flags.join(',');
+  let done = normalizedStatus.get(key);
+  if (!done) {
+    done = computeStatus(flags);
+    if (normalizedStatus.size < 256) normalizedStatus.set(key, done);
+  }
+  return [...done];
+}
+
+function computeStatus(flags: Iterable<string>): string[] {
   const set = new Set(flags);
   if (set.has('SEEN_REPLY')) set.delete('UNREPLIED');
   else set.add('UNREPLIED');
@@ -162,8 +176,9 @@ export function isIcmpLike(protocol: string): boolean {
 }
 
 function checkTuple(t: Partial<ConntrackTuple>, protocol: string, which: string): ConntrackTuple {
-  const src = address(t.src, `${which} src`);
-  const dst = address(t.dst, `${which} dst`);
+  // src and dst were checked with address() when they were set.
+  const src = t.src ?? fail(`${which} src: not an IP address: (missing)`);
+  const dst = t.dst ?? fail(`${which} dst: not an IP address: (missing)`);
   if (familyOf(src) !== familyOf(dst)) fail(`${which}: mixed address families`);
   if ((protocol === 'tcp' || protocol === 'udp') && (t.sport === undefined || t.dport === undefined)) {
     fail(`${which}: ${protocol} without ports`);

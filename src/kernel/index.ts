@@ -2,6 +2,7 @@
 // only parsers of their output.
 export * from './conntrack.ts';
 export * from './conntrack-batch.ts';
+export * from './ct-delete.ts';
 export * from './nft-owned.ts';
 export * from './ip.ts';
 export * from './nft.ts';

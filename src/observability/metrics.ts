@@ -132,7 +132,7 @@ export function createMetrics() {
     }),
     natReconfigFlows: new Counter({
       name: 'routerd_nat_reconfig_flows_total',
-      help: 'Flows judged when NAT44Rules changed: kept, removed (invalid under the new rules), rebound (valid, deleted and re-inserted with the same binding).',
+      help: 'Flows judged when NAT44Rules changed: kept, removed (invalid under the new rules).',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -24,6 +24,7 @@ import {
   snatRestoreBatch,
 } from '../../src/kernel/index.ts';
 import type { ConntrackEntry } from '../../src/kernel/index.ts';
+import { ctDeleteHelperPath, ctDeleteHelperPresent, deleteExact } from '../../src/kernel/ct-delete.ts';
 import { SYSCTL, SysctlWriteError, readConntrackSysctls, sysctlWriteArgv, writeSysctl } from '../../src/kernel/sysctl.ts';
 import type { RunResult } from '../../src/host/host.ts';
 import { requireE2E } from '../helpers/e2e.ts';
@@ -294,6 +295,34 @@ test('conntrack 1.4.7 behaviour the kernel layer relies on', async (t) => {
       const r = await restore(snatRestoreBatch(SNAT_A, wanted).text);
       assert.equal(r.code, 0, r.stderr);
       sameTable(await dump(), [...wanted, ...other]);
+    });
+
+    await t.test('exact deletes remove exactly the listed flows, scattered among many, in the zone each names', async (st) => {
+      if (!ctDeleteHelperPresent()) {
+        if (process.env.CI === 'true') assert.fail(`${ctDeleteHelperPath()} is missing: run scripts/setup`);
+        return st.skip('build/routerd-ct-delete is not built (scripts/setup)');
+      }
+      await flush();
+      const all: ConntrackEntry[] = [];
+      for (let n = 0; n < 1500; n++) all.push(tcpEntry(n, n % 2 ? SNAT_A : SNAT_B));
+      // The same tuple in another zone is another flow: deleting zone 0's leaves it.
+      const zoned = { ...tcpEntry(3, SNAT_A), zone: 5 };
+      const udp: ConntrackEntry = { ...tcpEntry(5000, SNAT_A), protocol: 'udp', protoNum: 17, tcpState: undefined };
+      all.push(zoned, udp);
+      assert.equal((await restore(restoreBatch(all).text)).code, 0);
+      const doomed = all.filter((e, i) => i % 3 === 0 && e !== zoned);
+      doomed.push(udp);
+      const gone = { ...tcpEntry(9999, SNAT_A) }; // never inserted
+      const summary = await deleteExact(host, [...doomed, gone]);
+      assert.deepEqual(summary, { deleted: doomed.length, missing: 1, failed: 0 });
+      const left = all.filter((e) => !doomed.includes(e));
+      sameTable(await dump(), left, 300);
+      assert.ok(left.includes(zoned) && (await dump()).some((e) => e.zone === 5 && e.original.sport === 40003));
+      // A malformed line sends nothing.
+      const bad = await host.run([ctDeleteHelperPath()], { stdin: 'tcp 192.0.2.2 203.0.113.7 40001 443 0\ntcp 192.0.2.2 nonsense 1 2 0\n' });
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /line 2: malformed/);
+      assert.equal((await dump()).length, left.length);
     });
 
     await t.test('nf_conntrack_max is read-only in a netns; sysctl -w exits 0 anyway, writeSysctl notices', async () => {

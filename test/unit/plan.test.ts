@@ -30,7 +30,8 @@ function ipAddrJson(links: { name: string; up?: boolean; addrs?: [string, number
 function labHost(): FakeHost {
   return new FakeHost()
     .on(['ip', '-j', 'addr'], { stdout: ipAddrJson([{ name: 'lo', addrs: [['127.0.0.1', 8]] }, { name: 'lan0', addrs: [['192.0.2.2', 24]] }, { name: 'wan0', addrs: [['198.51.100.2', 24]] }]) })
-    .on(['nft', '-j', 'list', 'tables'], { stdout: JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6', release_name: 'x', json_schema_version: 1 } }] }) })
+    .on(['nft', '-j', 'list', 'chains'], { stdout: JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6', release_name: 'x', json_schema_version: 1 } }] }) })
+    .on(['nft', '-j', '-t', 'list', 'sets'], { stdout: JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6', release_name: 'x', json_schema_version: 1 } }] }) })
     .on(['conntrack', '-C'], { stdout: '0\n' });
 }
 
@@ -44,7 +45,7 @@ test('observe reads links, routerd tables and the conntrack count with read-only
     observed.interfaces?.map((i) => i.name),
     ['lo', 'lan0', 'wan0'],
   );
-  assert.deepEqual(host.commandLines().sort(), ['conntrack -C', 'ip -j addr show', 'nft -j list tables']);
+  assert.deepEqual(host.commandLines().sort(), ['conntrack -C', 'ip -j addr show', 'nft -j -t list sets', 'nft -j list chains']);
 });
 
 test('on an empty host every engine-backed resource is a create; gated ones wait with the unmet condition', async () => {
@@ -93,7 +94,7 @@ test('a NAT table already in place with the same digest plans a noop (applying t
   const resolved = rules.map((r) => resolveNatRule(r, first.observed, ctx)).flatMap((x) => (x.ok ? [x.rule] : []));
   const { digest, text } = desiredNatTable(resolved);
   const host = labHost()
-    .on(['nft', '-j', 'list', 'tables'], { stdout: JSON.stringify({ nftables: [{ table: { family: 'ip', name: 'routerd_nat', handle: 3 } }] }) })
+    .on(['nft', '-j', 'list', 'chains'], { stdout: JSON.stringify({ nftables: [{ chain: { family: 'ip', table: 'routerd_nat', name: 'snat_out', handle: 1 } }] }) })
     .on(['nft', 'list', 'table', 'ip', 'routerd_nat'], { stdout: text.split('\n').slice(2).join('\n') });
   const { observed } = await observeNode(host, pathsToObserve(resources, opts));
   assert.equal(observed.nftTables?.get('ip routerd_nat'), digest);

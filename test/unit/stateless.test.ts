@@ -6,7 +6,8 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import type { AnyResource, ResourceOf } from '../../src/api/kinds.ts';
 import { formatDescribe } from '../../src/cli/format.ts';
-import { StatelessNAT44Controller, mappingCounters } from '../../src/controllers/stateless-nat44/controller.ts';
+import { READ_SPACING, StatelessNAT44Controller, VERIFY_MS, mappingCounters } from '../../src/controllers/stateless-nat44/controller.ts';
+import { observeNode } from '../../src/controllers/observe.ts';
 import { statelessLayoutFor, statelessNat44Planner } from '../../src/controllers/stateless-nat44/plan.ts';
 import { planContext, planNode } from '../../src/controllers/plan.ts';
 import { StatusStore } from '../../src/controllers/status-store.ts';
@@ -153,12 +154,13 @@ test('the element parser reads other element shapes and reports the ones it does
 const seed003 = await resourcesOfFile(example('stateless-nat44.yaml'));
 const labA = await resourcesOfFile(example('lab/stateless-router-a.yaml'));
 
-function observedWith(table?: string | null, addrs: string[] = []): Observed {
+function observedWith(table?: string | null, addrs: string[] = [], elements?: string): Observed {
   const nftTables = new Map<string, string | undefined>();
   if (table !== undefined) nftTables.set(KEY, table ?? undefined);
   return {
     interfaces: [{ name: 'wan0', up: true, addresses: addrs.map((a) => ({ family: 4, address: a, prefixLength: 32 })) }],
     nftTables,
+    nftElementDigests: new Map(elements === undefined ? [] : [[KEY, elements]]),
     files: new Map(),
     existing: new Set(),
   };
@@ -171,6 +173,11 @@ function statelessOf(resources: readonly AnyResource[]): ResourceOf<'StatelessNA
 function digestOf(resources: readonly AnyResource[]): string {
   const ctx = planContext(resources, opts, new Map());
   return desiredStatelessTable(statelessLayoutFor(statelessOf(resources), ctx)).digest;
+}
+
+function elementsDigestOf(resources: readonly AnyResource[]): string {
+  const ctx = planContext(resources, opts, new Map());
+  return desiredStatelessTable(statelessLayoutFor(statelessOf(resources), ctx)).elementsDigest;
 }
 
 test('plan: create when missing, replace when foreign or stale, noop when the structure is current', () => {
@@ -230,7 +237,8 @@ test('plan: a floating address no VirtualAddress carries on the interface is a w
 
 // --- controller ----------------------------------------------------------
 
-function controllerHarness(resources: readonly AnyResource[], host: FakeHost) {
+function controllerHarness(resources: readonly AnyResource[], host: FakeHost, clock = { now: 1_000_000 }) {
+  const controller = new StatelessNAT44Controller(() => clock.now);
   const status = new StatusStore();
   const metrics = createMetrics();
   const silent = createLogger({ node: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
@@ -239,7 +247,7 @@ function controllerHarness(resources: readonly AnyResource[], host: FakeHost) {
     const planCtx = planContext(resources, opts, new Map());
     const plans = planNode(resources, observed, opts);
     const own = statelessOf(resources) as unknown as AnyResource[];
-    await new StatelessNAT44Controller().reconcile({ resources: own, plans, observed, all: resources, planCtx }, ctx);
+    await controller.reconcile({ resources: own, plans, observed, all: resources, planCtx }, ctx);
   };
   return { status, run };
 }
@@ -265,7 +273,7 @@ test('controller: a missing table is created whole, stamped with the structure d
 test('controller: a current table with the right elements is left alone and its counters reported', async () => {
   const host = new FakeHost().on(nftListTableJsonArgv('ip', 'routerd_stateless'), { stdout: LISTING });
   const { status, run } = controllerHarness(labA, host);
-  await run(observedWith(digestOf(labA), ['198.51.100.150', '198.51.100.151']));
+  await run(observedWith(digestOf(labA), ['198.51.100.150', '198.51.100.151'], elementsDigestOf(labA)));
   assert.deepEqual(host.commandLines(), ['nft -j list table ip routerd_stateless']);
   const s = status.get('StatelessNAT44/floating-ips')!;
   assert.match(s.message, /holds 2 of the 2/);
@@ -277,11 +285,65 @@ test('controller: a current table with the right elements is left alone and its 
   assert.match(text, /\n\nMappings:\nEXTERNAL {8}INTERNAL {4}INPACKETS {2}OUTPACKETS\n198\.51\.100\.150 {2}192\.0\.2\.50 {2}5 {10}0\n/);
 });
 
+test('controller: a pass whose elements digest matches issues no command; the maps are read again after 100 reads\' time, at most VERIFY_MS', async () => {
+  const clock = { now: 1_000_000 };
+  let readMs = 600; // a read of 10 000 mappings
+  const host = new FakeHost().on(nftListTableJsonArgv('ip', 'routerd_stateless'), () => {
+    clock.now += readMs;
+    return { stdout: LISTING };
+  }).on(['nft', '-f', '-'], {});
+  const { status, run } = controllerHarness(labA, host, clock);
+  const observed = observedWith(digestOf(labA), [], elementsDigestOf(labA));
+  await run(observed);
+  assert.deepEqual(host.commandLines(), ['nft -j list table ip routerd_stateless'], 'the first pass of a routerd reads the maps once');
+  for (let i = 0; i < 3; i++) {
+    clock.now += (READ_SPACING * readMs) / 4;
+    await run(observed);
+  }
+  assert.equal(host.calls.length, 1, 'passes with a matching digest issue no kernel command');
+  const s = status.get('StatelessNAT44/floating-ips')!;
+  assert.equal((s.mappings as { inPackets: number }[])[0]!.inPackets, 5, 'counters as last read');
+  assert.equal(s.countersReadAt, new Date(1_000_000).toISOString());
+  clock.now += (READ_SPACING * readMs) / 4;
+  await run(observed);
+  assert.equal(host.calls.length, 2, 'read again once 100 × the read time has passed');
+  assert.equal(nftApplies(host).length, 0);
+  // A slow read is still repeated within VERIFY_MS; a fast one (a small table) every pass.
+  readMs = VERIFY_MS;
+  await run({ ...observed, nftElementDigests: new Map() });
+  clock.now += VERIFY_MS;
+  await run(observed);
+  assert.equal(host.calls.filter((c) => c.argv.includes('list')).length, 4);
+  readMs = 0;
+  await run(observed);
+  await run(observed);
+  assert.equal(host.calls.filter((c) => c.argv.includes('list')).length, 6);
+});
+
+test('controller: right elements under a missing or different elements digest: only the digest is written', async () => {
+  for (const marker of [undefined, '0000000000000000']) {
+    const host = new FakeHost().on(nftListTableJsonArgv('ip', 'routerd_stateless'), { stdout: LISTING }).on(['nft', '-f', '-'], {});
+    const { run } = controllerHarness(labA, host);
+    await run(observedWith(digestOf(labA), [], marker));
+    const applies = nftApplies(host);
+    assert.equal(applies.length, 1);
+    assert.equal(
+      applies[0]!.stdin,
+      [
+        'add element ip routerd_stateless routerd_state { 1 }',
+        'delete element ip routerd_stateless routerd_state { 1 }',
+        `add element ip routerd_stateless routerd_state { 1 comment "elements:${elementsDigestOf(labA)}" }`,
+        '',
+      ].join('\n'),
+    );
+  }
+});
+
 test('controller: a changed mapping becomes one element transaction; the unchanged one keeps its counter', async () => {
   const changed = resourcesOf((readFileSync(example('lab/stateless-router-a.yaml'), 'utf8')).replace('internal: 192.0.2.51', 'internal: 192.0.2.52'));
   const host = new FakeHost().on(nftListTableJsonArgv('ip', 'routerd_stateless'), { stdout: LISTING }).on(['nft', '-f', '-'], {});
   const { status, run } = controllerHarness(changed, host);
-  await run(observedWith(digestOf(changed)));
+  await run(observedWith(digestOf(changed), [], elementsDigestOf(labA)));
   const applies = nftApplies(host);
   assert.equal(applies.length, 1);
   assert.equal(
@@ -293,6 +355,9 @@ test('controller: a changed mapping becomes one element transaction; the unchang
       'add element ip routerd_stateless in_0 { 198.51.100.151 : 192.0.2.52 }',
       'add element ip routerd_stateless out_0 { 192.0.2.52 : 198.51.100.151 }',
       'add element ip routerd_stateless int_0 { 192.0.2.52 }',
+      'add element ip routerd_stateless routerd_state { 1 }',
+      'delete element ip routerd_stateless routerd_state { 1 }',
+      `add element ip routerd_stateless routerd_state { 1 comment "elements:${elementsDigestOf(changed)}" }`,
       '',
     ].join('\n'),
   );
@@ -344,4 +409,24 @@ test('per-mapping counters come from the right map and are 0 for an element whos
   assert.deepEqual(mappingCounters(undefined, [{ external: '198.51.100.150', internal: '192.0.2.50' }], live), [
     { external: '198.51.100.150', internal: '192.0.2.50', inPackets: 0, outPackets: 0 },
   ]);
+});
+
+test('observe reads the stateless table through routerd_state, never listing its maps', async () => {
+  const meta = { metainfo: { version: '1.0.6', release_name: 'x', json_schema_version: 1 } };
+  const t = { family: 'ip', table: 'routerd_stateless' };
+  const host = new FakeHost()
+    .on(['ip', '-j', 'addr'], { stdout: '[]' })
+    .on(['conntrack', '-C'], { stdout: '0\n' })
+    .on(['nft', '-j', 'list', 'chains'], { stdout: JSON.stringify({ nftables: [meta, { chain: { ...t, name: 'pre_raw', handle: 1 } }] }) })
+    .on(['nft', '-j', '-t', 'list', 'sets'], { stdout: JSON.stringify({ nftables: [meta, { set: { ...t, name: 'int_0', handle: 5 } }, { set: { ...t, name: 'routerd_state', handle: 9 } }] }) })
+    .on(['nft', '-j', 'list', 'set', 'ip', 'routerd_stateless', 'routerd_state'], {
+      stdout: JSON.stringify({
+        nftables: [meta, { set: { ...t, name: 'routerd_state', handle: 9, elem: [{ elem: { val: 0, comment: 'routerd:aaaa' } }, { elem: { val: 1, comment: 'elements:bbbb' } }] } }],
+      }),
+    });
+  const { observed, problems } = await observeNode(host, { contents: [], existence: [] });
+  assert.deepEqual(problems, []);
+  assert.equal(observed.nftTables?.get(KEY), 'aaaa');
+  assert.equal(observed.nftElementDigests?.get(KEY), 'bbbb');
+  assert.ok(!host.commandLines().some((l) => / list (table|tables|map)\b/.test(l)), host.commandLines().join('; '));
 });

@@ -5,8 +5,9 @@
 // old translation; the cleanup follows in one conntrack batch.
 import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
 import { applyTable, removeTable } from '../../engines/nft/apply.ts';
-import { FREEZE_TABLE, renderFreezeTable } from '../../engines/nft/freeze.ts';
 import { NAT_TABLE, type ResolvedNatRule } from '../../engines/nft/nat.ts';
+import type { OwnedTable } from '../../engines/nft/table.ts';
+import { deleteExact } from '../../kernel/ct-delete.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
 import { Phase, Reason } from '../status.ts';
 import type { Observed } from '../types.ts';
@@ -14,6 +15,13 @@ import { deleteAddressFlows, dumpNatFlows, managedAddresses, ruleAddresses, runC
 import { computeImpact, deletionPlan, describeGroups, REASON_TEXT, shrunkAddresses, type ImpactGroup } from './impact.ts';
 import { MASQUERADE_WARNING, desiredNatTable, natTableKey, resolveNatRule } from './plan.ts';
 import { readNatState, writeNatState } from './state.ts';
+
+/**
+ * Earlier routerd versions held new flows in this table while they rebound an
+ * address (delete all its flows, re-insert the valid ones); exact deletes made
+ * that unnecessary. One left behind by a crash would keep dropping new flows.
+ */
+const LEGACY_FREEZE_TABLE: OwnedTable = { family: 'ip', name: 'routerd_freeze' };
 
 interface ReconfigOutcome {
   readonly groups: readonly ImpactGroup[];
@@ -35,6 +43,10 @@ export class NAT44RuleController implements Controller {
     const resolved = resolutions.flatMap(({ res }) => (res.ok ? [res.rule] : []));
     const { text, digest } = rules.length ? desiredNatTable(resolved) : { text: '', digest: 'none' };
     const state = await readNatState(ctx.host, ctx.paths);
+    if (input.observed.nftTables?.has(`${LEGACY_FREEZE_TABLE.family} ${LEGACY_FREEZE_TABLE.name}`)) {
+      const r = await removeTable(ctx.host, LEGACY_FREEZE_TABLE);
+      ctx.log.warn({ action: 'nft-remove', table: LEGACY_FREEZE_TABLE.name, outcome: r.ok ? 'ok' : 'error' }, 'removed a freeze table left by an earlier routerd');
+    }
     let applyError: string | undefined;
     const tableCurrent = rules.length ? present && input.observed.nftTables?.get(key) === digest : !present;
     if (!tableCurrent) {
@@ -98,18 +110,14 @@ export class NAT44RuleController implements Controller {
       writeNatState(ctx.host, ctx.paths, { digest, rules: resolved, addresses: current, appliedAt: new Date().toISOString(), ...(cleanupPending ? { cleanupPending } : {}) });
     try {
       const entries = await dumpNatFlows(ctx.host, judged);
+      const tDump = performance.now();
       const impact = computeImpact(entries, resolved, new Set(judged), addressesOf);
       const cidrs = [...(state?.rules ?? []), ...resolved].flatMap((r) => r.sources);
       const plan = deletionPlan(impact, cidrs);
-      if (plan.rebind.addresses.length) {
-        const frozen = await applyTable(ctx.host, renderFreezeTable(plan.rebind.addresses, plan.rebind.sources));
-        if (!frozen.ok) throw new Error(`cannot hold new flows during the rebind: ${frozen.error}`);
-        try {
-          await runCleanup(ctx.host, plan.lines);
-        } finally {
-          await removeTable(ctx.host, FREEZE_TABLE);
-        }
-      } else await runCleanup(ctx.host, plan.lines);
+      const tJudge = performance.now();
+      await runCleanup(ctx.host, plan.lines);
+      const exact = await deleteExact(ctx.host, plan.exact);
+      const stages = { dumpMs: Math.round(tDump - t0), judgeMs: Math.round(tJudge - tDump), cleanupMs: Math.round(performance.now() - tJudge) };
       const goneGroups: ImpactGroup[] = [];
       for (const a of gone) goneGroups.push({ address: a, reason: 'address-removed', count: await deleteAddressFlows(ctx.host, a) });
       await save(false);
@@ -118,7 +126,6 @@ export class NAT44RuleController implements Controller {
       const durationMs = Math.round(performance.now() - t0);
       ctx.metrics.natReconfigFlows.inc({ outcome: 'kept' }, impact.kept.length);
       ctx.metrics.natReconfigFlows.inc({ outcome: 'removed' }, removed);
-      if (plan.rebound) ctx.metrics.natReconfigFlows.inc({ outcome: 'rebound' }, plan.rebound);
       ctx.metrics.natReconfigSeconds.observe(durationMs / 1000);
       ctx.log.info(
         {
@@ -129,14 +136,14 @@ export class NAT44RuleController implements Controller {
           kept: impact.kept.length,
           removed,
           scans: plan.scans + gone.length,
-          rebound: plan.rebound,
+          exactDeletes: plan.exact.length,
+          exactMissing: exact.missing,
+          ...stages,
           groups,
           durationMs,
         },
         `NAT44 flows: ${describeGroups(groups)}${current.length > judged.length ? ` (flows on ${current.filter((a) => !judged.includes(a)).join(', ')} stay valid: nothing narrowed there)` : ''}`,
       );
-      if (plan.rebound)
-        ctx.log.warn({ action: 'nat-reconfig', rebound: plan.rebound }, 'many scattered invalid flows on one address: its valid flows were deleted and re-inserted with the same binding');
       return { groups, kept: impact.kept.length, removed };
     } catch (e) {
       await save(true).catch(() => undefined);

@@ -2,8 +2,7 @@
 // kernel keeps a flow's binding when the ruleset changes, so routerd judges
 // every flow bound to an address it manages against the new rules and removes
 // exactly the invalid ones. Pure: unit- and property-tested without root.
-import { cidrCovers, compileCidr } from '../../api/primitives.ts';
-import { restoreDeleteLine, restoreInsertLine } from '../../kernel/conntrack-batch.ts';
+import { cidrContains, cidrCovers, parseCidr } from '../../api/primitives.ts';
 import { snatAddress, snatPort, type ConntrackEntry } from '../../kernel/conntrack.ts';
 import type { ResolvedNatRule } from '../../engines/nft/nat.ts';
 
@@ -23,22 +22,48 @@ export type Verdict =
 /** Addresses a rule translates to: its snat addresses, or the interface's live addresses for masquerade. */
 export type RuleAddresses = (rule: ResolvedNatRule) => readonly string[];
 
+/** A source prefix test; `v4` is the source as a number when it is IPv4 (computed once per flow). */
+type SourceMatch = (src: string, v4: number | undefined) => boolean;
+
 interface CompiledRule {
   readonly name: string;
-  readonly matches: readonly ((src: string) => boolean)[];
+  readonly matches: readonly SourceMatch[];
   readonly addresses: ReadonlySet<string>;
   readonly portRange?: { readonly from: number; readonly to: number } | undefined;
 }
 
+function compileSource(cidr: string): SourceMatch {
+  const p = parseCidr(cidr);
+  if (typeof p === 'string') return () => false;
+  if (p.family === 6) return (a) => cidrContains(cidr, a);
+  const div = 2 ** (32 - p.prefixLength);
+  const net = Math.floor(dottedToInt(p.address)! / div);
+  return (_a, v4) => v4 !== undefined && Math.floor(v4 / div) === net;
+}
+
+/** An IPv4 address as a number; undefined for anything else (IPv6). The flows' addresses come checked from the parser. */
+function dottedToInt(a: string): number | undefined {
+  const parts = a.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const x of parts) {
+    const v = Number(x);
+    if (x === '' || !Number.isInteger(v) || v < 0 || v > 255) return undefined;
+    n = n * 256 + v;
+  }
+  return n;
+}
+
 function compile(rules: readonly ResolvedNatRule[], addressesOf: RuleAddresses): CompiledRule[] {
-  return rules.map((r) => ({ name: r.name, matches: r.sources.map(compileCidr), addresses: new Set(addressesOf(r)), portRange: r.portRange }));
+  return rules.map((r) => ({ name: r.name, matches: r.sources.map(compileSource), addresses: new Set(addressesOf(r)), portRange: r.portRange }));
 }
 
 function judge(e: ConntrackEntry, rules: readonly CompiledRule[], allAddresses: ReadonlySet<string>): Verdict {
   const addr = snatAddress(e)!;
   if (!allAddresses.has(addr)) return { keep: false, reason: 'address-removed' };
   const src = e.original.src;
-  const matching = rules.filter((r) => r.matches.some((m) => m(src)));
+  const v4 = dottedToInt(src);
+  const matching = rules.filter((r) => r.matches.some((m) => m(src, v4)));
   if (matching.length === 0) return { keep: false, reason: 'source-untranslated' };
   const withAddr = matching.filter((r) => r.addresses.has(addr));
   if (withAddr.length === 0) return { keep: false, reason: 'address-not-for-source', rule: matching[0]!.name };
@@ -98,7 +123,7 @@ export function computeImpact(
 ): Impact {
   const kept: ConntrackEntry[] = [];
   const removed: { entry: ConntrackEntry; reason: InvalidReason; rule?: string }[] = [];
-  const counts = new Map<string, ImpactGroup>();
+  const counts = new Map<string, { -readonly [K in keyof ImpactGroup]: ImpactGroup[K] }>();
   const compiled = compile(rules, addressesOf);
   const all = new Set(rules.flatMap(addressesOf));
   for (const e of entries) {
@@ -107,7 +132,8 @@ export function computeImpact(
     const v = judge(e, compiled, all);
     const key = `${v.rule ?? ''}|${addr}|${v.keep ? '' : v.reason}`;
     const g = counts.get(key);
-    counts.set(key, { ...(v.rule ? { rule: v.rule } : {}), address: addr, ...(v.keep ? {} : { reason: v.reason }), count: (g?.count ?? 0) + 1 });
+    if (g) g.count++;
+    else counts.set(key, { ...(v.rule ? { rule: v.rule } : {}), address: addr, ...(v.keep ? {} : { reason: v.reason }), count: 1 });
     if (v.keep) kept.push(e);
     else removed.push({ entry: e, reason: v.reason, ...(v.rule ? { rule: v.rule } : {}) });
   }
@@ -121,33 +147,24 @@ export function describeGroups(groups: readonly ImpactGroup[]): string {
   return `keeps ${kept} flow${kept === 1 ? '' : 's'}${parts.length ? `; removes ${parts.join(', ')}` : '; removes none'}`;
 }
 
-/** Above this many scattered invalid flows on one address, per-flow deletes (a table scan each) cost more than rebinding the address. */
-export const MAX_EXACT_DELETES = 64;
-
 export interface DeletionPlan {
-  /** `conntrack -R` lines. */
+  /** `conntrack -R` lines: whole addresses, and source prefixes whose flows on an address all go (one table scan each). */
   readonly lines: readonly string[];
-  /** Table scans the lines cost on the kernel side (one per -D line). */
+  /** Table scans the lines cost on the kernel side (one per line). */
   readonly scans: number;
-  /** Valid flows deleted and re-inserted with the same binding (addresses with many scattered invalid flows). */
-  readonly rebound: number;
-  /** What the rebind touches: the caller freezes new flows there while the batch runs (see freezeTable). */
-  readonly rebind: { readonly addresses: readonly string[]; readonly sources: readonly string[] };
+  /** Flows deleted one by one by their exact tuple (a hash lookup each, no scan: src/kernel/ct-delete.ts). */
+  readonly exact: readonly ConntrackEntry[];
 }
 
 /**
- * conntrack lines that remove exactly `impact.removed`, cheapest first: one
+ * What removes exactly `impact.removed`, cheapest first: one
  * `-D --src-nat A` when every flow on A goes; `-D --src-nat A -s CIDR` for
- * sources whose flows on A all go; exact per-flow deletes for a few stragglers;
- * and, past MAX_EXACT_DELETES on one address, delete the address and re-insert
- * its valid flows with their bindings in the same batch.
+ * sources whose flows on A all go; every other invalid flow by its exact
+ * tuple. Valid flows are never touched.
  */
 export function deletionPlan(impact: Impact, candidateCidrs: readonly string[]): DeletionPlan {
   const lines: string[] = [];
-  let scans = 0;
-  let rebound = 0;
-  const rebindAddrs: string[] = [];
-  const rebindSources = new Set<string>();
+  const exact: ConntrackEntry[] = [];
   const byAddr = new Map<string, { kept: ConntrackEntry[]; removed: ConntrackEntry[] }>();
   const slot = (a: string) => {
     let s = byAddr.get(a);
@@ -162,39 +179,19 @@ export function deletionPlan(impact: Impact, candidateCidrs: readonly string[]):
     if (removed.length === 0) continue;
     if (kept.length === 0) {
       lines.push(`-D --src-nat ${addr}`);
-      scans++;
       continue;
     }
-    const own: string[] = [];
     let rest = removed;
     for (const c of cidrs) {
       if (rest.length === 0) break;
-      const within = compileCidr(c);
-      const inside = new Set(rest.filter((e) => within(e.original.src)));
-      if (inside.size === 0 || kept.some((e) => within(e.original.src))) continue;
-      own.push(`-D --src-nat ${addr} -s ${c}`);
+      const match = compileSource(c);
+      const within = (e: ConntrackEntry) => match(e.original.src, dottedToInt(e.original.src));
+      const inside = new Set(rest.filter(within));
+      if (inside.size === 0 || kept.some(within)) continue;
+      lines.push(`-D --src-nat ${addr} -s ${c}`);
       rest = rest.filter((e) => !inside.has(e));
     }
-    const rebind = rest.length > MAX_EXACT_DELETES ? rebindLines(addr, kept) : undefined;
-    if (rebind) {
-      lines.push(...rebind);
-      scans++;
-      rebound += kept.length;
-      rebindAddrs.push(addr);
-      for (const e of kept) rebindSources.add(e.original.src);
-    } else {
-      lines.push(...own, ...rest.map(restoreDeleteLine));
-      scans += own.length + rest.length;
-    }
+    exact.push(...rest);
   }
-  return { lines, scans, rebound, rebind: { addresses: rebindAddrs, sources: [...rebindSources].sort() } };
-}
-
-/** Delete every flow on `addr` and put the valid ones back with their bindings; undefined if one cannot be restored. */
-function rebindLines(addr: string, kept: readonly ConntrackEntry[]): string[] | undefined {
-  try {
-    return [`-D --src-nat ${addr}`, ...kept.map((e) => restoreInsertLine(e, { command: '-A' }))];
-  } catch {
-    return undefined;
-  }
+  return { lines, scans: lines.length, exact };
 }
