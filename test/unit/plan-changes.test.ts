@@ -17,7 +17,8 @@ const opts = { paths, nodeName: 'ra' };
 function runningHost(): FakeHost {
   const host = new FakeHost()
     .on(['ip', '-j', 'addr'], { stdout: '[]' })
-    .on(['nft', '-j', 'list', 'tables'], { stdout: JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6', release_name: 'x', json_schema_version: 1 } }, { table: { family: 'ip', name: 'routerd_nat', handle: 1 } }] }) })
+    .on(['nft', '-j', 'list', 'chains'], { stdout: JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6', release_name: 'x', json_schema_version: 1 } }, { chain: { family: 'ip', table: 'routerd_nat', name: 'snat_out', handle: 1 } }] }) })
+    .on(['nft', '-j', '-t', 'list', 'sets'], { stdout: JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6', release_name: 'x', json_schema_version: 1 } }] }) })
     .on(['nft', 'list', 'table', 'ip', 'routerd_nat'], { stdout: 'table ip routerd_nat {\n\tcomment "routerd:0123456789abcdef"\n}\n' })
     .on(['conntrack', '-C'], { stdout: '25\n' });
   host.files.set('/run/routerd/keepalived/keepalived.conf', 'vrrp_instance routerd_lan_vip {}\n');

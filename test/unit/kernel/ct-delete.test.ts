@@ -2,6 +2,7 @@
 // zone), its summary, and the argv and stdin routerd hands it (FakeHost).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { FakeHost } from '../../../src/host/fake.ts';
 import { parseConntrackExtended } from '../../../src/kernel/conntrack.ts';
 import { ExactDeleteError, ctDeleteHelperPath, deleteExact, exactDeleteLine, parseExactDeleteSummary } from '../../../src/kernel/ct-delete.ts';
@@ -27,7 +28,14 @@ test('exact delete lines carry the original tuple and the zone (0 when none is s
   assert.throws(() => exactDeleteLine({ ...entries[0]!, protocol: 'sctp' }), /cannot be deleted by tuple/);
 });
 
-test('deleteExact sends every line on stdin to the helper and reads its summary; a failure throws', async () => {
+test('deleteExact sends every line on stdin to the helper and reads its summary; a failure throws', async (t) => {
+  // The FakeHost runs nothing; the helper only has to exist (this file stands in for it).
+  const saved = process.env['ROUTERD_CT_DELETE'];
+  process.env['ROUTERD_CT_DELETE'] = fileURLToPath(import.meta.url);
+  t.after(() => {
+    if (saved === undefined) delete process.env['ROUTERD_CT_DELETE'];
+    else process.env['ROUTERD_CT_DELETE'] = saved;
+  });
   const host = new FakeHost().on([ctDeleteHelperPath()], { stdout: 'deleted 3 missing 1 failed 0\n' });
   assert.deepEqual(await deleteExact(host, entries), { deleted: 3, missing: 1, failed: 0 });
   assert.deepEqual(host.calls.map((c) => c.argv), [[ctDeleteHelperPath()]]);
@@ -36,4 +44,17 @@ test('deleteExact sends every line on stdin to the helper and reads its summary;
   const failing = new FakeHost().on([ctDeleteHelperPath()], { code: 1, stdout: 'deleted 0 missing 0 failed 1\n', stderr: 'line 1: Operation not permitted\n' });
   await assert.rejects(deleteExact(failing, entries), /Operation not permitted/);
   assert.equal(parseExactDeleteSummary('garbage'), undefined);
+});
+
+test('without the helper, deleteExact falls back to one conntrack -R -D line per flow', async (t) => {
+  const saved = process.env['ROUTERD_CT_DELETE'];
+  process.env['ROUTERD_CT_DELETE'] = '/nonexistent/routerd-ct-delete';
+  t.after(() => {
+    if (saved === undefined) delete process.env['ROUTERD_CT_DELETE'];
+    else process.env['ROUTERD_CT_DELETE'] = saved;
+  });
+  const host = new FakeHost().on(['conntrack', '-R', '/dev/stdin'], {});
+  assert.deepEqual(await deleteExact(host, entries.slice(0, 2)), { deleted: 2, missing: 0, failed: 0 });
+  assert.equal(host.calls.length, 2);
+  assert.match(host.calls[0]!.stdin ?? '', /^-D -p tcp -s 192\.0\.2\.10 -d 198\.51\.100\.200 --sport 40000 --dport 7007/);
 });
