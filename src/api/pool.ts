@@ -1,0 +1,45 @@
+// A SNAT address pool shared by N routers: each address has one owner and one
+// successor at a time, chosen by rendezvous hashing over the members that are
+// up (controllers/address-pool/ownership.ts). The owner announces the /32 over
+// BGP; the successor pre-announces it with a longer AS path.
+import { z } from 'zod';
+import { ErrorCode } from './errors.ts';
+import { ifname, ipv4Address, resourceName, resourceRef } from './primitives.ts';
+
+export const poolMemberSpec = z.strictObject({
+  node: resourceName.describe('The member\'s node name (routerd --node), the same on every member\'s config.'),
+  address: ipv4Address.describe('Where the other members reach it: BFD liveness sessions and session sync.'),
+});
+
+export const nat44AddressPoolSpec = z
+  .strictObject({
+    addresses: z.array(ipv4Address).min(1).max(1024).describe('The shared SNAT addresses (each announced as a /32).'),
+    members: z.array(poolMemberSpec).min(2).max(64).describe('The routers sharing the pool; every member lists them all.'),
+    bgpRouter: resourceRef(['BGPRouter']).describe('The BGPRouter that announces the addresses this node owns.'),
+    liveness: resourceRef(['BFD'])
+      .optional()
+      .describe('BFD profile of the member-to-member sessions that decide which members are up; omitted = every member counts as up.'),
+    interface: ifname.default('lo').describe('Where the owned addresses are put as /32s.'),
+    standbyPrepend: z
+      .number()
+      .int()
+      .min(0)
+      .max(8)
+      .default(3)
+      .describe('AS-path prepends on the successor\'s pre-announced standby route; 0 = no standby route.'),
+  })
+  .superRefine((s, ctx) => {
+    const dup = <T>(list: readonly T[], key: (x: T) => string, path: string, what: string) => {
+      const seen = new Set<string>();
+      list.forEach((x, i) => {
+        const k = key(x);
+        if (seen.has(k))
+          ctx.addIssue({ code: 'custom', path: [path, i], message: `${what} "${k}" is listed twice`, params: { rdCode: ErrorCode.DuplicateName } });
+        seen.add(k);
+      });
+    };
+    dup(s.addresses, (a) => a, 'addresses', 'address');
+    dup(s.members, (m) => m.node, 'members', 'member');
+    dup(s.members, (m) => m.address, 'members', 'member address');
+  });
+export type NAT44AddressPoolSpec = z.infer<typeof nat44AddressPoolSpec>;
