@@ -176,13 +176,25 @@ export class BgpController implements Controller {
     if (this.watcher) return;
     this.startedAt = Date.now();
     let busy = false;
+    let tick = 0;
+    let sessions = '';
     this.watcher = setInterval(() => {
       if (busy || !this.engine?.running || !this.ctx) return;
       busy = true;
       const ctx = this.ctx;
-      void this.engine
+      const engine = this.engine;
+      void engine
         .bfdPeers()
-        .then((bfd) => {
+        .then(async (bfd) => {
+          // About once a second: BGP session states, so status follows them between passes.
+          if (++tick % 5 === 0) {
+            const now = JSON.stringify((await engine.bgpPeers())?.map((p) => [p.address, p.state]) ?? null);
+            if (now !== sessions) {
+              if (sessions !== '') ctx.log.info({ action: 'bgp-sessions', sessions: now }, 'BGP session states changed');
+              sessions = now;
+              ctx.trigger('bgp session state');
+            }
+          }
           if (!bfd) return;
           for (const pool of this.pools) {
             const id = resourceId(pool);
