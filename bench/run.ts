@@ -9,6 +9,7 @@ const BENCHES: Record<string, { root: boolean; run: () => Promise<BenchSection> 
   failover: { root: true, run: async () => (await import('./failover.ts')).benchFailover() },
   dhcp: { root: true, run: async () => (await import('./dhcp.ts')).benchDhcp() },
   reconfig: { root: true, run: async () => (await import('./reconfig.ts')).benchReconfig() },
+  'bgp-pool': { root: true, run: async () => (await import('./bgp-pool.ts')).benchBgpPool() },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

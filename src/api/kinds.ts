@@ -115,7 +115,7 @@ export const KINDS = {
     spec: nat44AddressPoolSpec,
     controller: 'bgp',
     description: 'SNAT addresses shared by N routers: one owner and one successor per address, announced over BGP.',
-    statusFields: ['membersUp', 'owned', 'standby', 'assignments', 'since'],
+    statusFields: ['membersUp', 'owned', 'standby', 'assignments', 'since', 'ready', 'readySince', 'sync'],
   },
 } as const satisfies Record<string, KindEntry>;
 

@@ -4,7 +4,8 @@
 // BGP; the successor pre-announces it with a longer AS path.
 import { z } from 'zod';
 import { ErrorCode } from './errors.ts';
-import { ifname, ipv4Address, resourceName, resourceRef } from './primitives.ts';
+import { duration, ifname, interfaceCidr, ipv4Address, port, resourceName, resourceRef, userName } from './primitives.ts';
+import { sshOptionsSchema } from './target.ts';
 
 export const poolMemberSpec = z.strictObject({
   node: resourceName.describe('The member\'s node name (routerd --node), the same on every member\'s config.'),
@@ -27,6 +28,31 @@ export const nat44AddressPoolSpec = z
       .max(8)
       .default(3)
       .describe('AS-path prepends on the successor\'s pre-announced standby route; 0 = no standby route.'),
+    sync: z
+      .strictObject({
+        mode: z.enum(['snapshot', 'stream']).default('stream').describe('How the owner pushes an address\'s sessions to its successor (as NAT44SessionSync).'),
+        interval: duration({ minMs: 100 }).optional().describe('snapshot: push period (default 2s); stream: full resync period (default 30s).'),
+        port: port.default(22).describe('SSH port on the members.'),
+        user: userName.optional().describe('Login user on the members.'),
+        sshOptions: sshOptionsSchema,
+      })
+      .optional()
+      .describe('Session sync between members over ssh (to each member\'s address): the owner pushes, a claimant pulls before it takes an address over.'),
+    lan: z
+      .strictObject({
+        interface: ifname.describe('The LAN interface that carries the gateway addresses.'),
+        advertInterval: duration({ minMs: 10, maxMs: 40_950 }).default('100ms').describe('VRRP advert interval of the gateway groups.'),
+        gateways: z
+          .array(
+            z.strictObject({
+              address: interfaceCidr.describe('Gateway address for the clients whose flows use this pool address, e.g. 192.0.2.116/24.'),
+              virtualRouterId: z.number().int().min(1).max(255).describe('VRRP router id of this gateway group.'),
+            }),
+          )
+          .describe('One VRRP gateway per pool address, in the order of addresses; its master is the address\'s owner.'),
+      })
+      .optional()
+      .describe('The LAN side: per-address VRRP groups (keepalived), priorities from the ownership ranking.'),
   })
   .superRefine((s, ctx) => {
     const dup = <T>(list: readonly T[], key: (x: T) => string, path: string, what: string) => {
@@ -41,5 +67,10 @@ export const nat44AddressPoolSpec = z
     dup(s.addresses, (a) => a, 'addresses', 'address');
     dup(s.members, (m) => m.node, 'members', 'member');
     dup(s.members, (m) => m.address, 'members', 'member address');
+    if (s.lan) {
+      if (s.lan.gateways.length !== s.addresses.length)
+        ctx.addIssue({ code: 'custom', path: ['lan', 'gateways'], message: `lan.gateways needs one gateway per address (${s.addresses.length}), has ${s.lan.gateways.length}`, params: { rdCode: ErrorCode.Conflict } });
+      dup(s.lan.gateways, (g) => String(g.virtualRouterId), 'lan', 'virtualRouterId');
+    }
   });
 export type NAT44AddressPoolSpec = z.infer<typeof nat44AddressPoolSpec>;

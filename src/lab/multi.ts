@@ -35,7 +35,26 @@ export const MULTI_ADDRESSES = {
   },
   /** The shared SNAT pool (see test/unit/address-pool.test.ts for why this window). */
   pool: ['198.51.100.116', '198.51.100.117', '198.51.100.118', '198.51.100.119', '198.51.100.120', '198.51.100.121', '198.51.100.122', '198.51.100.123'],
+  /** Per pool address i: the LAN gateway (a VRRP group whose master is the owner) and the client source whose flows use it. */
+  gateways: ['192.0.2.116', '192.0.2.117', '192.0.2.118', '192.0.2.119', '192.0.2.120', '192.0.2.121', '192.0.2.122', '192.0.2.123'],
+  clientSources: ['192.0.2.64', '192.0.2.65', '192.0.2.66', '192.0.2.67', '192.0.2.68', '192.0.2.69', '192.0.2.70', '192.0.2.71'],
 } as const;
+
+/**
+ * The client's side of per-address gateways: one source address per pool
+ * address, each routed (policy routing by source) through that address's
+ * gateway. A real site would hand gateways out per client group by DHCP.
+ */
+export async function setupClientSources(lab: MultiLab): Promise<void> {
+  const host = lab.node('client').host;
+  for (let i = 0; i < MULTI_ADDRESSES.clientSources.length; i++) {
+    const src = MULTI_ADDRESSES.clientSources[i]!;
+    const table = String(100 + i);
+    await runChecked(host, ['ip', 'addr', 'add', `${src}/24`, 'dev', 'eth0'], { timeoutMs: CMD_TIMEOUT_MS });
+    await runChecked(host, ['ip', 'rule', 'add', 'from', src, 'table', table], { timeoutMs: CMD_TIMEOUT_MS });
+    await runChecked(host, ['ip', 'route', 'add', 'default', 'via', MULTI_ADDRESSES.gateways[i]!, 'dev', 'eth0', 'table', table], { timeoutMs: CMD_TIMEOUT_MS });
+  }
+}
 
 /** A node of this lab; shaped like the two-router lab's LabNode so its helpers (startRouterd, ...) take it. */
 export interface MultiNode extends Omit<LabNode, 'name'> {
@@ -212,4 +231,23 @@ async function destroyMultiLab(prefix: string, namespaces: readonly string[], ba
   await rm(base, { recursive: true, force: true });
   if (problems.length) throw new Error(`lab ${prefix} teardown incomplete: ${problems.join('; ')}`);
   log(`lab ${prefix} down`);
+}
+
+/**
+ * Kill a router the way a machine dies: links dark first (no BGP notification
+ * or BFD down message gets out, frr-facts pitfall 5), then routerd and the
+ * FRR daemons by the PIDs in its pid files.
+ */
+export async function killMultiRouter(lab: MultiLab, r: MultiRouter, routerdPid: number | undefined): Promise<void> {
+  await lab.setPort(`${r}-lan`, 'down');
+  await lab.setPort(`${r}-wan`, 'down');
+  const pids = [routerdPid];
+  for (const d of ['bgpd', 'bfdd', 'zebra']) pids.push(Number.parseInt((await lab.node(r).host.readFile(`/run/frr/routerd/${d}.pid`))?.trim() ?? '', 10));
+  for (const pid of pids)
+    if (pid !== undefined && Number.isInteger(pid) && pid > 1)
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
 }

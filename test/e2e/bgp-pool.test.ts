@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { assign } from '../../src/controllers/address-pool/ownership.ts';
 import { ispRoutes, routerOfWan, startIsp } from '../../src/lab/isp.ts';
-import { createMultiLab, MULTI_ADDRESSES, type MultiLab, type MultiRouter } from '../../src/lab/multi.ts';
+import { createMultiLab, killMultiRouter, MULTI_ADDRESSES, type MultiLab, type MultiRouter } from '../../src/lab/multi.ts';
 import { multiRouterConfig } from '../../src/lab/multi-config.ts';
 import { startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
 import { labPrefix } from '../../src/lab/topology.ts';
 import { requireE2E } from '../helpers/e2e.ts';
-import { installConfig, killPid, stopAll, until, verboseEcho } from '../helpers/lab.ts';
+import { installConfig, stopAll, until, verboseEcho } from '../helpers/lab.ts';
 
 const POOL: string[] = [...MULTI_ADDRESSES.pool];
 const CONTROLLERS = ['interface', 'bgp'];
@@ -28,18 +28,6 @@ async function routesMatch(lab: MultiLab, want: Map<string, MultiRouter>): Promi
 
 function describeRoutes(routes: Map<string, string | undefined>): string {
   return [...routes].map(([a, via]) => `${a}→${routerOfWan(via) ?? via}`).join(' ');
-}
-
-/** Kill a router the way a machine dies: links dark first, then every process in its namespace (routerd, zebra, bfdd, bgpd). */
-async function killRouter(lab: MultiLab, r: MultiRouter, proc: RouterdProcess | undefined): Promise<void> {
-  await lab.setPort(`${r}-lan`, 'down');
-  await lab.setPort(`${r}-wan`, 'down');
-  killPid(proc?.pid, 'SIGKILL');
-  const node = lab.node(r);
-  for (const d of ['bgpd', 'bfdd', 'zebra']) {
-    const pid = Number.parseInt((await node.host.readFile(`/run/frr/routerd/${d}.pid`))?.trim() ?? '', 10);
-    if (Number.isInteger(pid) && pid > 1) killPid(pid, 'SIGKILL');
-  }
 }
 
 test('BGP pool: every address via its owner; a dead router\'s addresses move to their successors within about a second, and come back', { timeout: 240_000 }, async (t: TestContext) => {
@@ -75,7 +63,7 @@ test('BGP pool: every address via its owner; a dead router\'s addresses move to 
       return moved.every((a) => (routes[`${a}/32`]?.length ?? 0) >= 2);
     }, 20_000, 200);
     const t0 = performance.now();
-    await killRouter(lab, victim, procs[victim]);
+    await killMultiRouter(lab, victim, procs[victim]?.pid);
     procs[victim] = undefined;
     let switchedMs: number | undefined;
     await until('the isp routes the victim\'s addresses to their successors', async () => {

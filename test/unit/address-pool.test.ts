@@ -58,3 +58,28 @@ test('with one member up there is no successor; with none, no owner', () => {
   assert.deepEqual(assign(['198.51.100.100'], []), [{ address: '198.51.100.100', owner: undefined, successor: undefined }]);
   assert.deepEqual(rank('198.51.100.100', ['ra', 'rb']).length, 2);
 });
+
+test('gate: a returning member pulls its addresses from their holders, and they push to it meanwhile', async () => {
+  const { eligibleMembers, pullsNeeded, pushTargets, viewComplete, gatewayPriority } = await import('../../src/controllers/address-pool/gate.ts');
+  const addrs = pool(8, 116);
+  const members = ['ra', 'rb', 'rc'];
+  const full = assign(addrs, members);
+  const rbs = full.filter((a) => a.owner === 'rb').map((a) => a.address);
+  // rb returns: it is up (BFD) but not ready; ra and rc own everything.
+  const views = new Map([['ra', { up: true, ready: true }], ['rc', { up: true, ready: true }]]);
+  assert.ok(viewComplete(members, 'rb', views));
+  assert.ok(!viewComplete(members, 'rb', new Map([['ra', { up: true, ready: undefined }]])));
+  const eligible = eligibleMembers(members, 'rb', false, views);
+  assert.deepEqual(eligible, ['ra', 'rc']);
+  const pulls = pullsNeeded(addrs, 'rb', eligible);
+  assert.deepEqual(pulls.map((p) => p.address).sort(), [...rbs].sort());
+  for (const p of pulls) assert.equal(p.from, assign(addrs, ['ra', 'rc']).find((a) => a.address === p.address)!.owner);
+  // ra, seeing rb up but not ready, pushes each address rb will take to rb as well.
+  const raPush = pushTargets(addrs, 'ra', ['ra', 'rc'], ['ra', 'rb', 'rc']);
+  for (const p of pulls.filter((x) => x.from === 'ra')) assert.ok(raPush.get('rb')?.includes(p.address), `ra pushes ${p.address} to rb`);
+  // Pending rb has the lowest gateway priority; once eligible, the owner has the highest.
+  assert.equal(gatewayPriority(addrs[0]!, 'rb', ['ra', 'rc']), 10);
+  for (const a of full) assert.equal(gatewayPriority(a.address, a.owner!, members), 200);
+  // Cold start: nobody else is eligible, nothing to pull.
+  assert.deepEqual(pullsNeeded(addrs, 'ra', []), []);
+});

@@ -4,17 +4,21 @@
 // set, which the status store turns into a pass: every member recomputes the
 // same assignment, the successor puts the /32 on its interface and turns its
 // standby `network` into an owned one.
+import { join } from 'node:path';
 import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
-import { FrrEngine, type BfdPeerState } from '../../engines/frr/engine.ts';
+import { KeepalivedEngine } from '../../engines/keepalived/engine.ts';
+import { renderKeepalivedConf } from '../../engines/keepalived/render.ts';
+import { keepalivedFifoPath, type NodePaths } from '../../config/paths.ts';
+import { FrrEngine } from '../../engines/frr/engine.ts';
 import { networkLines } from '../../engines/frr/render.ts';
 import { ipAddrAddArgv, ipAddrDelArgv } from '../../kernel/ip.ts';
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
 import { Phase, Reason } from '../status.ts';
+import { gatewayPriority } from './gate.ts';
+import { PoolMembers, readyFilePath } from './members.ts';
 import { poolShare, renderNodeFrr } from './plan.ts';
 
 const WATCH_MS = 200;
-/** A member never seen up counts as up this long after start, so a booting node claims nobody's addresses. */
-const STARTUP_GRACE_MS = 8000;
 
 type Pool = ResourceOf<'NAT44AddressPool'> & AnyResource;
 
@@ -24,9 +28,9 @@ export class BgpController implements Controller {
   private engine: FrrEngine | undefined;
   private applied: string[] | undefined;
   private watcher: NodeJS.Timeout | undefined;
-  private startedAt = Date.now();
-  private readonly everUp = new Set<string>();
   private pools: Pool[] = [];
+  private readonly members = new Map<string, PoolMembers>();
+  private keepalived: KeepalivedEngine | undefined;
   private owned = new Map<string, Set<string>>();
   private since = new Map<string, string>();
   private ctx: ControllerContext | undefined;
@@ -34,6 +38,27 @@ export class BgpController implements Controller {
   async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
     this.ctx = ctx;
     this.pools = input.resources.filter((r): r is Pool => r.kind === 'NAT44AddressPool');
+    for (const pool of this.pools) {
+      const m = this.members.get(resourceId(pool));
+      if (m) m.update(pool);
+      else {
+        // A (re)started routerd holds nothing yet: it says so before anyone asks.
+        await ctx.host.remove(readyFilePath(ctx.paths, pool.metadata.name));
+        this.members.set(resourceId(pool), new PoolMembers(pool, ctx.nodeName));
+      }
+    }
+    for (const [id, m] of [...this.members])
+      if (!this.pools.some((p) => resourceId(p) === id)) {
+        m.stop();
+        this.members.delete(id);
+      }
+    // What this pass plans with: the eligible members as this node sees them now.
+    for (const pool of this.pools) {
+      const id = resourceId(pool);
+      const eligible = this.members.get(id)!.eligible();
+      const cur = ctx.status.get(id);
+      if (JSON.stringify(cur?.membersUp) !== JSON.stringify(eligible)) ctx.status.set(id, { ...(cur ?? { phase: Phase.Pending, reason: Reason.Planned, message: '' }), membersUp: eligible });
+    }
     const routers = input.resources.filter((r) => r.kind === 'BGPRouter');
     if (routers.length === 0) {
       await this.stop({ keepEngines: false });
@@ -73,6 +98,8 @@ export class BgpController implements Controller {
       setTimeout(() => ctx.trigger('frr retry'), 2000).unref();
       ctx.log.error({ action: 'frr-apply', outcome, err: message }, 'frr apply failed');
     }
+    for (const pool of this.pools) this.members.get(resourceId(pool))?.reconcilePushes(ctx, resourceId(pool), ctx.host);
+    await this.applyGateways(input, ctx);
     this.startWatcher();
     await this.report(input, ctx, outcome, message);
   }
@@ -116,7 +143,6 @@ export class BgpController implements Controller {
     for (const r of input.resources) {
       const id = resourceId(r);
       const gen = ctx.generation(id);
-      const plan = input.plans.find((p) => p.resource === id);
       if (r.kind === 'BGPRouter') {
         const established = (bgp ?? []).filter((p) => p.state === 'Established').length;
         ctx.status.set(id, {
@@ -143,38 +169,62 @@ export class BgpController implements Controller {
       } else if (r.kind === 'BFD') {
         const sessions = (bfd ?? []).length;
         ctx.status.set(id, { phase: Phase.Ready, reason: Reason.Applied, message: `${sessions} BFD session(s) on this node`, sessions, up: (bfd ?? []).filter((x) => x.status === 'up').length, observedGeneration: gen });
-      } else if (r.kind === 'NAT44AddressPool' && plan) {
-        const st = plan.status;
+      } else if (r.kind === 'NAT44AddressPool') {
+        const share = poolShare(r, input.planCtx);
+        const st = { membersUp: share.membersUp, owned: share.owned, standby: share.standby, assignments: share.assignments };
         ctx.status.set(id, {
           ...st,
-          phase: failed ? Phase.Failed : Phase.Ready,
+          phase: failed ? Phase.Failed : this.members.get(id)?.selfReady ? Phase.Ready : Phase.Pending,
           reason: failed ? Reason.ApplyFailed : Reason.Applied,
           message: `owns ${(st.owned as string[]).join(', ') || 'nothing'}; stands by for ${(st.standby as string[]).join(', ') || 'nothing'}; members up ${(st.membersUp as string[]).join(', ')}`,
           since: this.since.get(id),
+          ready: this.members.get(id)?.selfReady ?? false,
+          ...(this.members.get(id)?.readySince ? { readySince: this.members.get(id)!.readySince } : {}),
+          sync: Object.fromEntries(this.members.get(id)?.syncStatus ?? []),
           observedGeneration: gen,
         });
       }
     }
   }
 
-  /** Members up per pool, from bfdd: a member is down once its session went down, or never came up past the grace period. */
-  membersUp(pool: Pool, bfd: readonly BfdPeerState[], nodeName: string, now = Date.now()): string[] {
-    return pool.spec.members
-      .filter((m) => {
-        if (m.node === nodeName || pool.spec.liveness === undefined) return true;
-        const s = bfd.find((b) => b.peer === m.address);
-        if (s?.status === 'up') {
-          this.everUp.add(m.address);
-          return true;
-        }
-        return !this.everUp.has(m.address) && now - this.startedAt < STARTUP_GRACE_MS;
-      })
-      .map((m) => m.node);
+  /** The LAN side: one VRRP gateway per pool address, its priority from the ranking over the eligible members. */
+  private async applyGateways(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
+    const vips: ResourceOf<'VirtualAddress'>[] = [];
+    for (const pool of this.pools) {
+      const lan = pool.spec.lan;
+      if (!lan) continue;
+      const eligible = this.members.get(resourceId(pool))?.eligible() ?? [];
+      pool.spec.addresses.forEach((address, i) => {
+        const g = lan.gateways[i]!;
+        vips.push({
+          apiVersion: 'net.routerd.net/v1alpha1',
+          kind: 'VirtualAddress',
+          metadata: { name: `pool-${pool.metadata.name}-${i}` },
+          spec: { interface: lan.interface, address: g.address, virtualRouterId: g.virtualRouterId, priority: gatewayPriority(address, ctx.nodeName, eligible), advertInterval: lan.advertInterval, preempt: true, extraAddresses: [] },
+        });
+      });
+    }
+    if (vips.length === 0) {
+      await this.keepalived?.stop(false);
+      this.keepalived = undefined;
+      return;
+    }
+    const paths: NodePaths = { ...ctx.paths, runDir: join(ctx.paths.runDir, 'pool') };
+    this.keepalived ??= new KeepalivedEngine(ctx.host, paths, {
+      onNotify: (e) => ctx.log.info({ action: 'pool-gateway', instance: e.name, state: e.state }, `gateway ${e.name} ${e.state}`),
+      onExit: (info) => {
+        ctx.metrics.engineRestarts.inc({ engine: 'keepalived-pool' });
+        ctx.trigger(`pool keepalived exited (${info.code ?? info.signal})`);
+      },
+    });
+    const conf = renderKeepalivedConf({ routerId: ctx.nodeName, virtualAddresses: vips, ifname: input.planCtx.ifname, paths: { notifyFifo: keepalivedFifoPath(paths) } });
+    const r = await this.keepalived.apply(conf);
+    if (r.configChanged) ctx.log.info({ action: 'pool-gateways', outcome: r.outcome, priorities: vips.map((v) => `${v.spec.address}:${v.spec.priority}`) }, 'gateway priorities applied');
+    if (r.outcome === 'backoff' || r.outcome === 'failed') setTimeout(() => ctx.trigger('pool keepalived retry'), this.keepalived.retryInMs() + 10).unref();
   }
 
   private startWatcher(): void {
     if (this.watcher) return;
-    this.startedAt = Date.now();
     let busy = false;
     let tick = 0;
     let sessions = '';
@@ -186,7 +236,7 @@ export class BgpController implements Controller {
       void engine
         .bfdPeers()
         .then(async (bfd) => {
-          // About once a second: BGP session states, so status follows them between passes.
+          // About once a second: BGP session states, so status follows them between passes; the members' ready files.
           if (++tick % 5 === 0) {
             const now = JSON.stringify((await engine.bgpPeers())?.map((p) => [p.address, p.state]) ?? null);
             if (now !== sessions) {
@@ -194,16 +244,22 @@ export class BgpController implements Controller {
               sessions = now;
               ctx.trigger('bgp session state');
             }
+            await Promise.all([...this.members.values()].map((m) => m.pollReady(ctx)));
           }
           if (!bfd) return;
+          const states = new Map(bfd.map((b) => [b.peer, b.status === 'up']));
           for (const pool of this.pools) {
             const id = resourceId(pool);
-            const up = this.membersUp(pool, bfd, ctx.nodeName);
+            const m = this.members.get(id);
+            if (!m) continue;
+            m.observeBfd(states);
+            if (!m.selfReady) void m.maybeBecomeReady(ctx, id).then(() => m.selfReady && ctx.trigger('pool ready'));
+            const up = m.eligible();
             const prev = ctx.status.get(id)?.membersUp as string[] | undefined;
             if (prev && prev.join(',') === up.join(',')) continue;
-            const gone = (prev ?? []).filter((m) => !up.includes(m));
-            const back = up.filter((m) => prev && !prev.includes(m));
-            ctx.log.info({ resource: id, action: 'pool-members', membersUp: up, down: gone, up: back }, `${id}: members up ${up.join(', ')}`);
+            const gone = (prev ?? []).filter((x) => !up.includes(x));
+            const back = up.filter((x) => prev && !prev.includes(x));
+            ctx.log.info({ resource: id, action: 'pool-members', membersUp: up, down: gone, up: back }, `${id}: members eligible ${up.join(', ')}`);
             // A status change makes the manager run a pass.
             ctx.status.set(id, { ...(ctx.status.get(id) ?? { phase: Phase.Pending, reason: Reason.Planned, message: '' }), membersUp: up });
           }
@@ -218,6 +274,10 @@ export class BgpController implements Controller {
   async stop(opts: { keepEngines: boolean }): Promise<void> {
     if (this.watcher) clearInterval(this.watcher);
     this.watcher = undefined;
+    for (const m of this.members.values()) m.stop();
+    this.members.clear();
+    await this.keepalived?.stop(opts.keepEngines);
+    this.keepalived = undefined;
     await this.engine?.stop(opts.keepEngines);
     this.engine = undefined;
     this.applied = undefined;

@@ -32,8 +32,8 @@ export function membersUpOf(pool: ResourceOf<'NAT44AddressPool'>, ctx: PlanConte
   const all = pool.spec.members.map((m) => m.node);
   const reported = ctx.status('NAT44AddressPool', pool.metadata.name, 'membersUp');
   if (!Array.isArray(reported)) return all;
+  // The controller reports the eligible members: this node is among them only once it passed its gate.
   const up = new Set(reported.filter((x): x is string => typeof x === 'string'));
-  up.add(ctx.nodeName);
   return all.filter((m) => up.has(m));
 }
 
