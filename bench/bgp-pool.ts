@@ -50,7 +50,7 @@ async function trial(s: (typeof SETUPS)[number], run: number): Promise<Trial> {
     const moved = POOL.filter((a) => owners.get(a) === 'rb');
     const killedAt = Date.now();
     const t0 = performance.now();
-    await killMultiRouter(lab, 'rb', procs.rb?.pid);
+    await killMultiRouter(lab, 'rb');
     procs.rb = undefined;
     await until('routes via successors', () => match(after), 30_000, 20);
     const upstreamMs = performance.now() - t0;

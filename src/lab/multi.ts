@@ -235,19 +235,22 @@ async function destroyMultiLab(prefix: string, namespaces: readonly string[], ba
 
 /**
  * Kill a router the way a machine dies: links dark first (no BGP notification
- * or BFD down message gets out, frr-facts pitfall 5), then routerd and the
- * FRR daemons by the PIDs in its pid files.
+ * or BFD down message gets out, frr-facts pitfall 5), then every process in
+ * its network namespace (routerd, FRR, keepalived, sshd, conntrack streams),
+ * by PID, except the holder of its mount namespace.
  */
-export async function killMultiRouter(lab: MultiLab, r: MultiRouter, routerdPid: number | undefined): Promise<void> {
+export async function killMultiRouter(lab: MultiLab, r: MultiRouter): Promise<void> {
   await lab.setPort(`${r}-lan`, 'down');
   await lab.setPort(`${r}-wan`, 'down');
-  const pids = [routerdPid];
-  for (const d of ['bgpd', 'bfdd', 'zebra']) pids.push(Number.parseInt((await lab.node(r).host.readFile(`/run/frr/routerd/${d}.pid`))?.trim() ?? '', 10));
-  for (const pid of pids)
-    if (pid !== undefined && Number.isInteger(pid) && pid > 1)
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
+  const node = lab.node(r);
+  const out = await new LocalHost().run(['ip', 'netns', 'pids', node.netns], { timeoutMs: CMD_TIMEOUT_MS });
+  for (const tok of out.stdout.split(/\s+/)) {
+    const pid = Number(tok);
+    if (tok === '' || !Number.isInteger(pid) || pid === node.mountNsHolder || pid === process.pid) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
 }

@@ -63,7 +63,7 @@ test('BGP pool: every address via its owner; a dead router\'s addresses move to 
       return moved.every((a) => (routes[`${a}/32`]?.length ?? 0) >= 2);
     }, 20_000, 200);
     const t0 = performance.now();
-    await killMultiRouter(lab, victim, procs[victim]?.pid);
+    await killMultiRouter(lab, victim);
     procs[victim] = undefined;
     let switchedMs: number | undefined;
     await until('the isp routes the victim\'s addresses to their successors', async () => {

@@ -41,6 +41,8 @@ export class PoolMembers {
   ) {
     this.selfReady = pool.spec.sync === undefined;
     if (this.selfReady) this.readySince = new Date().toISOString();
+    // Until BFD says otherwise every other member is up, in the state the grace period gives it: nobody's addresses are claimed at boot.
+    for (const m of pool.spec.members) if (m.node !== self) this.views.set(m.node, { up: true, ready: this.selfReady ? true : undefined });
   }
 
   update(pool: Pool): void {

@@ -85,7 +85,12 @@ export class FrrEngine {
     }
     const outsideNetworks = (t: string | undefined) => (t ?? '').split('\n').filter((l) => !l.trim().startsWith('network ')).join('\n');
     if (old !== undefined && outsideNetworks(old) !== outsideNetworks(confText)) {
-      // Peers, profiles or policies changed: vtysh -b only adds, so restart bgpd and bfdd with the new file.
+      if (onlyAdds(outsideNetworks(old), outsideNetworks(confText))) {
+        // Only new statements (a member joined: its BFD peer): vtysh -b adds them to the running daemons, no session drops.
+        await this.vtysh(['-b'], 30_000);
+        return 'reloaded';
+      }
+      // Something was removed or changed: vtysh -b only adds, so restart bgpd and bfdd with the new file.
       await this.procs.bgpd.stop();
       await this.procs.bfdd.stop();
       await this.procs.bfdd.ensure();
@@ -149,6 +154,18 @@ export class FrrEngine {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/**
+ * Whether `to` only adds whole blocks of statements to `from`: every line of
+ * `from` is still there, in the same order.
+ */
+export function onlyAdds(from: string, to: string): boolean {
+  const a = from.split('\n');
+  const b = to.split('\n');
+  let i = 0;
+  for (const line of b) if (i < a.length && line === a[i]) i++;
+  return i === a.length;
 }
 
 /** `show bfd peers json`: an array of sessions with peer and status. */
