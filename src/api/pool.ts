@@ -20,7 +20,12 @@ export const nat44AddressPoolSpec = z
     liveness: resourceRef(['BFD'])
       .optional()
       .describe('BFD profile of the member-to-member sessions that decide which members are up; omitted = every member counts as up.'),
-    interface: ifname.default('lo').describe('Where the owned addresses are put as /32s.'),
+    interface: ifname
+      .optional()
+      .describe(
+        'Put owned addresses on this interface as /32s (e.g. lo, to answer pings on them). Omitted (recommended): not local anywhere, so a packet ' +
+          'that meets no conntrack entry for a moment (a session restore replacing entries) is dropped and retransmitted, where a local address would answer it with a RST.',
+      ),
     standbyPrepend: z
       .number()
       .int()

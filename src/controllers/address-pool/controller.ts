@@ -2,13 +2,13 @@
 // A watcher polls bfdd for the member-to-member sessions; a member whose
 // session went down (or never came up within the grace period) leaves the up
 // set, which the status store turns into a pass: every member recomputes the
-// same assignment, the successor puts the /32 on its interface and turns its
+// same assignment, the successor (optionally puts the /32 on an interface and) turns its
 // standby `network` into an owned one.
 import { join } from 'node:path';
 import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
 import { KeepalivedEngine } from '../../engines/keepalived/engine.ts';
 import { renderKeepalivedConf } from '../../engines/keepalived/render.ts';
-import { keepalivedFifoPath, type NodePaths } from '../../config/paths.ts';
+import { keepalivedFifoPath, sshControlDir, type NodePaths } from '../../config/paths.ts';
 import { FrrEngine } from '../../engines/frr/engine.ts';
 import { networkLines } from '../../engines/frr/render.ts';
 import { ipAddrAddArgv, ipAddrDelArgv } from '../../kernel/ip.ts';
@@ -76,6 +76,7 @@ export class BgpController implements Controller {
       ctx.trigger(`${d} exited`);
     });
     await ctx.host.mkdirp(`${ctx.paths.runDir}/frr`);
+    if (this.pools.some((p) => p.spec.sync)) await ctx.host.mkdirp(sshControlDir(ctx.paths), 0o700);
 
     // Addresses first: an owned /32 is on the interface before it is announced.
     for (const pool of this.pools) await this.applyAddresses(pool, input, ctx);
@@ -107,17 +108,19 @@ export class BgpController implements Controller {
   private async applyAddresses(pool: Pool, input: ReconcileInput, ctx: ControllerContext): Promise<void> {
     const id = resourceId(pool);
     const share = poolShare(pool, input.planCtx);
-    const dev = input.planCtx.ifname(pool.spec.interface);
-    const iface = input.observed.interfaces?.find((i) => i.name === dev);
-    const have = new Set((iface?.addresses ?? []).filter((a) => a.family === 4 && a.prefixLength === 32).map((a) => a.address));
     const before = this.owned.get(id) ?? new Set<string>();
-    for (const a of share.owned)
-      if (!have.has(a)) {
-        const r = await ctx.host.run(ipAddrAddArgv({ dev, address: a, prefixlen: 32, replace: true }), { timeoutMs: 5000 });
-        if (r.code !== 0) throw new Error(`adding ${a}/32 on ${dev}: ${r.stderr.trim()}`);
-      }
-    for (const a of pool.spec.addresses)
-      if (!share.owned.includes(a) && have.has(a)) await ctx.host.run(ipAddrDelArgv({ dev, address: a, prefixlen: 32 }), { timeoutMs: 5000 });
+    if (pool.spec.interface !== undefined) {
+      const dev = input.planCtx.ifname(pool.spec.interface);
+      const iface = input.observed.interfaces?.find((i) => i.name === dev);
+      const have = new Set((iface?.addresses ?? []).filter((a) => a.family === 4 && a.prefixLength === 32).map((a) => a.address));
+      for (const a of share.owned)
+        if (!have.has(a)) {
+          const r = await ctx.host.run(ipAddrAddArgv({ dev, address: a, prefixlen: 32, replace: true }), { timeoutMs: 5000 });
+          if (r.code !== 0) throw new Error(`adding ${a}/32 on ${dev}: ${r.stderr.trim()}`);
+        }
+      for (const a of pool.spec.addresses)
+        if (!share.owned.includes(a) && have.has(a)) await ctx.host.run(ipAddrDelArgv({ dev, address: a, prefixlen: 32 }), { timeoutMs: 5000 });
+    }
     const now = new Set(share.owned);
     for (const a of now)
       if (!before.has(a)) {

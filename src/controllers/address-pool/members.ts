@@ -94,9 +94,10 @@ export class PoolMembers {
       [...this.views].map(async ([node, v]) => {
         if (!v.up) return;
         const r = await this.ssh(ctx, node).run(['cat', path], { timeoutMs: 3000 });
+        // Only cat's own "no such file" means not ready; ssh failing (exit 255) tells nothing and leaves the view as it was.
+        const missing = r.code === 1 && /^cat: .*No such file/m.test(r.stderr);
+        if (r.code !== 0 && !missing) return;
         const ready = r.code === 0 && r.stdout.trim().length > 0;
-        // A failed ssh (not "no such file") leaves the view as it was.
-        if (r.code !== 0 && !/No such file/.test(r.stderr)) return;
         const cur = this.views.get(node);
         if (cur?.up) this.views.set(node, { up: true, ready });
       }),

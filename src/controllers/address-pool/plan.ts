@@ -151,12 +151,14 @@ export const addressPoolPlanner: Planner<'NAT44AddressPool'> = {
   plan(resources, observed, ctx) {
     return resources.map((r): ResourcePlan => {
       const share = poolShare(r, ctx);
-      const dev = ctx.ifname(r.spec.interface);
-      const iface = observed.interfaces?.find((i) => i.name === dev);
+      const dev = r.spec.interface === undefined ? undefined : ctx.ifname(r.spec.interface);
+      const iface = dev === undefined ? undefined : observed.interfaces?.find((i) => i.name === dev);
       const have = new Set((iface?.addresses ?? []).filter((a) => a.family === 4 && a.prefixLength === 32).map((a) => a.address));
       const actions = [
-        ...share.owned.map((a) => action(r, have.has(a) ? 'noop' : 'create', `${a}/32 on ${dev}`, `owner; announce ${a}/32`)),
-        ...r.spec.addresses.filter((a) => !share.owned.includes(a) && have.has(a)).map((a) => action(r, 'delete', `${a}/32 on ${dev}`, 'no longer the owner')),
+        ...share.owned.map((a) =>
+          dev === undefined ? action(r, 'noop', `owned ${a}/32`, 'owner; announce it') : action(r, have.has(a) ? 'noop' : 'create', `${a}/32 on ${dev}`, `owner; announce ${a}/32`),
+        ),
+        ...r.spec.addresses.filter((a) => dev !== undefined && !share.owned.includes(a) && have.has(a)).map((a) => action(r, 'delete', `${a}/32 on ${dev}`, 'no longer the owner')),
         ...share.standby.map((a) => action(r, 'noop', `standby ${a}/32`, `successor; pre-announce with ${r.spec.standbyPrepend} prepends`)),
       ];
       return {
