@@ -9,6 +9,10 @@
 // into the best one); no BFD at all (BGP hold time 9 s, no member liveness:
 // the standby route wins only when the hold timer drops the dead one).
 import { assign } from '../src/controllers/address-pool/ownership.ts';
+import { pullSessions } from '../src/controllers/address-pool/members.ts';
+import { targetHost } from '../src/controllers/session-sync/controller.ts';
+import { enableMultiSsh } from '../src/lab/multi-ssh.ts';
+import { runChecked } from '../src/host/host.ts';
 import { ispRoutes, routerOfWan, startIsp } from '../src/lab/isp.ts';
 import { createMultiLab, killMultiRouter, MULTI_ADDRESSES, type MultiRouter } from '../src/lab/multi.ts';
 import { multiRouterConfig } from '../src/lab/multi-config.ts';
@@ -68,6 +72,48 @@ async function trial(s: (typeof SETUPS)[number], run: number): Promise<Trial> {
   }
 }
 
+const HOLD_ENTRIES = 100_000;
+const HOLD_RUNS = 3;
+
+/** 100k ESTABLISHED TCP entries SNATed to one pool address, as session sync would restore them. */
+function synthEntries(address: string, count: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const client = `192.0.2.${10 + (i % 240)}`;
+    const sport = 1024 + Math.floor(i / 240);
+    const dport = 7007 + Math.floor(i / 40_000);
+    out.push(`-I -p tcp -s ${client} -d ${MULTI_ADDRESSES.server} --sport ${sport} --dport ${dport} --src-nat ${address}:${20_000 + (i % 40_000)} -u SEEN_REPLY,ASSURED --state ESTABLISHED -t 3600`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * How long a member takes to hold a victim's 100k sessions of one address:
+ * the pull a returning or joining member does before it claims (ssh
+ * `conntrack -L --src-nat` on the holder, restored locally), timed on ra
+ * pulling from rb. (The continuous push to the successor is the
+ * NAT44SessionSync worker: see the session-sync section for its 100k figures.)
+ */
+async function holdTrial(run: number): Promise<number> {
+  const lab = await createMultiLab({ prefix: labPrefix(`bph${run}`), routers: ['ra', 'rb'] });
+  const ssh = await enableMultiSsh(lab, ['ra', 'rb']);
+  try {
+    const address = POOL[0]!;
+    await runChecked(lab.node('rb').host, ['conntrack', '-R', '/dev/stdin'], { stdin: synthEntries(address, HOLD_ENTRIES), timeoutMs: 300_000 });
+    const ra = lab.node('ra').host;
+    await ra.mkdirp('/run/routerd/ssh', 0o700);
+    const from = targetHost(ra, { name: 'rb', host: MULTI_ADDRESSES.routers.rb.lan, port: 22, user: 'root', sshOptions: [], restoreCommand: ['conntrack'] }, '/run/routerd/ssh');
+    const t0 = performance.now();
+    const n = await pullSessions(ra, from, address, 'rb');
+    const took = performance.now() - t0;
+    if (n !== HOLD_ENTRIES) throw new Error(`pulled ${n} of ${HOLD_ENTRIES} entries`);
+    return took;
+  } finally {
+    await ssh.stop().catch(() => undefined);
+    await lab.destroy();
+  }
+}
+
 export async function benchBgpPool(): Promise<BenchSection> {
   const rows: string[][] = [];
   for (const s of SETUPS) {
@@ -82,6 +128,9 @@ export async function benchBgpPool(): Promise<BenchSection> {
       take.length ? `${ms(median(take))} (${ms(Math.min(...take))}–${ms(Math.max(...take))})` : 'no takeover (by design: no liveness)',
     ]);
   }
+  const holds: number[] = [];
+  for (let i = 0; i < HOLD_RUNS; i++) holds.push(await holdTrial(i));
+  rows.push([`a returning member pulls a holder's ${HOLD_ENTRIES / 1000}k sessions of one address (ssh dump + local restore)`, String(HOLD_RUNS), `${ms(median(holds))} (${ms(Math.min(...holds))}–${ms(Math.max(...holds))})`, '—']);
   // Replication: each owner pushes an address's sessions to its one successor; a full mesh pushes every session to all others.
   const notes = [3, 4, 8].map(
     (n) => `replication per router, S sessions spread evenly over ${n} routers: successor scheme sends S/${n} (one copy of what it owns), a full mesh S/${n} × ${n - 1}; each router receives S/${n} vs S × ${n - 1}/${n} (computed from the scheme, not measured)`,
@@ -91,7 +140,7 @@ export async function benchBgpPool(): Promise<BenchSection> {
     title: 'NAT44AddressPool: upstream switch and successor takeover when a router dies',
     method:
       'Three routers (ra, rb, rc), eight pool addresses, an FRR isp (AS 64500) with a server behind it, all in lab namespaces. rb is killed like a dead machine (its bridge ports down, then routerd, bgpd, bfdd and zebra SIGKILLed by PID). Upstream: from just before link-down until the isp kernel routes all of rb\'s addresses to their successors (20 ms poll). Takeover: until the first pool-own log line of a successor (routerd log time).',
-    header: ['set-up', 'runs', 'upstream switch, median (min–max)', 'successor takeover, median (min–max)'],
+    header: ['set-up / measurement', 'runs', 'upstream switch (or time), median (min–max)', 'successor takeover, median (min–max)'],
     rows,
     notes: [
       'For VRRP alone (the pair case, keepalived adverts 100 ms) see the failover section: detection is about 3 adverts plus skew.',

@@ -25,6 +25,17 @@ export function readyFilePath(paths: NodePaths, pool: string): string {
   return join(paths.runDir, 'pool', pool, 'ready');
 }
 
+/** Copy the sessions of one SNAT address from a member (over ssh) into the local table; returns how many. */
+export async function pullSessions(local: Host, from: Host, address: string, fromName = from.description): Promise<number> {
+  const dump = await from.run(conntrackDumpArgv({ format: 'extended', family: 'ipv4', snatAddress: address }), { timeoutMs: 120_000, maxOutputBytes: 512 * 1024 * 1024 });
+  if (dump.code !== 0) throw new Error(`pull ${address} from ${fromName}: ${describeFailure(dump)}`);
+  const list = parseConntrackExtended(dump.stdout).entries.filter((e) => snatAddress(e) === address && ['tcp', 'udp', 'icmp'].includes(e.protocol));
+  const batch = snatRestoreBatch(address, list);
+  const r = await applyRestore(local, batch.text, { timeoutMs: 300_000 });
+  if (r.code !== 0) throw new Error(`restore ${address} from ${fromName}: ${describeFailure(r)}`);
+  return batch.entries.length;
+}
+
 export class PoolMembers {
   selfReady: boolean;
   private pulling = false;
@@ -124,15 +135,7 @@ export class PoolMembers {
       const pulls = pullsNeeded(this.pool.spec.addresses, this.self, others);
       const t0 = performance.now();
       let entries = 0;
-      for (const p of pulls) {
-        const dump = await this.ssh(ctx, p.from).run(conntrackDumpArgv({ format: 'extended', family: 'ipv4', snatAddress: p.address }), { timeoutMs: 60_000, maxOutputBytes: 512 * 1024 * 1024 });
-        if (dump.code !== 0) throw new Error(`pull ${p.address} from ${p.from}: ${describeFailure(dump)}`);
-        const list = parseConntrackExtended(dump.stdout).entries.filter((e) => snatAddress(e) === p.address && ['tcp', 'udp', 'icmp'].includes(e.protocol));
-        const batch = snatRestoreBatch(p.address, list);
-        const r = await applyRestore(ctx.host, batch.text, { timeoutMs: 120_000 });
-        if (r.code !== 0) throw new Error(`restore ${p.address} from ${p.from}: ${describeFailure(r)}`);
-        entries += batch.entries.length;
-      }
+      for (const p of pulls) entries += await pullSessions(ctx.host, this.ssh(ctx, p.from), p.address, p.from);
       const path = readyFilePath(ctx.paths, this.name);
       await ctx.host.mkdirp(join(ctx.paths.runDir, 'pool', this.name));
       this.readySince = new Date().toISOString();
