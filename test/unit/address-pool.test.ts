@@ -83,3 +83,30 @@ test('gate: a returning member pulls its addresses from their holders, and they 
   // Cold start: nobody else is eligible, nothing to pull.
   assert.deepEqual(pullsNeeded(addrs, 'ra', []), []);
 });
+
+test('members: a booting node counts everyone up (claims nothing of theirs); a member whose BFD session went down is down', async () => {
+  const { PoolMembers } = await import('../../src/controllers/address-pool/members.ts');
+  const rs = (await import('../helpers/config.ts')).resourcesOf(`- apiVersion: net.routerd.net/v1alpha1
+  kind: BGPRouter
+  metadata: {name: edge}
+  spec: {asn: 64501, routerID: 198.51.100.2}
+- apiVersion: net.routerd.net/v1alpha1
+  kind: BFD
+  metadata: {name: fast}
+  spec: {}
+- apiVersion: net.routerd.net/v1alpha1
+  kind: NAT44AddressPool
+  metadata: {name: egress}
+  spec:
+    bgpRouter: BGPRouter/edge
+    liveness: BFD/fast
+    addresses: [198.51.100.116, 198.51.100.117]
+    members: [{node: ra, address: 192.0.2.2}, {node: rb, address: 192.0.2.3}, {node: rc, address: 192.0.2.4}]
+`);
+  const pool = rs.find((r) => r.kind === 'NAT44AddressPool') as never;
+  const m = new PoolMembers(pool, 'ra');
+  assert.deepEqual(m.eligible(), ['ra', 'rb', 'rc'], 'no sync: ready at once; the others up until BFD says otherwise');
+  m.observeBfd(new Map([['192.0.2.3', true], ['192.0.2.4', true]]));
+  m.observeBfd(new Map([['192.0.2.3', false], ['192.0.2.4', true]]));
+  assert.deepEqual(m.eligible(), ['ra', 'rc']);
+});

@@ -88,3 +88,10 @@ test('vtysh JSON: bfd peers and bgp summary', () => {
   ]);
   assert.equal(parseBfdPeers('garbage'), undefined);
 });
+
+test('a config that only gains statements (a member joined) is added to the running daemons; one that loses any is not', async () => {
+  const { onlyAdds } = await import('../../src/engines/frr/engine.ts');
+  const before = 'bfd\n peer 192.0.2.3\n  profile fast\n exit\nexit';
+  assert.ok(onlyAdds(before, 'bfd\n peer 192.0.2.3\n  profile fast\n exit\n peer 192.0.2.5\n  profile fast\n exit\nexit'));
+  assert.ok(!onlyAdds(before, 'bfd\nexit'));
+});
