@@ -10,7 +10,7 @@ import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../config/paths.
 import { loadDesired } from '../config/desired.ts';
 import type { Generation } from '../daemon/generations.ts';
 import type { ApplyOutcome } from '../daemon/serve.ts';
-import { apiPost } from './api-post.ts';
+import { apiPost, reportOutcome } from './api-post.ts';
 import { apiGet } from './client.ts';
 import { Exit } from './exit.ts';
 import { formatErrors } from './format.ts';
@@ -25,20 +25,6 @@ const sock = (f: SocketFlags) => f.socket ?? socketPath({ runDir: f.runDir, stat
 
 function withSocket(cmd: Command): Command {
   return cmd.option('--run-dir <dir>', 'run directory of the routerd instance', DEFAULT_RUN_DIR).option('--socket <path>', 'status socket (default <run-dir>/routerd.sock)');
-}
-
-function report(body: ApplyOutcome | { error: string }): void {
-  if ('error' in body) {
-    process.stderr.write(`routerctl: ${body.error}\n`);
-    process.exitCode = Exit.Failed;
-    return;
-  }
-  const out = [body.message, ...(body.errors ?? []).map((e) => `  ${e}`)].join('\n');
-  if (body.outcome === 'applied') process.stdout.write(`${out}\n`);
-  else {
-    process.stderr.write(`${out}\n`);
-    process.exitCode = Exit.Failed;
-  }
 }
 
 export function registerApply(program: Command): void {
@@ -63,11 +49,11 @@ export function registerApply(program: Command): void {
     }
     const config = await readFile(flags.file, 'utf8');
     const { body } = await apiPost<ApplyOutcome | { error: string }>(sock(flags), '/api/v1/apply', { config, allowRemoval: flags.allowRemoval === true, ...(confirmMs !== undefined ? { confirmMs } : {}) });
-    report(body);
+    reportOutcome(body);
   });
 
   withSocket(program.command('confirm').description('keep the config applied with apply --confirm')).action(async (flags: SocketFlags) => {
-    report((await apiPost<ApplyOutcome | { error: string }>(sock(flags), '/api/v1/confirm', {})).body);
+    reportOutcome((await apiPost<ApplyOutcome | { error: string }>(sock(flags), '/api/v1/confirm', {})).body);
   });
 
   withSocket(program.command('history').description('the numbered generations of applied configs')).action(async (flags: SocketFlags) => {
@@ -86,6 +72,6 @@ export function registerApply(program: Command): void {
   ).action(async (flags: SocketFlags & { to: string; allowRemoval?: boolean }) => {
     const to = Number(flags.to);
     if (!/^\d{1,9}$/.test(flags.to) || to < 1) throw new CommanderError(Exit.Usage, 'routerctl.usage', `--to ${flags.to} is not a generation number`);
-    report((await apiPost<ApplyOutcome | { error: string }>(sock(flags), '/api/v1/rollback', { to, allowRemoval: flags.allowRemoval === true })).body);
+    reportOutcome((await apiPost<ApplyOutcome | { error: string }>(sock(flags), '/api/v1/rollback', { to, allowRemoval: flags.allowRemoval === true })).body);
   });
 }

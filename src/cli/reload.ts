@@ -4,8 +4,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../config/paths.ts';
 import type { ReloadOutcome } from '../daemon/serve.ts';
-import { apiPost } from './api-post.ts';
-import { Exit } from './exit.ts';
+import { apiPost, reportOutcome } from './api-post.ts';
 
 export function registerReload(program: Command): void {
   program
@@ -17,16 +16,6 @@ export function registerReload(program: Command): void {
     .action(async (flags: { allowRemoval?: boolean; runDir: string; socket?: string }) => {
       const sock = flags.socket ?? socketPath({ runDir: flags.runDir, stateDir: DEFAULT_STATE_DIR });
       const { body } = await apiPost<ReloadOutcome | { error: string }>(sock, '/api/v1/reload', { allowRemoval: flags.allowRemoval === true });
-      if ('error' in body) {
-        process.stderr.write(`routerctl: ${body.error}\n`);
-        process.exitCode = Exit.Failed;
-        return;
-      }
-      const out = [body.message, ...(body.errors ?? []).map((e) => `  ${e}`)].join('\n');
-      if (body.outcome === 'applied') process.stdout.write(`${out}\n`);
-      else {
-        process.stderr.write(`${out}\n`);
-        process.exitCode = Exit.Failed;
-      }
+      reportOutcome(body);
     });
 }
