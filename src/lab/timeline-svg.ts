@@ -55,6 +55,7 @@ const COLORS: Record<Tone, string> = {
 const LEGEND: readonly [Tone, string][] = [
   ['master', 'VRRP master'],
   ['backup', 'VRRP backup'],
+  ['fault', 'VRRP fault'],
   ['unknown', 'role unknown'],
   ['down', 'router down'],
   ['echo', 'flow echoing'],
@@ -127,17 +128,23 @@ export function renderTimelineSvg(t: Timeline): string {
     axis.push(`<line x1="${xt}" x2="${xt}" y1="${plotTop}" y2="${plotBottom + 4}" stroke="#eee"/>`);
     axis.push(`<text x="${xt}" y="${plotBottom + 16}" text-anchor="middle">${(ms / 1000).toFixed(step < 1000 ? 1 : 0)} s</text>`);
   }
-  // Labels of markers closer than their text is wide go on alternating rows.
-  let lastX = -Infinity;
-  let row = 0;
+  // Marker labels: each takes the first free slot (row 0 left of its line,
+  // row 1 right of it, then the other sides) where it overlaps no other label.
+  const placed: { row: number; from: number; to: number }[] = [];
+  const SLOTS = [[0, 'end'], [1, 'start'], [0, 'start'], [1, 'end']] as const;
   const markers = [...t.markers]
     .sort((a, b) => a.at - b.at)
     .map((m) => {
       const xm = x(m.at);
-      row = xm - lastX < 90 ? 1 - row : 0;
-      lastX = xm;
-      const anchor = row === 1 ? 'start' : 'end';
-      return `<g class="marker" data-at="${rel(m.at)}"><line x1="${xm.toFixed(1)}" x2="${xm.toFixed(1)}" y1="${plotTop - 4 - row * 12}" y2="${plotBottom}" stroke="#000" stroke-dasharray="4 3"/><text x="${(xm + (row === 1 ? 3 : -3)).toFixed(1)}" y="${plotTop - 6 - row * 12}" text-anchor="${anchor}" font-weight="bold">${escapeXml(m.label)}</text></g>`;
+      const w = m.label.length * 6.5 + 6;
+      const span = (anchor: 'start' | 'end') => (anchor === 'end' ? { from: xm - w, to: xm } : { from: xm, to: xm + w });
+      const free = SLOTS.find(([r, a]) => {
+        const s = span(a);
+        return !placed.some((p) => p.row === r && p.from < s.to && s.from < p.to);
+      });
+      const [row, anchor] = free ?? SLOTS[placed.length % 2]!;
+      placed.push({ row, ...span(anchor) });
+      return `<g class="marker" data-at="${rel(m.at)}"><line x1="${xm.toFixed(1)}" x2="${xm.toFixed(1)}" y1="${plotTop - 4 - row * 12}" y2="${plotBottom}" stroke="#000" stroke-dasharray="4 3"/><text x="${(xm + (anchor === 'start' ? 3 : -3)).toFixed(1)}" y="${plotTop - 6 - row * 12}" text-anchor="${anchor}" font-weight="bold">${escapeXml(m.label)}</text></g>`;
     });
   let lx = LABEL_W;
   const ly = plotBottom + 36;
