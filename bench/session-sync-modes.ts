@@ -27,6 +27,7 @@ import { createLab, labPrefix, type Lab, type LabNode } from '../src/lab/topolog
 import { createMetrics } from '../src/observability/metrics.ts';
 import { ctDeleteHelperPath, ctDeleteHelperPresent } from '../src/kernel/ct-delete.ts';
 import { conntrackDumpArgv, parseConntrackExtended } from '../src/kernel/conntrack.ts';
+import { parseConntrackdRuntime } from '../src/engines/conntrackd/stats.ts';
 import { checked, ctCount, ctFlush, memoryLogger, seconds, sleep, until } from './lab-util.ts';
 import { median, type BenchSection } from './results.ts';
 
@@ -108,6 +109,8 @@ interface Running {
   stop(): Promise<void>;
   /** PIDs of conntrackd on A and B (for CPU). */
   conntrackdPids(): Promise<number[]>;
+  /** conntrackd's netlink overruns and kernel resyncs on A and B (conntrackd only). */
+  conntrackdRuntime(): Promise<string>;
 }
 
 function routerdSpec(mode: 'snapshot' | 'stream', interval: string) {
@@ -129,6 +132,7 @@ function startWorker(lab: Lab, mode: 'snapshot' | 'stream', interval: string): R
     promote: async () => ({}),
     stop: async () => worker.stop(),
     conntrackdPids: async () => [],
+    conntrackdRuntime: async () => '',
   };
 }
 
@@ -175,6 +179,14 @@ async function startConntrackdPair(lab: Lab): Promise<Running> {
         if (t) pids.push(Number(t.trim()));
       }
       return pids;
+    },
+    async conntrackdRuntime() {
+      const parts: string[] = [];
+      for (const m of modes) {
+        const rt = parseConntrackdRuntime((await ctl(m.node, ['-s', 'runtime'])).stdout);
+        parts.push(`${m.node.name}: ${rt ? `${rt.netlinkOverruns} netlink overruns, ${rt.kernelResyncs} kernel resyncs` : 'unreadable'}`);
+      }
+      return parts.join('; ');
     },
   };
 }
@@ -347,10 +359,13 @@ interface Burst {
   achievedRate: number;
   lags: number[];
   destroyed: number;
-  /** Entries A holds that B does not, after the settle time. */
+  /** Entries A still holds (never destroyed) that B does not, after the settle time. */
   missing: number;
-  /** Entries B still holds that A destroyed, after the settle time. */
+  /** Destroyed entries B still holds, after the settle time. */
   stale: number;
+  /** Destroyed entries that are back in A's kernel, after the settle time. */
+  resurrected: number;
+  ctdRuntime: string;
   onA: number;
   onB: number;
   settleMs: number;
@@ -404,10 +419,16 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
         const settleMs = performance.now() - s0;
         const cpu1 = await cpuSample(lab, ctdPids, exclude);
         const [keysA, keysB] = await Promise.all([benchKeys(ra), benchKeys(rb)]);
+        const ctdRuntime = await run.conntrackdRuntime();
+        // Judged against what the generator did, not against A: entries [oldest, next) live, [0, oldest) destroyed.
         let missing = 0;
-        for (const k of keysA) if (!keysB.has(k)) missing++;
+        for (let i = oldest; i < next; i++) if (!keysB.has(keyOf(i))) missing++;
         let stale = 0;
-        for (const k of keysB) if (!keysA.has(k)) stale++;
+        let resurrected = 0;
+        for (let i = 0; i < oldest; i++) {
+          if (keysB.has(keyOf(i))) stale++;
+          if (keysA.has(keyOf(i))) resurrected++;
+        }
         for (const w of watchers.splice(0)) {
           w.child.kill('SIGTERM');
           await w.child.exited;
@@ -429,6 +450,8 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
           destroyed: oldest,
           missing,
           stale,
+          resurrected,
+          ctdRuntime,
           onA: keysA.size,
           onB: keysB.size,
           settleMs,
@@ -437,7 +460,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
           overruns: ea.overruns + eb.overruns,
         });
         const r = results.at(-1)!;
-        console.log(`session-sync-burst ${mode}: sent ${sent} at ${Math.round(r.achievedRate)}/s, destroyed ${r.destroyed}, lag p50 ${percentile(lags, 50)} p99 ${percentile(lags, 99)}, A ${r.onA} B ${r.onB} missing ${r.missing} stale ${r.stale} (settled in ${Math.round(settleMs)} ms), cpu ${JSON.stringify(r.cpu)}`);
+        console.log(`session-sync-burst ${mode}: sent ${sent} at ${Math.round(r.achievedRate)}/s, destroyed ${r.destroyed}, lag p50 ${percentile(lags, 50)} p99 ${percentile(lags, 99)}, A ${r.onA} B ${r.onB} missing ${r.missing} stale ${r.stale} resurrected on A ${r.resurrected} ${r.ctdRuntime} (settled in ${Math.round(settleMs)} ms), cpu ${JSON.stringify(r.cpu)}`);
       } finally {
         for (const w of watchers) {
           w.child.kill('SIGTERM');
@@ -453,7 +476,8 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
     `${r.sent} in ${BURST_S} s (${Math.round(r.achievedRate)}/s)`,
     String(r.destroyed),
     `${seconds(percentile(r.lags, 50))} / ${seconds(percentile(r.lags, 99))}`,
-    `${r.missing} / ${r.stale} (A ${r.onA}, B ${r.onB}; ${r.missing === 0 && r.stale === 0 ? `equal after ${seconds(r.settleMs)}` : `not equal after ${seconds(SETTLE_MS)}`})`,
+    `${r.missing} / ${r.stale} (A ${r.onA}, B ${r.onB}; ${r.missing === 0 && r.stale === 0 && r.resurrected === 0 ? `as generated after ${seconds(r.settleMs)}` : `not as generated ${seconds(r.settleMs)} after the burst`})`,
+    String(r.resurrected),
     `${r.cpu.routerd.toFixed(1)} s`,
     r.mode === 'conntrackd' ? `${r.cpu.conntrackd.toFixed(1)} s` : '-',
   ]);
@@ -465,8 +489,8 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
       `once A holds ${BURST_CAP / 1000}k, each batch also destroys the ${(BURST_RATE * BATCH_MS) / 1000} oldest (exact ctnetlink deletes, routerd-ct-delete), so the table stays at ${BURST_CAP / 1000}k ` +
       `(${BURST_S} s at 5k/s without destroys would exceed nf_conntrack_max 262144, which cannot be raised inside a network namespace). Lag = first NEW event of an entry on A to its first NEW event on B ` +
       `(\`conntrack -E -o timestamp\` watchers with 64 MB buffers, one per router, writing to files: their own receive times). After the burst, up to ${SETTLE_MS / 1000} s for B's count to equal A's, then both tables are dumped: ` +
-      'missing = entries A holds that B does not, stale = entries B still holds that A destroyed (0 / 0 expected). CPU = utime+stime over the burst and settle time, from /proc.',
-    header: ['mode', 'new entries', 'destroyed', 'lag p50 / p99', 'missing / stale on B after settle', 'CPU routerd', 'CPU conntrackd (A+B)'],
+      `missing = entries the generator left on A (the last ${BURST_CAP / 1000}k) that B does not hold, stale = destroyed entries B still holds (0 / 0 expected); destroyed entries back on A = destroyed entries A's own kernel holds again (0 expected). CPU = utime+stime over the burst and settle time, from /proc.`,
+    header: ['mode', 'new entries', 'destroyed', 'lag p50 / p99', 'missing / stale on B after settle', 'destroyed entries back on A', 'CPU routerd', 'CPU conntrackd (A+B)'],
     rows,
     notes: [
       'snapshot: interval 2 s (default), one `-D --src-nat` + `-A` replace per cycle; stream: `conntrack -E` with 32 MB buffer, 20 ms batches, resync 30 s; conntrackd: FTFW over UDP, NetlinkBufferSize 2 MB growing to 64 MB, overrun resync 1 s, DisableExternalCache.',
@@ -474,7 +498,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
         'With destroys, the lag watchers see only NEW events; a destroy\'s lag is not timed, only its end result (stale).',
       'CPU routerd counts this bench process (the worker, or ConntrackdSyncMode\'s stats polls and transitions) with its reaped children (conntrack dumps and event streams, ssh), and every other process in both routers\' namespaces (sshd running `conntrack -R` on B) except the two measuring watchers and conntrackd, which has its own column. ' +
         'It also includes the load generator (the `conntrack -R` inserts and the routerd-ct-delete destroys on A, children of the bench process), the same in every mode, so routerd\'s column is an upper bound; in mode conntrackd it is mostly the generator.',
-      ...results.map((r) => `${r.mode}: ${r.lags.length} of ${r.sent} entries timed (seen on A by the watcher: ${r.seenOnA}); watcher overruns ${r.overruns}; lag p90 ${seconds(percentile(r.lags, 90))}, max ${seconds(Math.max(...r.lags, 0))}, median ${seconds(median(r.lags.length ? r.lags : [0]))}.`),
+      ...results.map((r) => `${r.mode}: ${r.ctdRuntime ? `conntrackd ${r.ctdRuntime}; ` : ''}${r.lags.length} of ${r.sent} entries timed (seen on A by the watcher: ${r.seenOnA}); watcher overruns ${r.overruns}; lag p90 ${seconds(percentile(r.lags, 90))}, max ${seconds(Math.max(...r.lags, 0))}, median ${seconds(median(r.lags.length ? r.lags : [0]))}.`),
     ],
   };
 }
