@@ -7,9 +7,11 @@
 //   B's kernel holds N; then B is promoted: is everything in B's kernel before
 //   the VIP would move, and what does promotion still have to do (conntrackd:
 //   the commit `-c` and the whole master transition).
-// session-sync-burst: a steady base, then new entries at a fixed rate on A;
+// session-sync-burst: a steady base, then new entries at a fixed rate on A for
+//   60 s, the oldest ones destroyed at the same rate once A holds BURST_CAP;
 //   lag from each entry's NEW event on A to its NEW event on B (p50/p99),
-//   entries missing on B after a settle time, CPU of routerd and conntrackd.
+//   entries missing on B and destroyed ones still on B after a settle time,
+//   CPU of routerd and conntrackd.
 import { readFile } from 'node:fs/promises';
 import { nat44SessionSyncSpec } from '../src/api/nat.ts';
 import { standaloneContext } from '../src/controllers/controller.ts';
@@ -23,6 +25,9 @@ import { LocalHost } from '../src/host/local.ts';
 import { enableLabSsh, type LabSsh } from '../src/lab/sshd.ts';
 import { createLab, labPrefix, type Lab, type LabNode } from '../src/lab/topology.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
+import { ctDeleteHelperPath, ctDeleteHelperPresent } from '../src/kernel/ct-delete.ts';
+import { conntrackDumpArgv, parseConntrackExtended } from '../src/kernel/conntrack.ts';
+import { parseConntrackdRuntime } from '../src/engines/conntrackd/stats.ts';
 import { checked, ctCount, ctFlush, memoryLogger, seconds, sleep, until } from './lab-util.ts';
 import { median, type BenchSection } from './results.ts';
 
@@ -38,10 +43,16 @@ const SNAT_PORTS = 40_000;
 const CONTROL_DIR = '/run/routerd/ssh';
 const PATHS = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };
 const CATCHUP_TIMEOUT_MS = 180_000;
-/** Burst: this many new entries per second, in batches every BATCH_MS, for BURST_S seconds, on top of BURST_BASE. */
+/**
+ * Burst: this many new entries per second, in batches every BATCH_MS, for
+ * BURST_S seconds, on top of BURST_BASE; once A holds BURST_CAP, each batch
+ * also destroys as many of the oldest ones, so the table stays bounded
+ * (nf_conntrack_max 262144 cannot be raised inside a network namespace).
+ */
 const BURST_RATE = 5000;
-const BURST_S = Number(process.env.ROUTERD_BENCH_BURST_S ?? 20);
+const BURST_S = Number(process.env.ROUTERD_BENCH_BURST_S ?? 60);
 const BURST_BASE = 10_000;
+const BURST_CAP = 100_000;
 const BATCH_MS = 100;
 const SETTLE_MS = 15_000;
 const TICKS = 100;
@@ -61,6 +72,19 @@ function synthLines(from: number, count: number): string {
 
 async function insertOnA(ra: LabNode, from: number, count: number): Promise<void> {
   await checked(ra, ['conntrack', '-R', '/dev/stdin'], { stdin: synthLines(from, count), timeoutMs: 120_000 });
+}
+
+/** Destroy synthetic entries [from, from + count) on A by exact tuple (routerd-ct-delete: one hash lookup each). */
+async function destroyOnA(ra: LabNode, from: number, count: number): Promise<void> {
+  const lines: string[] = [];
+  for (let i = from; i < from + count; i++) lines.push(`tcp 192.0.2.${10 + (i % 240)} ${SERVER} ${1024 + Math.floor(i / 240)} ${PORT + Math.floor(i / SNAT_PORTS)} 0`);
+  await checked(ra, [ctDeleteHelperPath()], { stdin: `${lines.join('\n')}\n`, timeoutMs: 120_000 });
+}
+
+/** The original tuples of the bench entries a router holds. */
+async function benchKeys(node: LabNode): Promise<Set<string>> {
+  const r = await checked(node, conntrackDumpArgv({ format: 'extended', family: 'ipv4', snatAddress: SNAT }), { timeoutMs: 120_000 });
+  return new Set(parseConntrackExtended(r.stdout).entries.map((e) => `${e.original.src}:${e.original.sport}:${e.original.dport}`));
 }
 
 /** The routers' own traffic (ssh, conntrackd's UDP) stays out of conntrack, so counts are bench entries only. */
@@ -85,6 +109,8 @@ interface Running {
   stop(): Promise<void>;
   /** PIDs of conntrackd on A and B (for CPU). */
   conntrackdPids(): Promise<number[]>;
+  /** conntrackd's netlink overruns and kernel resyncs on A and B (conntrackd only). */
+  conntrackdRuntime(): Promise<string>;
 }
 
 function routerdSpec(mode: 'snapshot' | 'stream', interval: string) {
@@ -106,6 +132,7 @@ function startWorker(lab: Lab, mode: 'snapshot' | 'stream', interval: string): R
     promote: async () => ({}),
     stop: async () => worker.stop(),
     conntrackdPids: async () => [],
+    conntrackdRuntime: async () => '',
   };
 }
 
@@ -152,6 +179,14 @@ async function startConntrackdPair(lab: Lab): Promise<Running> {
         if (t) pids.push(Number(t.trim()));
       }
       return pids;
+    },
+    async conntrackdRuntime() {
+      const parts: string[] = [];
+      for (const m of modes) {
+        const rt = parseConntrackdRuntime((await ctl(m.node, ['-s', 'runtime'])).stdout);
+        parts.push(`${m.node.name}: ${rt ? `${rt.netlinkOverruns} netlink overruns, ${rt.kernelResyncs} kernel resyncs` : 'unreadable'}`);
+      }
+      return parts.join('; ');
     },
   };
 }
@@ -323,13 +358,24 @@ interface Burst {
   sent: number;
   achievedRate: number;
   lags: number[];
+  destroyed: number;
+  /** Entries A still holds (never destroyed) that B does not, after the settle time. */
   missing: number;
+  /** Destroyed entries B still holds, after the settle time. */
+  stale: number;
+  /** Destroyed entries that are back in A's kernel, after the settle time. */
+  resurrected: number;
+  ctdRuntime: string;
+  onA: number;
+  onB: number;
+  settleMs: number;
   seenOnA: number;
   cpu: { routerd: number; conntrackd: number };
   overruns: number;
 }
 
 export async function benchSessionSyncBurst(): Promise<BenchSection> {
+  if (!ctDeleteHelperPresent()) throw new Error(`${ctDeleteHelperPath()} missing: run scripts/build-helpers`);
   const results: Burst[] = [];
   await withLab('ssburst', async (lab) => {
     const { ra, rb } = lab.nodes;
@@ -352,19 +398,37 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
         const batches = Math.round((BURST_S * 1000) / BATCH_MS);
         const t0 = performance.now();
         let next = BURST_BASE;
+        let oldest = 0;
         for (let b = 0; b < batches; b++) {
           const due = t0 + b * BATCH_MS;
           const wait = due - performance.now();
           if (wait > 0) await sleep(wait);
           await insertOnA(ra, next, perBatch);
           next += perBatch;
+          if (next - oldest > BURST_CAP) {
+            await destroyOnA(ra, oldest, perBatch);
+            oldest += perBatch;
+          }
         }
         const sendMs = performance.now() - t0;
         const sent = next - BURST_BASE;
         const total = next;
-        await until(`${mode}: B holds every entry`, async () => (await ctCount(rb)) >= total, SETTLE_MS, 100).catch(() => undefined);
-        const onB = await ctCount(rb);
+        const live = next - oldest;
+        const s0 = performance.now();
+        await until(`${mode}: B holds what A holds`, async () => (await ctCount(rb)) === live, SETTLE_MS, 100).catch(() => undefined);
+        const settleMs = performance.now() - s0;
         const cpu1 = await cpuSample(lab, ctdPids, exclude);
+        const [keysA, keysB] = await Promise.all([benchKeys(ra), benchKeys(rb)]);
+        const ctdRuntime = await run.conntrackdRuntime();
+        // Judged against what the generator did, not against A: entries [oldest, next) live, [0, oldest) destroyed.
+        let missing = 0;
+        for (let i = oldest; i < next; i++) if (!keysB.has(keyOf(i))) missing++;
+        let stale = 0;
+        let resurrected = 0;
+        for (let i = 0; i < oldest; i++) {
+          if (keysB.has(keyOf(i))) stale++;
+          if (keysA.has(keyOf(i))) resurrected++;
+        }
         for (const w of watchers.splice(0)) {
           w.child.kill('SIGTERM');
           await w.child.exited;
@@ -383,13 +447,20 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
           sent,
           achievedRate: sent / (sendMs / 1000),
           lags,
-          missing: Math.max(0, total - onB),
+          destroyed: oldest,
+          missing,
+          stale,
+          resurrected,
+          ctdRuntime,
+          onA: keysA.size,
+          onB: keysB.size,
+          settleMs,
           seenOnA,
           cpu: { routerd: cpu1.routerd - cpu0.routerd, conntrackd: cpu1.conntrackd - cpu0.conntrackd },
           overruns: ea.overruns + eb.overruns,
         });
         const r = results.at(-1)!;
-        console.log(`session-sync-burst ${mode}: sent ${sent} at ${Math.round(r.achievedRate)}/s, lag p50 ${percentile(lags, 50)} p99 ${percentile(lags, 99)}, missing ${r.missing}, cpu ${JSON.stringify(r.cpu)}`);
+        console.log(`session-sync-burst ${mode}: sent ${sent} at ${Math.round(r.achievedRate)}/s, destroyed ${r.destroyed}, lag p50 ${percentile(lags, 50)} p99 ${percentile(lags, 99)}, A ${r.onA} B ${r.onB} missing ${r.missing} stale ${r.stale} resurrected on A ${r.resurrected} ${r.ctdRuntime} (settled in ${Math.round(settleMs)} ms), cpu ${JSON.stringify(r.cpu)}`);
       } finally {
         for (const w of watchers) {
           w.child.kill('SIGTERM');
@@ -403,8 +474,10 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
   const rows = results.map((r) => [
     r.mode,
     `${r.sent} in ${BURST_S} s (${Math.round(r.achievedRate)}/s)`,
+    String(r.destroyed),
     `${seconds(percentile(r.lags, 50))} / ${seconds(percentile(r.lags, 99))}`,
-    String(r.missing),
+    `${r.missing} / ${r.stale} (A ${r.onA}, B ${r.onB}; ${r.missing === 0 && r.stale === 0 && r.resurrected === 0 ? `as generated after ${seconds(r.settleMs)}` : `not as generated ${seconds(r.settleMs)} after the burst`})`,
+    String(r.resurrected),
     `${r.cpu.routerd.toFixed(1)} s`,
     r.mode === 'conntrackd' ? `${r.cpu.conntrackd.toFixed(1)} s` : '-',
   ]);
@@ -412,17 +485,20 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
     name: 'session-sync-burst',
     title: `NAT session sync, the three modes: a burst of ${BURST_RATE / 1000}k new flows/s`,
     method:
-      `Router A holds ${BURST_BASE / 1000}k entries, already on B; then ${BURST_RATE}/s new SNAT entries are inserted on A (\`conntrack -R\` batches of ${(BURST_RATE * BATCH_MS) / 1000} every ${BATCH_MS} ms) for ${BURST_S} s ` +
-      `(the issue asks for 60 s; 60 s at 5k/s is 300k entries, more than nf_conntrack_max 262144, which cannot be raised inside a network namespace, so the burst is ${BURST_S} s; ROUTERD_BENCH_BURST_S sets it). Lag = first NEW event of an entry on A to its first NEW event on B ` +
-      `(\`conntrack -E -o timestamp\` watchers with 64 MB buffers, one per router, writing to files: their own receive times); missing = entries A holds that B does not, ${SETTLE_MS / 1000} s after the burst; ` +
-      'CPU = utime+stime over the burst and settle time, from /proc.',
-    header: ['mode', 'new entries', 'lag p50 / p99', 'missing on B after settle', 'CPU routerd', 'CPU conntrackd (A+B)'],
+      `Router A holds ${BURST_BASE / 1000}k entries, already on B; then ${BURST_RATE}/s new SNAT entries are inserted on A (\`conntrack -R\` batches of ${(BURST_RATE * BATCH_MS) / 1000} every ${BATCH_MS} ms) for ${BURST_S} s; ` +
+      `once A holds ${BURST_CAP / 1000}k, each batch also destroys the ${(BURST_RATE * BATCH_MS) / 1000} oldest (exact ctnetlink deletes, routerd-ct-delete), so the table stays at ${BURST_CAP / 1000}k ` +
+      `(${BURST_S} s at 5k/s without destroys would exceed nf_conntrack_max 262144, which cannot be raised inside a network namespace). Lag = first NEW event of an entry on A to its first NEW event on B ` +
+      `(\`conntrack -E -o timestamp\` watchers with 64 MB buffers, one per router, writing to files: their own receive times). After the burst, up to ${SETTLE_MS / 1000} s for B's count to equal A's, then both tables are dumped: ` +
+      `missing = entries the generator left on A (the last ${BURST_CAP / 1000}k) that B does not hold, stale = destroyed entries B still holds (0 / 0 expected); destroyed entries back on A = destroyed entries A's own kernel holds again (0 expected). CPU = utime+stime over the burst and settle time, from /proc.`,
+    header: ['mode', 'new entries', 'destroyed', 'lag p50 / p99', 'missing / stale on B after settle', 'destroyed entries back on A', 'CPU routerd', 'CPU conntrackd (A+B)'],
     rows,
     notes: [
       'snapshot: interval 2 s (default), one `-D --src-nat` + `-A` replace per cycle; stream: `conntrack -E` with 32 MB buffer, 20 ms batches, resync 30 s; conntrackd: FTFW over UDP, NetlinkBufferSize 2 MB growing to 64 MB, overrun resync 1 s, DisableExternalCache.',
+      'stream: a batch needing more than 16 deletes is a full replace (every `-D` scans the table), so under 5k destroys/s nearly every batch is one. snapshot prunes what A no longer holds at each cycle. conntrackd sends each destroy as a message. ' +
+        'With destroys, the lag watchers see only NEW events; a destroy\'s lag is not timed, only its end result (stale).',
       'CPU routerd counts this bench process (the worker, or ConntrackdSyncMode\'s stats polls and transitions) with its reaped children (conntrack dumps and event streams, ssh), and every other process in both routers\' namespaces (sshd running `conntrack -R` on B) except the two measuring watchers and conntrackd, which has its own column. ' +
-        'It also includes the load generator (the `conntrack -R` inserts on A, children of the bench process), the same in every mode, so routerd\'s column is an upper bound; in mode conntrackd it is mostly the generator.',
-      ...results.map((r) => `${r.mode}: ${r.lags.length} of ${r.sent} entries timed (seen on A by the watcher: ${r.seenOnA}); watcher overruns ${r.overruns}; lag p90 ${seconds(percentile(r.lags, 90))}, max ${seconds(Math.max(...r.lags, 0))}, median ${seconds(median(r.lags.length ? r.lags : [0]))}.`),
+        'It also includes the load generator (the `conntrack -R` inserts and the routerd-ct-delete destroys on A, children of the bench process), the same in every mode, so routerd\'s column is an upper bound; in mode conntrackd it is mostly the generator.',
+      ...results.map((r) => `${r.mode}: ${r.ctdRuntime ? `conntrackd ${r.ctdRuntime}; ` : ''}${r.lags.length} of ${r.sent} entries timed (seen on A by the watcher: ${r.seenOnA}); watcher overruns ${r.overruns}; lag p90 ${seconds(percentile(r.lags, 90))}, max ${seconds(Math.max(...r.lags, 0))}, median ${seconds(median(r.lags.length ? r.lags : [0]))}.`),
     ],
   };
 }

@@ -24,7 +24,7 @@ import { apiGet } from '../../src/cli/client.ts';
 const SERVER = '198.51.100.200';
 const PORT = 7007;
 
-type Mode = 'snapshot' | 'stream';
+type Mode = 'snapshot' | 'stream' | 'conntrackd';
 
 function dead(r: FlowReport): string {
   const d = r.flows.filter((f) => !f.alive);
@@ -61,7 +61,7 @@ async function runFailback(t: TestContext, mode: Mode, gate: boolean): Promise<v
     const readyAt = new Date().toISOString();
     await procs.ra!.waitFor(
       'NAT44SessionSync/lan-sessions',
-      (r) => r.status.phase === 'Synced' && Number(r.status.localEntries) >= 120 && String(r.status.lastSyncTime ?? '') > readyAt,
+      (r) => r.status.phase === 'Synced' && Number(r.status.localEntries) >= 120 && (mode === 'conntrackd' || String(r.status.lastSyncTime ?? '') > readyAt),
       20_000,
     );
 
@@ -149,9 +149,9 @@ async function runFailback(t: TestContext, mode: Mode, gate: boolean): Promise<v
   }
 }
 
-for (const mode of ['stream', 'snapshot'] as const)
+for (const mode of ['stream', 'snapshot', 'conntrackd'] as const)
   test(`failback (${mode}): A takes the role back only once it holds B's sessions; every old and new flow keeps echoing`, { timeout: 240_000 }, async (t) => {
-    if (!(await requireE2E(t, ['keepalived', 'nft', 'conntrack', 'sshd', 'ssh']))) return;
+    if (!(await requireE2E(t, ['keepalived', 'nft', 'conntrack', 'sshd', 'ssh', ...(mode === 'conntrackd' ? ['conntrackd'] : [])]))) return;
     await runFailback(t, mode, true);
   });
 

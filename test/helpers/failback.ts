@@ -1,11 +1,11 @@
 // Shared by the failback, flap and DHCP failback tests: lab configs with the
 // sync mode and handover gate chosen, and a router going dark and coming back.
-import { killKeepalived, type RouterdProcess } from '../../src/lab/routerd.ts';
+import { killConntrackd, killKeepalived, type RouterdProcess } from '../../src/lab/routerd.ts';
 import type { Lab } from '../../src/lab/topology.ts';
 import { killPid } from './lab.ts';
 
 export interface FailbackOptions {
-  readonly mode?: 'snapshot' | 'stream';
+  readonly mode?: 'snapshot' | 'stream' | 'conntrackd';
   /** false: handover.waitForState false (the router takes the role at once). */
   readonly gate?: boolean;
 }
@@ -13,8 +13,9 @@ export interface FailbackOptions {
 export function failbackConfig(yaml: string, o: FailbackOptions): string {
   let y = yaml;
   if (o.mode === 'stream') y = y.replace('mode: snapshot\n    interval: 1s', 'mode: stream\n    interval: 10s');
+  if (o.mode === 'conntrackd') y = y.replace('mode: snapshot\n    interval: 1s', 'mode: conntrackd');
   if (o.gate === false) y = y.replace('    advertInterval: 200ms\n', '    advertInterval: 200ms\n    handover:\n      waitForState: false\n');
-  if (y === yaml && (o.mode === 'stream' || o.gate === false)) throw new Error('lab config did not take the failback options');
+  if (y === yaml && (o.mode === 'stream' || o.mode === 'conntrackd' || o.gate === false)) throw new Error('lab config did not take the failback options');
   return y;
 }
 
@@ -24,6 +25,7 @@ export async function killRouter(lab: Lab, node: 'ra' | 'rb', proc: RouterdProce
   await lab.linkDown('sw', `${node}-wan`);
   killPid(proc?.pid, 'SIGKILL');
   await killKeepalived(lab.nodes[node]);
+  await killConntrackd(lab.nodes[node], 'lan-sessions');
 }
 
 export async function reviveRouter(lab: Lab, node: 'ra' | 'rb'): Promise<void> {

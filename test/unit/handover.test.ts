@@ -143,3 +143,41 @@ test('the returning router pulls the same derived path from the master', async (
   assert.deepEqual(argv.slice(-2), ['root@192.0.2.3:/var/lib/routerd/dnsmasq/x.leases', '/var/lib/routerd/dnsmasq/x.leases']);
   assert.ok(argv.includes('--delay-updates') && argv.includes('--protect-args'));
 });
+
+test('mode conntrackd: the returning router takes the master\'s sessions through conntrackd, replacing its own, and waits until every one is in its kernel', async () => {
+  const { nat44SessionSyncSpec } = await import('../../src/api/nat.ts');
+  const { gatedSyncs, pullState } = await import('../../src/controllers/virtual-address/pull.ts');
+  const meta = (name: string) => ({ apiVersion: 'net.routerd.net/v1alpha1' as const, metadata: { name } });
+  const vip = { ...meta('lan-vip'), kind: 'VirtualAddress', spec: { address: '192.0.2.1/24' } } as unknown as ResourceOf<'VirtualAddress'>;
+  const sync = { ...meta('lan-sessions'), kind: 'NAT44SessionSync', spec: nat44SessionSyncSpec.parse({ mode: 'conntrackd', snatAddresses: ['198.51.100.100'], targets: [{ name: 'peer', host: '192.0.2.3' }] }) };
+  const syncs = gatedSyncs('lan-vip', 1, [vip, sync] as never, () => true);
+  assert.equal(syncs.sessions.length, 1, 'a conntrackd-mode sync is gated too');
+  const line = (sport: number, mark: number) =>
+    `ipv4     2 tcp      6 431999 ESTABLISHED src=192.0.2.10 dst=198.51.100.200 sport=${sport} dport=7007 src=198.51.100.200 dst=198.51.100.100 sport=7007 dport=${sport + 1000} [ASSURED] mark=${mark} use=1\n`;
+  const theirs = line(40001, 0) + line(40002, 66);
+  const local = new FakeHost();
+  let localDumps = 0;
+  local.on((a) => a[0] === 'ssh' && a.join(' ').includes('addr'), { stdout: JSON.stringify([{ ifindex: 2, ifname: 'lan0', flags: [], mtu: 1500, operstate: 'UP', addr_info: [{ family: 'inet', local: '192.0.2.1', prefixlen: 24 }] }]) });
+  local.on((a) => a[0] === 'ssh' && a.join(' ').includes('conntrack -L'), { stdout: theirs });
+  local.on(['conntrackd'], {});
+  local.on(['conntrack', '-D'], { code: 1, stderr: 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.\n' });
+  // First our kernel has one of the two (the resync is under way; the other's mark not yet), then both.
+  local.on(['conntrack', '-L'], () => ({ stdout: ++localDumps === 1 ? line(40001, 0) + line(40002, 0) : theirs }));
+  const progress: string[] = [];
+  const out = await pullState(vip, syncs, {
+    local,
+    controlDir: '/run/routerd/ssh',
+    planCtx: { paths: { stateDir: '/var/lib/routerd', runDir: '/run/routerd' }, status: () => undefined } as never,
+    log: createLogger({ node: 't', level: 'silent' }),
+    progress: (w) => progress.push(w),
+    signal: new AbortController().signal,
+  });
+  assert.equal(out.ok, true, out.error);
+  assert.equal(out.sessions, 2);
+  const lines = local.commandLines().filter((l) => !l.startsWith('ssh'));
+  const conf = '/run/routerd/conntrackd/lan-sessions.conf';
+  assert.deepEqual(lines.slice(0, 3), [`conntrackd -C ${conf} -f internal`, 'conntrack -D --src-nat 198.51.100.100', `conntrackd -C ${conf} -n`], 'forget our own flows, delete our stale entries, then ask for a resync');
+  assert.ok(!lines.some((l) => l.startsWith('conntrack -R')), 'nothing is restored by routerd: conntrackd writes the entries');
+  assert.ok(progress.some((p) => p.includes('(1 of 2 received)')), progress.join(' | '));
+  assert.equal(localDumps, 2, 'waited until the mark matched too');
+});

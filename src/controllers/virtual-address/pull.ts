@@ -10,7 +10,8 @@ import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.t
 import { targetName } from '../../api/target.ts';
 import { describeFailure, firstLines, type Host } from '../../host/host.ts';
 import { applyRestore, classifyRestoreResult, restoreIsolating, snatRestoreBatch } from '../../kernel/conntrack-batch.ts';
-import { conntrackDumpArgv, parseConntrackExtended, snatAddress, type ConntrackEntry } from '../../kernel/conntrack.ts';
+import { conntrackDeleteBySnatArgv, conntrackDumpArgv, parseConntrackExtended, snatAddress, type ConntrackEntry } from '../../kernel/conntrack.ts';
+import { conntrackdPaths } from '../../engines/conntrackd/engine.ts';
 import { ipAddrShowArgv, parseIpAddr } from '../../kernel/ip.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { rsyncPullArgv, rsyncSshConfig } from '../../transport/rsync.ts';
@@ -48,7 +49,7 @@ export function gatedSyncs(vipName: string, vipCount: number, all: readonly AnyR
   };
   const runs = (r: AnyResource) => follows(r) && controllerRuns(resourceId(r)) && ((r.spec as { targets?: unknown[] }).targets?.length ?? 0) > 0;
   return {
-    sessions: all.filter((r): r is SessionSync & AnyResource => r.kind === 'NAT44SessionSync' && r.spec.mode !== 'conntrackd' && runs(r)),
+    sessions: all.filter((r): r is SessionSync & AnyResource => r.kind === 'NAT44SessionSync' && runs(r)),
     leases: all.filter((r): r is LeaseSync & AnyResource => LEASE_SYNC_KINDS.includes(r.kind) && runs(r)) as LeaseSync[],
   };
 }
@@ -124,6 +125,16 @@ export async function pullState(vip: ResourceOf<'VirtualAddress'>, syncs: GatedS
     const sel = selectSnatAddresses(r, deps.planCtx.status);
     if (!sel.ok) return done({ ok: false, from: master.host, sessions, leaseFiles: 0, error: `${resourceId(r)}: waiting for the SNAT address of ${sel.pending.join(', ')}` });
     const remote = targetHost(deps.local, t, deps.controlDir);
+    if (r.spec.mode === 'conntrackd') {
+      const c = await takeViaConntrackd(r, sel.addresses, remote, master.host, deps);
+      if (!c.ok) return done({ ok: false, from: master.host, sessions, leaseFiles: 0, error: `${resourceId(r)}: ${c.error}` });
+      sessions += c.entries;
+      deps.log.info(
+        { resource: resourceId(vip), sync: resourceId(r), target: targetName(t), action: 'handover-pull-sessions', via: 'conntrackd', entries: c.entries, deleted: c.deleted, addresses: sel.addresses, durationMs: Math.round(performance.now() - t0) },
+        `${c.entries} sessions of ${targetName(t)} in the kernel through conntrackd's resync`,
+      );
+      continue;
+    }
     const byAddr = new Map<string, ConntrackEntry[]>();
     deps.progress(`waiting for sessions from ${master.host}`);
     for (const addr of sel.addresses) {
@@ -170,4 +181,76 @@ export async function pullState(vip: ResourceOf<'VirtualAddress'>, syncs: GatedS
     );
   }
   return done({ ok: true, from: master.host, sessions, leaseFiles });
+}
+
+/** What makes two entries the same session with the same NAT and mark. */
+function sessionKey(e: ConntrackEntry): string {
+  const o = e.original;
+  return [e.protocol, o.src, o.dst, o.sport, o.dport, o.type, o.code, o.id, e.reply.dst, e.reply.dport, e.reply.id, e.mark].join(' ');
+}
+
+async function dumpSessions(host: Host, addresses: readonly string[]): Promise<{ entries: ConntrackEntry[]; error?: string }> {
+  const entries: ConntrackEntry[] = [];
+  for (const addr of addresses) {
+    const d = await host.run(conntrackDumpArgv({ format: 'extended', family: 'ipv4', snatAddress: addr }), { timeoutMs: 120_000 });
+    if (d.code !== 0) return { entries, error: `dump of ${addr}: ${firstLines(describeFailure(d), 1)}` };
+    entries.push(...parseConntrackExtended(d.stdout).entries.filter((e) => SYNCED_PROTOCOLS.has(e.protocol) && snatAddress(e) === addr));
+  }
+  return { entries };
+}
+
+/** How long one attempt waits for the resync to bring every one of the master's sessions. */
+const CONNTRACKD_RESYNC_WAIT_MS = 10_000;
+
+/**
+ * Mode conntrackd: the state comes through conntrackd, not through a restore
+ * (an entry routerd writes would be an event this router's conntrackd sends
+ * back to the master, whose conntrackd then deletes and re-creates its live
+ * entry). Our conntrackd first forgets its internal cache (it holds this
+ * router's own flows from when it was master), so deleting our stale entries
+ * for the SNAT addresses sends nothing to the master; then it asks the master
+ * for a resync (-n), and the master's entries are created afresh in our kernel
+ * (DisableExternalCache). Done when every session the master holds for those
+ * addresses (dumped over ssh) is in our kernel with the same NAT and mark.
+ */
+async function takeViaConntrackd(
+  r: SessionSync,
+  addresses: readonly string[],
+  remote: Host,
+  masterHost: string,
+  deps: PullDeps,
+): Promise<{ ok: true; entries: number; deleted: number } | { ok: false; error: string }> {
+  const conf = conntrackdPaths(deps.planCtx.paths, r.metadata.name).conf;
+  const ctl = async (args: string[]) => {
+    const c = await deps.local.run(['conntrackd', '-C', conf, ...args], { timeoutMs: 30_000 });
+    return c.code === 0 ? undefined : `conntrackd ${args.join(' ')}: ${firstLines(describeFailure(c), 1)}`;
+  };
+  deps.progress(`replacing this router's sessions with ${masterHost}'s through conntrackd`);
+  const flushed = await ctl(['-f', 'internal']);
+  if (flushed) return { ok: false, error: flushed };
+  let deleted = 0;
+  for (const addr of addresses) {
+    const d = await deps.local.run(conntrackDeleteBySnatArgv(addr), { timeoutMs: 60_000 });
+    const n = /(\d+) flow entries have been deleted/.exec(d.stderr);
+    if (d.code !== 0 && !(d.code === 1 && n?.[1] === '0')) return { ok: false, error: `deleting our sessions of ${addr}: ${firstLines(describeFailure(d), 1)}` };
+    deleted += Number(n?.[1] ?? 0);
+  }
+  const asked = await ctl(['-n']);
+  if (asked) return { ok: false, error: asked };
+  const until = Date.now() + CONNTRACKD_RESYNC_WAIT_MS;
+  let last = '';
+  while (!deps.signal.aborted) {
+    const theirs = await dumpSessions(remote, addresses);
+    if (theirs.error) return { ok: false, error: `${masterHost}: ${theirs.error}` };
+    const ours = await dumpSessions(deps.local, addresses);
+    if (ours.error) return { ok: false, error: ours.error };
+    const have = new Set(ours.entries.map(sessionKey));
+    const missing = theirs.entries.filter((e) => !have.has(sessionKey(e))).length;
+    deps.progress(`waiting for sessions from ${masterHost} through conntrackd (${theirs.entries.length - missing} of ${theirs.entries.length} received)`);
+    if (missing === 0) return { ok: true, entries: theirs.entries.length, deleted };
+    last = `${missing} of ${theirs.entries.length} sessions not in the kernel yet`;
+    if (Date.now() > until) break;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  return { ok: false, error: deps.signal.aborted ? 'aborted' : `conntrackd resync from ${masterHost}: ${last}` };
 }
