@@ -23,12 +23,19 @@ export class FakeHost implements Host {
   readonly spawned: RecordedCall[] = [];
   readonly files = new Map<string, string>();
   private readonly rules: { match: Matcher; reply: Responder }[] = [];
+  private readonly spawnRules: { match: Matcher; reply: Responder }[] = [];
   /** Reply for commands no rule matches; by default they fail loudly. */
   fallback: FakeReply = { code: 127, stderr: 'FakeHost: no reply scripted' };
 
   /** Script a reply for argv starting with `match` (prefix), or matching a predicate. Later rules win. */
   on(match: Matcher, reply: Responder): this {
     this.rules.unshift({ match, reply });
+    return this;
+  }
+
+  /** Script a spawned child that prints its reply and exits (unmatched children run until killed). */
+  onSpawn(match: Matcher, reply: Responder): this {
+    this.spawnRules.unshift({ match, reply });
     return this;
   }
 
@@ -57,6 +64,15 @@ export class FakeHost implements Host {
     const stderr = new PassThrough();
     let resolveExit: (v: { code: number | null; signal: string | null }) => void = () => undefined;
     const exited = new Promise<{ code: number | null; signal: string | null }>((r) => (resolveExit = r));
+    const rule = this.spawnRules.find((r) => (typeof r.match === 'function' ? r.match(argv) : r.match.every((a, i) => argv[i] === a)));
+    if (rule) {
+      const reply = typeof rule.reply === 'function' ? rule.reply(argv, undefined) : rule.reply;
+      setImmediate(() => {
+        stdout.end(reply.stdout ?? '');
+        stderr.end(reply.stderr ?? '');
+        resolveExit({ code: reply.code ?? 0, signal: null });
+      });
+    }
     return {
       pid: 100000 + this.spawned.length,
       argv: [...argv],

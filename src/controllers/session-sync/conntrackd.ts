@@ -5,20 +5,18 @@
 // kernel holds them before the VIP moves and promotion has no commit to wait
 // for. See docs/session-sync.md.
 import { isIPv4 } from 'node:net';
-import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import type { AnyResource, ResourceOf } from '../../api/kinds.ts';
 import { conntrackdSyncSpec, DEFAULT_CONNTRACKD_REFRESH_INTERVAL, type NAT44SessionSyncSpec } from '../../api/nat.ts';
 import { parseDuration } from '../../api/primitives.ts';
 import { targetName } from '../../api/target.ts';
 import { conntrackdPaths, ConntrackdEngine, TRANSITION_COMMANDS, type VrrpRole } from '../../engines/conntrackd/engine.ts';
-import { conntrackdRole } from './conntrackd-role.ts';
 import { renderConntrackdConf, type ConntrackdTransport } from '../../engines/conntrackd/render.ts';
 import type { ConntrackdRuntime, ConntrackdStats } from '../../engines/conntrackd/stats.ts';
 import { parseConntrackCount } from '../../kernel/conntrack.ts';
 import { parseIpRoute } from '../../kernel/ip.ts';
 import { engineDown, onEngineExit } from '../common.ts';
-import type { ControllerContext, ReconcileInput } from '../controller.ts';
+import type { ControllerContext } from '../controller.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
-import type { ResourcePlan } from '../types.ts';
 import type { SyncMode, SyncModeInput, SyncRole } from './mode.ts';
 
 const STATS_EVERY_MS = 2000;
@@ -386,37 +384,5 @@ export class ConntrackdSyncMode implements SyncMode {
 
   private publish(): void {
     if (!this.stopped) this.ctx.status.set(this.id, this.status());
-  }
-}
-
-/** The controller's side: one ConntrackdSyncMode per resource in mode conntrackd. */
-export class ConntrackdSessionSyncs {
-  private readonly modes = new Map<string, ConntrackdSyncMode>();
-
-  constructor(private readonly makeEngine?: ConntrackdModeDeps['makeEngine']) {}
-
-  async reconcile(r: ResourceOf<'NAT44SessionSync'> & AnyResource, plan: ResourcePlan, input: ReconcileInput, ctx: ControllerContext): Promise<void> {
-    const id = resourceId(r);
-    let mode = this.modes.get(id);
-    if (!mode) {
-      mode = new ConntrackdSyncMode(id, r.metadata.name, { ctx, ...(this.makeEngine ? { makeEngine: this.makeEngine } : {}) });
-      this.modes.set(id, mode);
-    }
-    const addresses = (plan.status.snatAddresses as string[] | undefined) ?? [];
-    await mode.update({ spec: r.spec, addresses, role: conntrackdRole(r, input.all, input.planCtx.status), planCtx: input.planCtx, observed: input.observed });
-  }
-
-  /** Stop conntrackd of resources that left the config or the mode. */
-  async retain(ids: ReadonlySet<string>): Promise<void> {
-    for (const [id, m] of [...this.modes]) {
-      if (ids.has(id)) continue;
-      this.modes.delete(id);
-      await m.stop({ keepEngines: false });
-    }
-  }
-
-  async stop(opts: { keepEngines: boolean }): Promise<void> {
-    for (const m of this.modes.values()) await m.stop(opts);
-    this.modes.clear();
   }
 }

@@ -1,0 +1,132 @@
+// NAT44SessionSync mode snapshot: every interval, a full resync of the
+// selected sessions into every target that is due (replace.ts: streamed from
+// the local dump into each target's restore session, exact deletes for what
+// changed or went). Runs while spec.when holds (the controller stops it when
+// the gate shuts, so a backup never pushes its stale sessions back).
+import type { NAT44SessionSyncSpec } from '../../api/nat.ts';
+import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from '../../api/nat.ts';
+import { parseDuration } from '../../api/primitives.ts';
+import { Phase } from '../status.ts';
+import type { SyncMode, SyncModeInput } from './mode.ts';
+import { streamedReplace, type ReplaceOptions } from './replace.ts';
+import { TargetBook, type BatchKind, type RoutedModeDeps, type TargetState } from './targets.ts';
+
+export class SnapshotSyncMode implements SyncMode {
+  readonly mode: 'snapshot' | 'stream' = 'snapshot';
+  protected spec: NAT44SessionSyncSpec | undefined;
+  protected addresses: readonly string[] = [];
+  protected book: TargetBook | undefined;
+  protected timers: NodeJS.Timeout[] = [];
+  protected stopped = true;
+  private cycleRunning = false;
+  private skipped = 0;
+  /** Restore lines per batch of a full resync (tests and benches may change it). */
+  chunkLines: number | undefined;
+
+  constructor(
+    protected readonly id: string,
+    protected readonly deps: RoutedModeDeps,
+  ) {}
+
+  get intervalMs(): number {
+    const d = this.spec?.interval ?? (this.mode === 'stream' ? DEFAULT_STREAM_RESYNC_INTERVAL : DEFAULT_SNAPSHOT_INTERVAL);
+    return parseDuration(d) ?? 2000;
+  }
+
+  /** Start, or restart when the spec or the addresses changed; the same input again changes nothing. */
+  async update(input: SyncModeInput): Promise<void> {
+    if (!this.stopped && JSON.stringify(input.spec) === JSON.stringify(this.spec) && input.addresses.join(',') === this.addresses.join(',')) return;
+    this.halt();
+    this.spec = input.spec;
+    this.addresses = [...input.addresses];
+    this.book = new TargetBook(this.id, this.mode, input.spec, this.addresses, this.deps, this.intervalMs);
+    this.stopped = false;
+    this.deps.log.info(
+      { resource: this.id, action: 'sync-start', mode: this.mode, addresses: this.addresses, targets: this.book.targets.map((t) => t.name), intervalMs: this.intervalMs },
+      `${this.id}: exporting sessions`,
+    );
+    this.start();
+  }
+
+  async stop(): Promise<void> {
+    this.halt();
+  }
+
+  protected start(): void {
+    this.every(this.intervalMs, () => void this.cycle('full'));
+    void this.cycle('full');
+    this.publish();
+  }
+
+  protected every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  protected halt(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.book?.close();
+  }
+
+  /** A full resync (or a UDP refresh) into every target that is due. */
+  protected async cycle(kind: 'full' | 'udp-refresh'): Promise<void> {
+    const book = this.book;
+    if (this.cycleRunning || this.stopped || !book) return;
+    const due = book.targets.filter((t) => t.due() && !t.replacing && (kind === 'full' || !t.needsFull));
+    if (due.length === 0) return;
+    this.cycleRunning = true;
+    for (const t of due) t.replacing = true;
+    this.beforeReplace(due);
+    try {
+      const opts: ReplaceOptions = {
+        local: this.deps.local,
+        remote: (t) => this.deps.remote(t.target),
+        addresses: this.addresses,
+        targets: due,
+        ...(kind === 'udp-refresh' ? { protocol: 'udp' as const } : {}),
+        ...(this.chunkLines ? { chunkLines: this.chunkLines } : {}),
+        timeoutMs: Math.max(60_000, this.intervalMs * 5),
+      };
+      const r = await streamedReplace(opts);
+      if (this.stopped || this.book !== book) return;
+      if (r.dumpError) {
+        this.deps.log.error({ resource: this.id, action: 'dump', outcome: 'error', err: r.dumpError }, 'cannot read the local conntrack table');
+        this.deps.report({ ...book.aggregate(), phase: Phase.Degraded, reason: 'DumpFailed', message: r.dumpError });
+      }
+      if (kind === 'full' && !r.dumpError) book.localEntries = r.entries;
+      if (r.skipped && r.skipped !== this.skipped)
+        this.deps.log.warn({ resource: this.id, action: 'serialize', skipped: r.skipped, sample: r.skipSample }, 'entries that cannot be restored are left out');
+      this.skipped = r.skipped;
+      const batchKind: BatchKind = kind;
+      for (const [ts, o] of r.targets)
+        book.record(ts, {
+          kind: batchKind,
+          ok: o.ok,
+          ...(o.reason ? { reason: o.reason } : {}),
+          ...(o.error ? { error: o.error } : {}),
+          sent: r.entries,
+          restored: o.restored,
+          pruned: o.pruned,
+          failed: o.failed + r.skipped,
+          startedAt: r.startedAt,
+          readAt: r.startedAt,
+        });
+    } finally {
+      for (const t of due) t.replacing = false;
+      this.cycleRunning = false;
+      if (this.book === book) this.afterReplace(due);
+      this.publish();
+    }
+  }
+
+  /** Hooks for stream mode: events that arrive during a resync are applied again after it. */
+  protected beforeReplace(_targets: readonly TargetState[]): void {}
+  protected afterReplace(_targets: readonly TargetState[]): void {}
+
+  protected publish(): void {
+    if (!this.stopped && this.book) this.deps.report(this.book.aggregate());
+  }
+}
