@@ -42,8 +42,8 @@ const RB_LAN = '192.0.2.3';
 const SIZES = [10_000, 100_000];
 const MODES = ['snapshot', 'stream', 'conntrackd'] as const;
 type Mode = (typeof MODES)[number];
-/** ROUTERD_BENCH_BURST_MODES=stream,snapshot runs only those (trial runs); default all three. */
-const BURST_MODES = (process.env.ROUTERD_BENCH_BURST_MODES?.split(',') ?? MODES).filter((m): m is Mode => (MODES as readonly string[]).includes(m));
+/** ROUTERD_BENCH_SYNC_MODES=stream,snapshot runs only those (trial runs); default all three. */
+const BURST_MODES = (process.env.ROUTERD_BENCH_SYNC_MODES?.split(',') ?? MODES).filter((m): m is Mode => (MODES as readonly string[]).includes(m));
 const SNAT_PORTS = 40_000;
 const CONTROL_DIR = '/run/routerd/ssh';
 const PATHS = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };
