@@ -18,14 +18,19 @@ const FAST = new RegExp(
   `^ipv4 +2 (tcp|udp) +(?:6|17) (\\d+) (?:([A-Z_2]+) )?src=(${V4}) dst=(${V4}) sport=(\\d+) dport=(\\d+) (\\[UNREPLIED\\] )?` +
     `src=(${V4}) dst=(${V4}) sport=(\\d+) dport=(\\d+)((?: \\[[A-Z_]+\\])*) mark=(\\d+)(?: use=\\d+)?$`,
 );
-const KEY = new RegExp(`^ipv4 +2 (tcp|udp) +(?:6|17) \\d+ (?:[A-Z_2]+ )?src=(${V4}) dst=(${V4}) sport=(\\d+) dport=(\\d+) `);
+const KEY = new RegExp(`^ipv4 +2 (tcp|udp) +(?:6|17) \\d+ (?:([A-Z_2]+) )?src=(${V4}) dst=(${V4}) sport=(\\d+) dport=(\\d+) `);
+const MARK = / mark=(\d+)/;
 const SUMMARY = /^conntrack v[\d.]+ \(conntrack-tools\)/;
 
 const SYNCED_PROTOCOLS = new Set(['tcp', 'udp', 'icmp']);
 
 export type RestoreLineResult =
-  /** `key` is the entry's original tuple as routerd-ct-delete reads it (ct-delete.ts exactDeleteLine). */
-  | { readonly kind: 'entry'; readonly key: string; readonly line: string }
+  /**
+   * `key` is the entry's original tuple as routerd-ct-delete reads it (ct-delete.ts
+   * exactDeleteLine); `sig` its TCP state and mark, to tell an entry a target
+   * already holds as it is.
+   */
+  | { readonly kind: 'entry'; readonly key: string; readonly sig: string; readonly line: string }
   /** A selected entry that a restore line cannot express (e.g. an ICMP id remapped by NAT). */
   | { readonly kind: 'skipped'; readonly reason: string }
   /** Not a selected entry: another address, another protocol, not NATed, a summary line. */
@@ -64,7 +69,7 @@ export function restoreLineFromExtended(raw: string, snat: string, protocol?: 't
     const out =
       `-A -p ${proto} -s ${src} -d ${dst} --sport ${sp} --dport ${dp} --src-nat ${snat}:${np} -t ${Number(timeout)}` +
       `${status.length ? ` -u ${status.join(',')}` : ''}${proto === 'tcp' ? ` --state ${state}` : ''} -m ${Number(mark)}`;
-    return { kind: 'entry', key: `${proto} ${src} ${dst} ${sp} ${dp} 0`, line: out };
+    return { kind: 'entry', key: `${proto} ${src} ${dst} ${sp} ${dp} 0`, sig: `${state ?? ''}|${Number(mark)}`, line: out };
   }
   return slow(line, snat, protocol);
 }
@@ -75,7 +80,7 @@ function slow(line: string, snat: string, protocol?: string): RestoreLineResult 
   if (!e) return parsed.errors.length ? { kind: 'skipped', reason: parsed.errors[0]!.message } : OTHER;
   if (!selected(e, snat, protocol)) return OTHER;
   try {
-    return { kind: 'entry', key: exactDeleteLine(e), line: restoreInsertLine(e, { command: '-A' }) };
+    return { kind: 'entry', key: exactDeleteLine(e), sig: signature(e), line: restoreInsertLine(e, { command: '-A' }) };
   } catch (err) {
     if (err instanceof ConntrackSerializeError || (err as { code?: string }).code === 'RD_E_CT_DELETE') return { kind: 'skipped', reason: (err as Error).message };
     throw err;
@@ -87,19 +92,36 @@ function selected(e: ConntrackEntry, snat: string, protocol?: string): boolean {
   return e.reply.dst === snat && (e.reply.dst !== e.original.src || (e.reply.dport ?? e.reply.id) !== (e.original.sport ?? e.original.id));
 }
 
-/** The original-tuple key (routerd-ct-delete's input line) of an extended line, or undefined. */
-export function tupleKeyFromExtended(raw: string): string | undefined {
+function signature(e: ConntrackEntry): string {
+  return `${e.tcpState ?? ''}|${e.mark}`;
+}
+
+/** The original-tuple key (routerd-ct-delete's input line) and signature of an extended line, or undefined. */
+export function tupleFromExtended(raw: string): { key: string; sig: string } | undefined {
   const line = raw.trim();
   const m = KEY.exec(line);
-  if (m && !/ zone=/.test(line)) return `${m[1]} ${m[2]} ${m[3]} ${Number(m[4])} ${Number(m[5])} 0`;
+  if (m && !/ zone=/.test(line)) {
+    const mark = MARK.exec(line);
+    return { key: `${m[1]} ${m[3]} ${m[4]} ${Number(m[5])} ${Number(m[6])} 0`, sig: `${m[2] ?? ''}|${mark ? Number(mark[1]) : 0}` };
+  }
   if (line.length === 0 || SUMMARY.test(line)) return undefined;
   const e = parseConntrackExtended(line).entries[0];
   if (!e) return undefined;
   try {
-    return exactDeleteLine(e);
+    return { key: exactDeleteLine(e), sig: signature(e) };
   } catch {
     return undefined;
   }
+}
+
+/** The original-tuple key alone. */
+export function tupleKeyFromExtended(raw: string): string | undefined {
+  return tupleFromExtended(raw)?.key;
+}
+
+/** A TCP ESTABLISHED entry the target holds with the same mark needs no rewrite (its timeout is days); anything else is rewritten. */
+export function unchanged(held: string | undefined, sig: string): boolean {
+  return held === sig && sig.startsWith('ESTABLISHED|');
 }
 
 /** The key of an entry (from an event): the same string tupleKeyFromExtended gives for its dump line. */

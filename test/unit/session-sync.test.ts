@@ -121,11 +121,13 @@ class SpawnHost extends FakeHost {
 
 const A_ONLY = 'ipv4     2 tcp      6 3599 ESTABLISHED src=192.0.2.10 dst=198.51.100.200 sport=1024 dport=7007 src=198.51.100.200 dst=198.51.100.100 sport=7007 dport=20000 [ASSURED] mark=66 use=1';
 const BOTH = NAT_FIXTURE.split('\n').find((l) => restoreLineFromExtended(l, '198.51.100.100').kind === 'entry')!;
+/** Held by the target exactly as on A (ESTABLISHED, same mark): not rewritten. */
+const SAME = 'ipv4     2 tcp      6 3599 ESTABLISHED src=192.0.2.11 dst=198.51.100.200 sport=1025 dport=7007 src=198.51.100.200 dst=198.51.100.100 sport=7007 dport=20001 [ASSURED] mark=66 use=1';
 const B_ONLY = 'ipv4     2 udp      17 29 src=192.0.2.99 dst=198.51.100.200 sport=5353 dport=53 src=198.51.100.200 dst=198.51.100.100 sport=53 dport=40000 mark=0 use=1';
 
 function harness(mode: 'snapshot' | 'stream', opts: { unreachable?: boolean } = {}) {
-  const local = new SpawnHost().onSpawn(['conntrack', '-L'], { stdout: `${NAT_FIXTURE}${A_ONLY}\n` });
-  const remote = new FakeHost().onSpawn(['conntrack', '-L'], opts.unreachable ? { code: 255, stderr: 'ssh: connect to host 192.0.2.4 port 22: No route to host\n' } : { stdout: `${BOTH}\n${B_ONLY}\n` });
+  const local = new SpawnHost().onSpawn(['conntrack', '-L'], { stdout: `${NAT_FIXTURE}${A_ONLY}\n${SAME}\n` });
+  const remote = new FakeHost().onSpawn(['conntrack', '-L'], opts.unreachable ? { code: 255, stderr: 'ssh: connect to host 192.0.2.4 port 22: No route to host\n' } : { stdout: `${BOTH.replace(/mark=\d+/, 'mark=1')}\n${SAME}\n${B_ONLY}\n` });
   const sessions: FakeSession[] = [];
   const statuses: ResourceStatus[] = [];
   const deps: RoutedModeDeps = {
@@ -165,7 +167,8 @@ test('snapshot: a full resync sends -A lines in batches, deletes exactly what th
   const lines = chunk!.restore!.trim().split('\n');
   for (const l of lines) assert.match(l, /^-A -p (tcp|udp|icmp) .* --src-nat 198\.51\.100\.100(:\d+)? .* -m \d+$/);
   assert.ok(lines.some((l) => l.includes('--sport 1024 --dport 7007 --src-nat 198.51.100.100:20000')), 'the entry only A has is inserted');
-  // The entry both hold is deleted exactly (its key) in the same batch, before its insert.
+  assert.ok(!lines.some((l) => l.includes('--sport 1025 ')), 'the entry B holds as it is is not rewritten');
+  // The entry both hold with another mark is deleted exactly (its key) in the same batch, before its insert.
   const both = restoreLineFromExtended(BOTH, '198.51.100.100');
   assert.ok(both.kind === 'entry');
   assert.equal(chunk!.deletes, `${both.key}\n`);
@@ -173,10 +176,11 @@ test('snapshot: a full resync sends -A lines in batches, deletes exactly what th
   assert.equal(prune!.deletes, 'udp 192.0.2.99 198.51.100.200 5353 53 0\n');
   assert.equal(prune!.restore, '');
   assert.equal(s.observedGeneration, 3);
-  assert.equal(s.localEntries, lines.length);
+  assert.equal(s.localEntries, lines.length + 1);
   const t = (s.targets as TargetStatus[])[0]!;
   assert.equal(t.phase, 'Synced');
-  assert.equal(t.sent, lines.length);
+  assert.equal(t.sent, lines.length + 1);
+  assert.equal(t.restored, lines.length);
   assert.equal(t.pruned, 1);
   assert.ok(bulk.closed, 'stop closes the sessions');
 });

@@ -6,14 +6,16 @@
 // plus the target's tuple keys; a target that falls behind pauses the dump.
 //
 // It replaces without emptying the target: first the target's own tuples for
-// the addresses are read (one dump over ssh), so every entry the master sends
-// that the target holds is deleted exactly (routerd-ct-delete) just before its
-// insert in the same batch (state, mark and timeout are the master's again),
-// and what the target holds that the master no longer has is deleted at the
-// end (pruned). The target never loses its table for the length of a resync.
+// the addresses are read (one dump over ssh, kept as tuple → state and mark).
+// An entry the target holds as it is (TCP ESTABLISHED, same mark: its timeout
+// is days) is left alone; any other entry the target holds is deleted exactly
+// (routerd-ct-delete) just before its insert in the same batch (state, mark and
+// timeout are the master's again); what the target holds that the master no
+// longer has is deleted at the end (pruned). The target never loses its table
+// for the length of a resync, and a resync that finds nothing changed writes nothing.
 import type { ChildHandle, Host } from '../../host/host.ts';
 import { conntrackDumpArgv } from '../../kernel/conntrack.ts';
-import { LineSplitter, restoreLineFromExtended, tupleKeyFromExtended } from '../../kernel/conntrack-lines.ts';
+import { LineSplitter, restoreLineFromExtended, tupleFromExtended, unchanged } from '../../kernel/conntrack-lines.ts';
 import type { SessionReply } from '../../transport/restore-session.ts';
 import { SSH_CONNECT_FAILURE } from '../../transport/ssh-host.ts';
 import { Reason } from '../status.ts';
@@ -93,16 +95,16 @@ function readLines(
   });
 }
 
-/** The target's tuple keys for the addresses (its dump over ssh, read line by line). */
-async function targetKeys(host: Host, addresses: readonly string[], protocol: 'udp' | undefined, timeoutMs: number): Promise<Set<string>> {
-  const keys = new Set<string>();
+/** The target's tuple keys for the addresses → TCP state and mark (its dump over ssh, read line by line). */
+async function targetKeys(host: Host, addresses: readonly string[], protocol: 'udp' | undefined, timeoutMs: number): Promise<Map<string, string>> {
+  const keys = new Map<string, string>();
   for (const addr of addresses) {
     const r = await readLines(
       host,
       conntrackDumpArgv({ format: 'extended', family: 'ipv4', snatAddress: addr, ...(protocol ? { protocol } : {}) }),
       (line) => {
-        const k = tupleKeyFromExtended(line);
-        if (k !== undefined) keys.add(k);
+        const k = tupleFromExtended(line);
+        if (k !== undefined) keys.set(k.key, k.sig);
       },
       timeoutMs,
     );
@@ -124,8 +126,10 @@ export async function streamedReplace(opts: ReplaceOptions): Promise<ReplaceResu
   interface Live {
     readonly ts: TargetState;
     readonly r: TargetReplace;
-    keys: Set<string>;
+    keys: Map<string, string>;
     deletes: string[];
+    /** This target's restore lines of the batch being formed (entries it holds as they are are left out). */
+    lines: string[];
     inFlight: number;
     readonly done: Promise<void>[];
   }
@@ -136,7 +140,7 @@ export async function streamedReplace(opts: ReplaceOptions): Promise<ReplaceResu
       const r: TargetReplace = { ok: true, restored: 0, pruned: 0, failed: 0 };
       results.set(ts, r);
       try {
-        live.push({ ts, r, keys: await targetKeys(opts.remote(ts), opts.addresses, opts.protocol, timeoutMs), deletes: [], inFlight: 0, done: [] });
+        live.push({ ts, r, keys: await targetKeys(opts.remote(ts), opts.addresses, opts.protocol, timeoutMs), deletes: [], lines: [], inFlight: 0, done: [] });
       } catch (e) {
         const code = (e as { exitCode?: number | null }).exitCode;
         Object.assign(r, { ok: false, reason: code === SSH_CONNECT_FAILURE ? Reason.TargetUnreachable : Reason.SyncFailed, error: (e as Error).message });
@@ -148,7 +152,6 @@ export async function streamedReplace(opts: ReplaceOptions): Promise<ReplaceResu
   let entries = 0;
   let skipped = 0;
   let skipSample: string | undefined;
-  let chunk: string[] = [];
   let chunkSize = 0;
   let chunkNo = 0;
   let dump: ChildHandle | undefined;
@@ -181,16 +184,15 @@ export async function streamedReplace(opts: ReplaceOptions): Promise<ReplaceResu
   };
   const flush = (): void => {
     if (chunkSize === 0) return;
-    const text = `${chunk.join('\n')}\n`;
     for (const l of live) {
-      if (!l.r.ok) continue;
+      if (!l.r.ok || (l.lines.length === 0 && l.deletes.length === 0)) continue;
       const deletes = l.deletes;
+      const text = l.lines.length ? `${l.lines.join('\n')}\n` : '';
+      l.r.restored += l.lines.length;
       l.deletes = [];
-      l.r.restored += chunkSize;
-      const sent = l.ts.apply(l.ts.bulk(chunkNo), deletes, text);
-      settle(l, sent);
+      l.lines = [];
+      settle(l, l.ts.apply(l.ts.bulk(chunkNo), deletes, text));
     }
-    chunk = [];
     chunkSize = 0;
     chunkNo++;
     if (!canGo()) {
@@ -213,9 +215,17 @@ export async function streamedReplace(opts: ReplaceOptions): Promise<ReplaceResu
           return;
         }
         entries++;
-        chunk.push(x.line);
         chunkSize++;
-        for (const l of live) if (l.keys.delete(x.key)) l.deletes.push(x.key);
+        for (const l of live) {
+          const held = l.keys.get(x.key);
+          if (held === undefined) l.lines.push(x.line);
+          else {
+            l.keys.delete(x.key);
+            if (unchanged(held, x.sig)) continue;
+            l.deletes.push(x.key);
+            l.lines.push(x.line);
+          }
+        }
         // The first batches are small, so the target starts restoring while the dump is young.
         if (chunkSize >= Math.min(chunkLines, FIRST_CHUNK << chunkNo)) flush();
       },
@@ -237,8 +247,8 @@ export async function streamedReplace(opts: ReplaceOptions): Promise<ReplaceResu
     // 3. What the targets hold and the master does not.
     for (const l of live) {
       if (!l.r.ok) continue;
-      const rest = [...l.keys];
-      l.keys = new Set();
+      const rest = [...l.keys.keys()];
+      l.keys = new Map();
       for (let i = 0; i < rest.length; i += PRUNE_CHUNK) {
         const part = rest.slice(i, i + PRUNE_CHUNK);
         settle(

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseConntrackExtended, snatAddress } from '../../../src/kernel/conntrack.ts';
 import { restoreInsertLine } from '../../../src/kernel/conntrack-batch.ts';
-import { LineSplitter, restoreDeleteFromKey, restoreLineFromExtended, tupleKeyFromExtended } from '../../../src/kernel/conntrack-lines.ts';
+import { LineSplitter, restoreDeleteFromKey, restoreLineFromExtended, tupleFromExtended, tupleKeyFromExtended, unchanged } from '../../../src/kernel/conntrack-lines.ts';
 import { exactDeleteLine } from '../../../src/kernel/ct-delete.ts';
 import { fixture } from '../../helpers/paths.ts';
 
@@ -25,6 +25,7 @@ test('the line transform writes what the full parser and serializer write, for e
     assert.equal(x.line, restoreInsertLine(e, { command: '-A' }));
     assert.equal(x.key, exactDeleteLine(e));
     assert.equal(tupleKeyFromExtended(line), x.key);
+    assert.deepEqual(tupleFromExtended(line), { key: x.key, sig: x.sig });
   }
   assert.ok(entries >= 3);
 });
@@ -34,6 +35,7 @@ test('the fast path keeps state, flags, mark and the SNAT port; other addresses,
   assert.deepEqual(restoreLineFromExtended(tcp, SNAT), {
     kind: 'entry',
     key: 'tcp 192.0.2.10 198.51.100.200 1024 7007 0',
+    sig: 'ESTABLISHED|66',
     line: '-A -p tcp -s 192.0.2.10 -d 198.51.100.200 --sport 1024 --dport 7007 --src-nat 198.51.100.100:20000 -t 3599 -u SEEN_REPLY,ASSURED --state ESTABLISHED -m 66',
   });
   const udp = 'ipv4     2 udp      17 29 src=192.0.2.10 dst=198.51.100.200 sport=5353 dport=53 [UNREPLIED] src=198.51.100.200 dst=198.51.100.100 sport=53 dport=40000 mark=0 use=1';
@@ -49,6 +51,14 @@ test('the fast path keeps state, flags, mark and the SNAT port; other addresses,
   assert.ok(z.kind === 'entry');
   assert.match(z.line, / -w 3 /);
   assert.equal(z.key, 'tcp 192.0.2.10 198.51.100.200 1024 7007 3');
+});
+
+test('only a TCP ESTABLISHED entry held with the same mark counts as unchanged', () => {
+  assert.equal(unchanged('ESTABLISHED|66', 'ESTABLISHED|66'), true);
+  assert.equal(unchanged('ESTABLISHED|0', 'ESTABLISHED|66'), false);
+  assert.equal(unchanged('SYN_SENT|66', 'ESTABLISHED|66'), false);
+  assert.equal(unchanged('|7', '|7'), false, 'UDP is rewritten (its timeout is short)');
+  assert.equal(unchanged(undefined, 'ESTABLISHED|66'), false);
 });
 
 test('keys become conntrack -R delete lines for targets without the helper', () => {
