@@ -569,7 +569,7 @@ export async function benchSessionSync(): Promise<BenchSection> {
       'the routerd/conntrackd ratio compares a full copy from A\'s kernel into B\'s (resync + commit) with one routerd snapshot cycle, both starting with B empty. ' +
       'routerd\'s first cycle includes opening the ssh ControlMaster connection (closed before each measurement, as the native pipeline also connects once) and reading B\'s tuples for the address (empty here); its replace reuses the connection. ' +
       'routerd streams: the local `-o extended` dump is read line by line, each line becomes its `-A` line, and every 8192 lines go as one batch to a restore session on B (one ssh command that runs `conntrack -R` per batch, two batches in flight), so dump, transform, ssh and restore overlap. ' +
-      'A replace into a full B first reads B\'s tuples over ssh, deletes exactly (routerd-ct-delete) each entry A sends that B holds just before its insert, and deletes what B holds and A does not at the end; B is never emptied.',
+      'A replace into a full B first reads B\'s tuples (state, mark) over ssh; an entry B holds as it is (TCP ESTABLISHED, same mark) is left alone, any other is deleted exactly (routerd-ct-delete) just before its insert, and what B holds and A does not is deleted at the end; B is never emptied. Here B holds exactly A\'s entries, so the replace column is the cost of a resync that finds nothing changed (both dumps and the comparison).',
   );
   notes.push(
     neutralized
