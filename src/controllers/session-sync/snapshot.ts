@@ -19,6 +19,7 @@ export class SnapshotSyncMode implements SyncMode {
   protected timers: NodeJS.Timeout[] = [];
   protected stopped = true;
   private cycleRunning = false;
+  private fullOwed = false;
   private skipped = 0;
   /** Restore lines per batch of a full resync (tests and benches may change it). */
   chunkLines: number | undefined;
@@ -74,7 +75,12 @@ export class SnapshotSyncMode implements SyncMode {
   /** A full resync (or a UDP refresh) into every target that is due. */
   protected async cycle(kind: 'full' | 'udp-refresh'): Promise<void> {
     const book = this.book;
-    if (this.cycleRunning || this.stopped || !book) return;
+    if (this.stopped || !book) return;
+    if (this.cycleRunning) {
+      // A full resync asked for meanwhile (its timer, an overrun) runs right after this one, never dropped.
+      if (kind === 'full') this.fullOwed = true;
+      return;
+    }
     const due = book.targets.filter((t) => t.due() && !t.replacing && (kind === 'full' || !t.needsFull));
     if (due.length === 0) return;
     this.cycleRunning = true;
@@ -117,6 +123,10 @@ export class SnapshotSyncMode implements SyncMode {
     } finally {
       for (const t of due) t.replacing = false;
       this.cycleRunning = false;
+      if (this.fullOwed && !this.stopped) {
+        this.fullOwed = false;
+        setImmediate(() => void this.cycle('full'));
+      }
       if (this.book === book) this.afterReplace(due);
       this.publish();
     }
