@@ -148,7 +148,7 @@ async function startWorker(lab: Lab, mode: 'snapshot' | 'stream', interval: stri
  * so its CPU and peak RSS are its own, apart from the load generator.
  */
 function startAgent(lab: Lab, mode: 'snapshot' | 'stream', interval: string): Running & { usage(): Promise<AgentUsage | undefined> } {
-  const child = lab.nodes.ra.host.spawn(['node', '--import', 'tsx', AGENT, JSON.stringify({ mode, interval, snat: SNAT, target: { name: 'peer', host: RB_LAN, user: 'root' }, controlDir: CONTROL_DIR })]);
+  const child = lab.nodes.ra.host.spawn(['node', AGENT, JSON.stringify({ mode, interval, snat: SNAT, target: { name: 'peer', host: RB_LAN, user: 'root' }, controlDir: CONTROL_DIR })]);
   let buf = '';
   let usage: AgentUsage | undefined;
   let last: Record<string, unknown> | undefined;
@@ -189,7 +189,7 @@ interface AgentUsage {
   status?: Record<string, unknown>;
 }
 
-const AGENT = new URL('./sync-agent.ts', import.meta.url).pathname;
+const AGENT = new URL('./sync-agent.mjs', import.meta.url).pathname;
 
 const CTD_SPEC = (peer: string) => nat44SessionSyncSpec.parse({ mode: 'conntrackd', snatAddresses: [SNAT], targets: [{ name: 'peer', host: peer }] });
 

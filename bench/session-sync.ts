@@ -37,7 +37,7 @@ const CONTROL_DIR = '/run/routerd/ssh';
 const CTD_DIR = '/etc/routerd/conntrackd';
 const CTD_CONF = `${CTD_DIR}/conntrackd.conf`;
 const SYNC_TIMEOUT_MS = 180_000;
-const AGENT = new URL('./sync-agent.ts', import.meta.url).pathname;
+const AGENT = new URL('./sync-agent.mjs', import.meta.url).pathname;
 
 /** The pipeline an operator would script; constant, run by sh inside router A. */
 const NATIVE_PIPELINE = `conntrack -L -o save --src-nat ${SNAT} | sed 's/^-A/-I/' | ssh root@${RB_LAN} conntrack -R /dev/stdin`;
@@ -148,7 +148,7 @@ interface Agent {
 }
 
 function startAgent(lab: Lab, mode: 'snapshot' | 'stream', interval: string): Agent {
-  const child = lab.nodes.ra.host.spawn(['node', '--import', 'tsx', AGENT, JSON.stringify({ mode, interval, snat: SNAT, target: TARGET, controlDir: CONTROL_DIR })]);
+  const child = lab.nodes.ra.host.spawn(['node', AGENT, JSON.stringify({ mode, interval, snat: SNAT, target: TARGET, controlDir: CONTROL_DIR })]);
   let buf = '';
   let onSynced: () => void = () => undefined;
   let onFail: (e: Error) => void = () => undefined;
