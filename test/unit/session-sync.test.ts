@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { PassThrough } from 'node:stream';
 import { standaloneInput } from '../../src/controllers/session-sync/mode.ts';
 import { SYNC_MODES } from '../../src/controllers/session-sync/modes.ts';
-import { SnapshotSyncMode } from '../../src/controllers/session-sync/snapshot.ts';
+import { MIN_RESYNC_GAP_MS, SnapshotSyncMode } from '../../src/controllers/session-sync/snapshot.ts';
 import { planStreamChanges, StreamSyncMode } from '../../src/controllers/session-sync/stream.ts';
 import type { RoutedModeDeps, TargetStatus } from '../../src/controllers/session-sync/targets.ts';
 import type { ChildHandle, SpawnOptions } from '../../src/host/host.ts';
@@ -273,7 +273,8 @@ test('stream: events go to the stream session as exact deletes and -A lines; an 
   assert.match(stream.batches[0]!.restore!, /^-A -p tcp -s 192\.0\.2\.10 .* --src-nat 198\.51\.100\.100:47455 .* --state SYN_SENT -m 0\n$/);
   const dumps = h.local.spawned.filter((c) => c.argv[1] === '-L').length;
   (events.stderr as PassThrough).write('WARNING: We have hit ENOBUFS! We are losing events.\n');
-  const s = await waitFor(() => h.statuses.find((x) => x.eventOverruns === 1 && x.phase === 'Synced' && h.local.spawned.filter((c) => c.argv[1] === '-L').length > dumps));
+  // The first resync just ended: the one the overrun asks for waits MIN_RESYNC_GAP_MS after it.
+  const s = await waitFor(() => h.statuses.find((x) => x.eventOverruns === 1 && x.phase === 'Synced' && h.local.spawned.filter((c) => c.argv[1] === '-L').length > dumps), MIN_RESYNC_GAP_MS + 3000);
   assert.equal(s.resyncs, 1);
   assert.ok(s.lastOverrunTime);
   await h.m.stop();

@@ -11,6 +11,9 @@ import type { SyncMode, SyncModeInput } from './mode.ts';
 import { streamedReplace, type ReplaceOptions } from './replace.ts';
 import { TargetBook, type BatchKind, type RoutedModeDeps, type TargetState } from './targets.ts';
 
+/** Least time between the end of one full resync and a requested one (the periodic timer is not delayed). */
+export const MIN_RESYNC_GAP_MS = 5000;
+
 export class SnapshotSyncMode implements SyncMode {
   readonly mode: 'snapshot' | 'stream' = 'snapshot';
   protected spec: NAT44SessionSyncSpec | undefined;
@@ -20,6 +23,8 @@ export class SnapshotSyncMode implements SyncMode {
   protected stopped = true;
   private cycleRunning = false;
   private fullOwed = false;
+  private lastFullEnd = 0;
+  private fullTimer: NodeJS.Timeout | undefined;
   private skipped = 0;
   /** Restore lines per batch of a full resync (tests and benches may change it). */
   chunkLines: number | undefined;
@@ -67,6 +72,8 @@ export class SnapshotSyncMode implements SyncMode {
 
   protected halt(): void {
     this.stopped = true;
+    if (this.fullTimer) clearTimeout(this.fullTimer);
+    this.fullTimer = undefined;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.book?.close();
@@ -123,13 +130,38 @@ export class SnapshotSyncMode implements SyncMode {
     } finally {
       for (const t of due) t.replacing = false;
       this.cycleRunning = false;
+      if (kind === 'full') this.lastFullEnd = Date.now();
       if (this.fullOwed && !this.stopped) {
         this.fullOwed = false;
-        setImmediate(() => void this.cycle('full'));
+        this.requestFull();
       }
       if (this.book === book) this.afterReplace(due);
       this.publish();
     }
+  }
+
+  /**
+   * A full resync as soon as allowed: at once, after the one running, or
+   * MIN_RESYNC_GAP_MS after the last one ended, so a storm of requests (event
+   * overruns under load) cannot keep the router resyncing without a pause.
+   */
+  protected requestFull(): void {
+    if (this.stopped) return;
+    if (this.cycleRunning) {
+      this.fullOwed = true;
+      return;
+    }
+    const wait = this.lastFullEnd + MIN_RESYNC_GAP_MS - Date.now();
+    if (wait <= 0) {
+      void this.cycle('full');
+      return;
+    }
+    if (this.fullTimer) return;
+    this.fullTimer = setTimeout(() => {
+      this.fullTimer = undefined;
+      this.requestFull();
+    }, wait);
+    this.fullTimer.unref();
   }
 
   /** Hooks for stream mode: events that arrive during a resync are applied again after it. */

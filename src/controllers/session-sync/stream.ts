@@ -8,7 +8,8 @@
 // (exact delete, then `-A`). Events that arrive during a resync are applied
 // again after it (the resync's dump may have carried a flow that ended
 // meanwhile). An overrun of the event socket (ENOBUFS) or an event stream that
-// exited is counted (metric, status) and healed by a full resync at once.
+// exited is counted (metric, status) and healed by a full resync, at once or
+// MIN_RESYNC_GAP_MS after the previous one (snapshot.ts).
 import type { ChildHandle } from '../../host/host.ts';
 import { conntrackEventsArgv, snatAddress, type ConntrackEvent } from '../../kernel/conntrack.ts';
 import { ConntrackSerializeError, restoreInsertLine } from '../../kernel/conntrack-batch.ts';
@@ -144,7 +145,7 @@ export class StreamSyncMode extends SnapshotSyncMode {
         else if (!t.needsFull) {
           t.needsFull = true;
           list.length = 0;
-          setTimeout(() => void this.cycle('full'), 0).unref();
+          this.requestFull();
         }
         this.replay.get(t)?.push(q);
       }
@@ -164,7 +165,7 @@ export class StreamSyncMode extends SnapshotSyncMode {
       setTimeout(() => {
         if (this.stopped) return;
         this.follow(addr);
-        void this.cycle('full');
+        this.requestFull();
       }, 1000).unref();
     });
   }
@@ -178,7 +179,7 @@ export class StreamSyncMode extends SnapshotSyncMode {
     this.deps.metrics.sessionSyncOverruns.inc({ resource: this.id });
     this.deps.log.warn({ resource: this.id, action: 'events-overrun', address: addr, overruns: book.overruns }, 'conntrack events were lost; full resync');
     for (const t of book.targets) t.needsFull = true;
-    void this.cycle('full');
+    this.requestFull();
   }
 
   private scheduleFlush(): void {
@@ -230,7 +231,7 @@ export class StreamSyncMode extends SnapshotSyncMode {
     ts.streaming = false;
     if (!ok) {
       // The failed batch is lost; a full resync once the target is due again heals it.
-      setTimeout(() => void this.cycle('full'), Math.max(0, ts.nextAttemptAt - Date.now())).unref();
+      setTimeout(() => this.requestFull(), Math.max(0, ts.nextAttemptAt - Date.now())).unref();
     }
     // The next batch goes as soon as this one is applied.
     if ((this.pending.get(ts)?.length ?? 0) > 0) this.flush();
