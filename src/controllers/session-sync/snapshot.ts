@@ -91,6 +91,10 @@ export class SnapshotSyncMode implements SyncMode {
     const due = book.targets.filter((t) => t.due() && !t.replacing && (kind === 'full' || !t.needsFull));
     if (due.length === 0) return;
     this.cycleRunning = true;
+    if (kind === 'full' && book.resyncOwed) {
+      book.resyncOwed = false;
+      book.resyncs++;
+    }
     for (const t of due) t.replacing = true;
     this.beforeReplace(due);
     try {

@@ -174,7 +174,7 @@ export class StreamSyncMode extends SnapshotSyncMode {
     const book = this.book;
     if (!book) return;
     book.overruns++;
-    book.resyncs++;
+    book.resyncOwed = true;
     book.lastOverrunTime = new Date().toISOString();
     this.deps.metrics.sessionSyncOverruns.inc({ resource: this.id });
     this.deps.log.warn({ resource: this.id, action: 'events-overrun', address: addr, overruns: book.overruns }, 'conntrack events were lost; full resync');

@@ -156,7 +156,10 @@ export class TargetBook {
   readonly targets: TargetState[];
   localEntries = 0;
   overruns = 0;
+  /** Full resyncs that healed lost events (one can heal several overruns). */
   resyncs = 0;
+  /** Events were lost since the last full resync began. */
+  resyncOwed = false;
   lastOverrunTime: string | undefined;
 
   constructor(
