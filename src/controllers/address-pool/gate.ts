@@ -1,0 +1,64 @@
+// The takeover gate: a member takes an address only once it holds the
+// sessions of that address. Pure decisions over this node's view of the other
+// members (BFD up or down; ready or not, read from their ready file):
+// - eligible: members that may own addresses: up and ready (self: ready).
+// - a member that comes up (returns, or joins) is not ready: before it claims
+//   anything it pulls, for each address it would own, the sessions from the
+//   member that holds them now, then declares itself ready; only then do the
+//   others count it and release those addresses to it.
+// - while it is pending, the holder also pushes those sessions to it, so what
+//   started after the pull is there too when the others release.
+import { assign, rank } from './ownership.ts';
+
+export interface MemberView {
+  readonly up: boolean;
+  /** undefined: not read yet. */
+  readonly ready: boolean | undefined;
+}
+
+/** Members that may own addresses, in pool order. */
+export function eligibleMembers(members: readonly string[], self: string, selfReady: boolean, views: ReadonlyMap<string, MemberView>): string[] {
+  return members.filter((m) => (m === self ? selfReady : views.get(m)?.up === true && views.get(m)?.ready === true));
+}
+
+/** Whether this node knows enough about every other member to decide what it would own. */
+export function viewComplete(members: readonly string[], self: string, views: ReadonlyMap<string, MemberView>): boolean {
+  return members.every((m) => m === self || views.get(m)?.up === false || views.get(m)?.ready !== undefined);
+}
+
+export interface Pull {
+  readonly address: string;
+  readonly from: string;
+}
+
+/** What a pending member pulls before it is ready: for each address it would own, the sessions from whoever owns it now. */
+export function pullsNeeded(addresses: readonly string[], self: string, eligibleOthers: readonly string[]): Pull[] {
+  if (eligibleOthers.length === 0) return [];
+  const mine = new Set(assign(addresses, [...eligibleOthers, self]).filter((a) => a.owner === self).map((a) => a.address));
+  return assign(addresses, eligibleOthers)
+    .filter((a) => mine.has(a.address) && a.owner !== undefined)
+    .map((a) => ({ address: a.address, from: a.owner! }));
+}
+
+/**
+ * Where this node pushes the sessions of the addresses it owns: the successor
+ * of each (over the eligible members) and every member that is up but not yet
+ * eligible and would take the address from us (a claimant).
+ */
+export function pushTargets(addresses: readonly string[], self: string, eligible: readonly string[], up: readonly string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const add = (m: string, a: string) => out.set(m, [...(out.get(m) ?? []), a]);
+  for (const a of assign(addresses, eligible)) {
+    if (a.owner !== self) continue;
+    if (a.successor !== undefined) add(a.successor, a.address);
+    const order = rank(a.address, [...new Set([...eligible, ...up])]);
+    for (const m of order.slice(0, order.indexOf(self))) if (!eligible.includes(m) && m !== a.successor) add(m, a.address);
+  }
+  return out;
+}
+
+/** VRRP priority of this node's gateway for an address: the owner highest, then the ranking; a pending node lowest. */
+export function gatewayPriority(address: string, self: string, eligible: readonly string[]): number {
+  const i = eligible.includes(self) ? rank(address, eligible).indexOf(self) : -1;
+  return i < 0 ? 10 : Math.max(20, 200 - 40 * i);
+}
