@@ -8,6 +8,9 @@
 // members only (the successor's takeover turns its prepended standby route
 // into the best one); no BFD at all (BGP hold time 9 s, no member liveness:
 // the standby route wins only when the hold timer drops the dead one).
+// Then the time a member takes to pull a holder's 100k sessions, and the
+// replication traffic per router, measured for the pool's owner→successor
+// push against a full mesh (bench/bgp-pool-replication.ts), 3 and 4 routers.
 import { assign } from '../src/controllers/address-pool/ownership.ts';
 import { pullSessions } from '../src/controllers/address-pool/members.ts';
 import { targetHost } from '../src/controllers/session-sync/controller.ts';
@@ -20,6 +23,7 @@ import { LAB_CONFIG_PATH, startRouterd, type RouterdProcess } from '../src/lab/r
 import { labPrefix } from '../src/lab/topology.ts';
 import { until } from './lab-util.ts';
 import { median, ms, type BenchSection } from './results.ts';
+import { REPL_INTERVALS, REPL_PER_ADDRESS, replicationTrial, type ReplicationTrial } from './bgp-pool-replication.ts';
 
 const POOL: string[] = [...MULTI_ADDRESSES.pool];
 const ROUTERS: MultiRouter[] = ['ra', 'rb', 'rc'];
@@ -131,21 +135,57 @@ export async function benchBgpPool(): Promise<BenchSection> {
   const holds: number[] = [];
   for (let i = 0; i < HOLD_RUNS; i++) holds.push(await holdTrial(i));
   rows.push([`a returning member pulls a holder's ${HOLD_ENTRIES / 1000}k sessions of one address (ssh dump + local restore)`, String(HOLD_RUNS), `${ms(median(holds))} (${ms(Math.min(...holds))}–${ms(Math.max(...holds))})`, '—']);
-  // Replication: each owner pushes an address's sessions to its one successor; a full mesh pushes every session to all others.
-  const notes = [3, 4, 8].map(
-    (n) => `replication per router, S sessions spread evenly over ${n} routers: successor scheme sends S/${n} (one copy of what it owns), a full mesh S/${n} × ${n - 1}; each router receives S/${n} vs S × ${n - 1}/${n} (computed from the scheme, not measured)`,
-  );
+  // Replication, measured: the pool's owner→successor push against a full mesh, 3 and 4 routers.
+  const notes: string[] = [];
+  for (const routers of [ROUTERS, [...ROUTERS, 'rd'] as MultiRouter[]]) {
+    const n = routers.length;
+    const succ = await replicationTrial('successor', routers, `bps${n}`);
+    const mesh = await replicationTrial('mesh', routers, `bpx${n}`);
+    const per = (t: ReplicationTrial) =>
+      t.perRouter.map((p) => `${p.router} ${kBs(p.sentPerS)} / ${kBs(p.recvPerS)} (pushed ${(p.pushed / 1000).toFixed(1)}k entries in ${p.batches} batches, ${p.overruns} event overruns)`).join('; ');
+    rows.push([`replication, ${n} routers, owner→successor (pool push plan): per router sent / received`, '1', per(succ), `total ${kBs(sum(succ))}`]);
+    rows.push([`replication, ${n} routers, full mesh (one NAT44SessionSync per router, ${n - 1} targets): per router sent / received`, '1', per(mesh), `total ${kBs(sum(mesh))}`]);
+    const ratios = mesh.perRouter.map((m) => {
+      const s = succ.perRouter.find((x) => x.router === m.router)!;
+      return `${m.router} ${ratio(m.sentPerS, s.sentPerS)} / ${ratio(m.recvPerS, s.recvPerS)}`;
+    });
+    rows.push([`replication, ${n} routers, full mesh ÷ successor: per router sent / received`, '1', ratios.join('; '), `total ${ratio(sum(mesh), sum(succ))} (scheme: ${n - 1}×)`]);
+    const owned = (t: ReplicationTrial, copies: (r: MultiRouter) => number) => t.perRouter.reduce((x, p) => x + p.owns * copies(p.router), 0) * REPL_INTERVALS;
+    notes.push(
+      `${n} routers own ${succ.perRouter.map((p) => `${p.router} ${p.owns / 1000}k`).join(', ')} entries; windows ${seconds(succ.windowMs)} (successor), ${seconds(mesh.windowMs)} (mesh). ` +
+        `With one full resync per interval and no churn the window would carry ${(owned(succ, () => 1) / 1000).toFixed(1)}k pushed entries (successor) and ${(owned(mesh, () => n - 1) / 1000).toFixed(1)}k (mesh); ` +
+        `measured ${(succ.perRouter.reduce((x, p) => x + p.pushed, 0) / 1000).toFixed(1)}k and ${(mesh.perRouter.reduce((x, p) => x + p.pushed, 0) / 1000).toFixed(1)}k.`,
+    );
+  }
   return {
     name: 'bgp-pool',
     title: 'NAT44AddressPool: upstream switch and successor takeover when a router dies',
     method:
-      'Three routers (ra, rb, rc), eight pool addresses, an FRR isp (AS 64500) with a server behind it, all in lab namespaces. rb is killed like a dead machine (its bridge ports down, then routerd, bgpd, bfdd and zebra SIGKILLed by PID). Upstream: from just before link-down until the isp kernel routes all of rb\'s addresses to their successors (20 ms poll). Takeover: until the first pool-own log line of a successor (routerd log time).',
-    header: ['set-up / measurement', 'runs', 'upstream switch (or time), median (min–max)', 'successor takeover, median (min–max)'],
+      'Failover: three routers (ra, rb, rc), eight pool addresses, an FRR isp (AS 64500) with a server behind it, all in lab namespaces. rb is killed like a dead machine (its bridge ports down, then routerd, bgpd, bfdd and zebra SIGKILLed by PID). Upstream: from just before link-down until the isp kernel routes all of rb\'s addresses to their successors (20 ms poll). Takeover: until the first pool-own log line of a successor (routerd log time).',
+    header: ['set-up / measurement', 'runs', 'upstream switch (or time), median (min–max); replication: bytes/s', 'successor takeover, median (min–max); replication: sum over routers'],
     rows,
     notes: [
       'For VRRP alone (the pair case, keepalived adverts 100 ms) see the failover section: detection is about 3 adverts plus skew.',
       'BFD upstream and the pre-announced standby route make the switch one route replacement at the isp, before the successor has even taken over.',
+      `Replication: ${REPL_PER_ADDRESS} synthetic ESTABLISHED TCP entries per pool address (8 addresses) inserted on the address's owner (rendezvous hashing over the routers), no churn; every router pushes with the sync worker in stream mode, full resync every 10 s (the lab pool's sync), as the pool's push plan (pushTargets: each owned address to its successor) or as a full mesh (to all others). Bytes: nftables counters in each router's netns on its LAN link, TCP port 22 (ssh carries the sync), both directions, IP headers included (sent counts also the ssh acks a target returns), over ${REPL_INTERVALS} whole resync intervals placed between cycles. Checked after the window: each address's entries are on its owner and its successor (a) or on every router (b), and on no other router.`,
       ...notes,
+      'Event overruns: in both schemes every router is an owner (it runs workers following `conntrack -E` for its own addresses) and a target (it receives full replaces of others\' addresses, thousands of delete and insert events at once). Those events overrun the receiving router\'s own event streams (logged `events-overrun`), and each overrun forces a full resync of its own addresses to its targets, which does the same there: the pushed entries exceed one resync per interval, and the bytes above include it (they are what routerd sends today). A pair does not show this: its standby runs no worker.',
     ],
   };
+}
+
+function kBs(bytesPerS: number): string {
+  return `${(bytesPerS / 1000).toFixed(1)} kB/s`;
+}
+
+function sum(t: ReplicationTrial): number {
+  return t.perRouter.reduce((n, p) => n + p.sentPerS, 0);
+}
+
+function ratio(a: number, b: number): string {
+  return b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a';
+}
+
+function seconds(msv: number): string {
+  return `${(msv / 1000).toFixed(1)} s`;
 }
