@@ -110,3 +110,82 @@ test('members: a booting node counts everyone up (claims nothing of theirs); a m
   m.observeBfd(new Map([['192.0.2.3', false], ['192.0.2.4', true]]));
   assert.deepEqual(m.eligible(), ['ra', 'rc']);
 });
+
+test('hold-back: a successor whose last sync from a dead owner failed or is stale waits (bounded) before taking its addresses', async () => {
+  const { holdTakeover, parseSyncMark } = await import('../../src/controllers/address-pool/gate.ts');
+  const { PoolMembers, TAKEOVER_MAX_HOLD_MS, syncMarkPath } = await import('../../src/controllers/address-pool/members.ts');
+  assert.deepEqual(parseSyncMark('ok 2026-11-30T15:00:00.000Z\n'), { ok: true, at: Date.parse('2026-11-30T15:00:00.000Z') });
+  assert.deepEqual(parseSyncMark('failed 2026-11-30T15:00:00.000Z'), { ok: false, at: Date.parse('2026-11-30T15:00:00.000Z') });
+  for (const bad of [undefined, '', 'ok', 'ok yesterday', 'maybe 2026-11-30T15:00:00Z']) assert.equal(parseSyncMark(bad), undefined, String(bad));
+  const down = 1_000_000;
+  assert.equal(holdTakeover({ ok: true, at: down - 5000 }, down, down, 17_000, 10_000), false, 'a recent good sync: take over at once');
+  assert.equal(holdTakeover({ ok: true, at: down - 20_000 }, down, down, 17_000, 10_000), true, 'a resync missed: hold');
+  assert.equal(holdTakeover({ ok: false, at: down - 1000 }, down, down + 9999, 17_000, 10_000), true, 'the last push failed: hold');
+  assert.equal(holdTakeover(undefined, down, down, 17_000, 10_000), true, 'never synced: hold');
+  assert.equal(holdTakeover({ ok: false, at: down - 1000 }, down, down + 10_000, 17_000, 10_000), false, 'bounded');
+
+  const addrs = pool(8, 116);
+  const members = ['ra', 'rb', 'rc'];
+  const lan: Record<string, string> = { ra: '192.0.2.2', rb: '192.0.2.3', rc: '192.0.2.4' };
+  const full = assign(addrs, members);
+  const victim = full.find((a) => a.owner === 'rb')!;
+  const self = victim.successor!;
+  const rs = (await import('../helpers/config.ts')).resourcesOf(`- apiVersion: net.routerd.net/v1alpha1
+  kind: BGPRouter
+  metadata: {name: edge}
+  spec: {asn: 64501, routerID: 198.51.100.2}
+- apiVersion: net.routerd.net/v1alpha1
+  kind: BFD
+  metadata: {name: fast}
+  spec: {}
+- apiVersion: net.routerd.net/v1alpha1
+  kind: NAT44AddressPool
+  metadata: {name: egress}
+  spec:
+    bgpRouter: BGPRouter/edge
+    liveness: BFD/fast
+    addresses: [${addrs.join(', ')}]
+    members: [{node: ra, address: 192.0.2.2}, {node: rb, address: 192.0.2.3}, {node: rc, address: 192.0.2.4}]
+    sync: {mode: stream, interval: 10s}
+`);
+  const paths = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };
+  const files = new Map<string, string>();
+  const noop = () => undefined;
+  const host = {
+    description: 'fake',
+    // Over ssh: `cat ready` prints a time; a dump prints nothing; a restore succeeds.
+    run: async () => ({ code: 0, stdout: 'ready\n', stderr: '', timedOut: false }),
+    readFile: async (p: string) => files.get(p),
+    writeFileAtomic: async (p: string, d: string) => void files.set(p, d),
+    mkdirp: async () => undefined,
+    remove: async () => undefined,
+    exists: async () => false,
+  };
+  const ctx = { host, paths, log: { info: noop, warn: noop, error: noop, debug: noop } } as never;
+  const m = new PoolMembers(rs.find((r) => r.kind === 'NAT44AddressPool') as never, self);
+  const allUp = new Map(members.filter((x) => x !== self).map((x) => [lan[x]!, true]));
+  const t0 = Date.now();
+  m.observeBfd(allUp, t0);
+  await m.pollReady(ctx);
+  await m.maybeBecomeReady(ctx, 'NAT44AddressPool/egress');
+  assert.ok(m.selfReady);
+  assert.deepEqual(m.eligible(t0), members);
+  const mark = (text: string) => files.set(syncMarkPath(paths as never, 'egress', 'rb'), text);
+  const rbDown = new Map([...allUp].map(([a, up]) => [a, a === lan.rb ? false : up]));
+
+  // The last push from rb failed: rb stays in this node's plan (its addresses not taken) until the bound.
+  mark(`failed ${new Date(t0 - 1000).toISOString()}\n`);
+  await m.pollReady(ctx);
+  m.observeBfd(rbDown, t0 + 1000);
+  assert.deepEqual(m.eligible(t0 + 1000), members);
+  assert.equal(assign(addrs, m.eligible(t0 + 1000)).find((a) => a.address === victim.address)!.owner, 'rb');
+  assert.deepEqual(m.eligible(t0 + 1000 + TAKEOVER_MAX_HOLD_MS), members.filter((x) => x !== 'rb'));
+  // rb comes back: nothing held; it goes down again after a good recent sync: taken over at once.
+  m.observeBfd(allUp, t0 + 2000);
+  await m.pollReady(ctx);
+  mark(`ok ${new Date(t0 + 2500).toISOString()}\n`);
+  await m.pollReady(ctx);
+  m.observeBfd(rbDown, t0 + 3000);
+  assert.deepEqual(m.eligible(t0 + 3000), members.filter((x) => x !== 'rb'));
+  assert.equal(assign(addrs, m.eligible(t0 + 3000)).find((a) => a.address === victim.address)!.owner, self);
+});

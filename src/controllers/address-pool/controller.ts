@@ -258,6 +258,7 @@ export class BgpController implements Controller {
             const m = this.members.get(id);
             if (!m) continue;
             m.observeBfd(states);
+            m.noteHolds(ctx, id);
             if (!m.selfReady) void m.maybeBecomeReady(ctx, id).then(() => m.selfReady && ctx.trigger('pool ready'));
             const up = m.eligible();
             const prev = ctx.status.get(id)?.membersUp as string[] | undefined;

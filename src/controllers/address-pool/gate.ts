@@ -62,3 +62,32 @@ export function gatewayPriority(address: string, self: string, eligible: readonl
   const i = eligible.includes(self) ? rank(address, eligible).indexOf(self) : -1;
   return i < 0 ? 10 : Math.max(20, 200 - 40 * i);
 }
+
+/** What a successor knows of the last push from an owner: the owner writes it on the successor after each full sync (ok) or failure. */
+export interface SyncMark {
+  readonly ok: boolean;
+  /** ms since the epoch: the full sync's completion (ok) or the failure. */
+  readonly at: number;
+}
+
+/** Parse a mark file: `ok ISO-TIME` or `failed ISO-TIME`. */
+export function parseSyncMark(text: string | undefined): SyncMark | undefined {
+  const m = /^(ok|failed) (\S+)\s*$/.exec(text ?? '');
+  const at = m ? Date.parse(m[2]!) : NaN;
+  return m && Number.isFinite(at) ? { ok: m[1] === 'ok', at } : undefined;
+}
+
+/**
+ * Whether a successor holds back taking over the addresses of a member that
+ * went down at `downAt`: the last push it got from that member failed, or its
+ * last good full sync is older than `staleMs` at the death (a resync missed),
+ * or it never got one. Bounded: from `maxHoldMs` after the death it takes
+ * over anyway (stale sessions serve more flows than an address nobody owns);
+ * the hold covers a member that comes back soon (a LAN or BFD blip), which
+ * then keeps its addresses instead of losing them to a successor that does
+ * not hold their sessions.
+ */
+export function holdTakeover(mark: SyncMark | undefined, downAt: number, now: number, staleMs: number, maxHoldMs: number): boolean {
+  if (now - downAt >= maxHoldMs) return false;
+  return mark === undefined || !mark.ok || downAt - mark.at > staleMs;
+}

@@ -14,7 +14,11 @@ import type { ControllerContext } from '../controller.ts';
 import { targetHost } from '../session-sync/controller.ts';
 import { SessionSyncWorker, type SyncTarget } from '../session-sync/worker.ts';
 import type { ResourceStatus } from '../status.ts';
-import { eligibleMembers, pullsNeeded, pushTargets, viewComplete, type MemberView } from './gate.ts';
+import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from '../../api/nat.ts';
+import { parseDuration } from '../../api/primitives.ts';
+import type { TargetStatus } from '../session-sync/worker.ts';
+import { eligibleMembers, holdTakeover, parseSyncMark, pullsNeeded, pushTargets, viewComplete, type MemberView, type SyncMark } from './gate.ts';
+import { assign } from './ownership.ts';
 
 type Pool = ResourceOf<'NAT44AddressPool'>;
 
@@ -23,6 +27,14 @@ export const STARTUP_GRACE_MS = 8000;
 
 export function readyFilePath(paths: NodePaths, pool: string): string {
   return join(paths.runDir, 'pool', pool, 'ready');
+}
+
+/** A successor that has no good recent sync from a dead owner waits at most this long before it takes the owner's addresses anyway. */
+export const TAKEOVER_MAX_HOLD_MS = 10_000;
+
+/** Where an owner records, on the member it pushes to, how its last push went (`ok TIME` / `failed TIME`). */
+export function syncMarkPath(paths: NodePaths, pool: string, from: string): string {
+  return join(paths.runDir, 'pool', pool, 'synced-from', from);
 }
 
 /** Copy the sessions of one SNAT address from a member (over ssh) into the local table; returns how many. */
@@ -45,6 +57,15 @@ export class PoolMembers {
   readonly syncStatus = new Map<string, ResourceStatus>();
   private readonly startedAt = Date.now();
   readySince: string | undefined;
+  /** Members that were eligible when their BFD session went down: when. */
+  private readonly downAt = new Map<string, number>();
+  /** The marks the other members wrote here (read with the ready files). */
+  private readonly marks = new Map<string, SyncMark>();
+  /** The mark this node last wrote on each push target, and the targets a write is under way to (one at a time). */
+  private readonly written = new Map<string, string>();
+  private readonly marking = new Set<string>();
+  /** Members whose addresses this node holds back from taking over, as last logged. */
+  private held: string[] = [];
 
   constructor(
     private pool: Pool,
@@ -90,6 +111,8 @@ export class PoolMembers {
       if (bfdUp) this.everUp.add(m.node);
       const known = bfdUp || this.everUp.has(m.node) || now - this.startedAt >= STARTUP_GRACE_MS;
       const prev = this.views.get(m.node);
+      if (bfdUp) this.downAt.delete(m.node);
+      else if (known && prev?.up === true && prev.ready === true && !this.downAt.has(m.node)) this.downAt.set(m.node, now);
       if (!known) this.views.set(m.node, { up: true, ready: this.pool.spec.sync === undefined ? true : undefined });
       else if (!bfdUp) this.views.set(m.node, { up: false, ready: undefined });
       // Without session sync there is nothing to wait for: up means ready.
@@ -97,9 +120,15 @@ export class PoolMembers {
     }
   }
 
-  /** Read the ready file of every up member (sync pools only). */
+  /** Read the ready file of every up member, and the sync marks they left here (sync pools only). */
   async pollReady(ctx: ControllerContext): Promise<void> {
     if (this.pool.spec.sync === undefined) return;
+    for (const m of this.members) {
+      if (m === this.self) continue;
+      const mark = parseSyncMark(await ctx.host.readFile(syncMarkPath(ctx.paths, this.name, m)).catch(() => undefined));
+      if (mark) this.marks.set(m, mark);
+      else this.marks.delete(m);
+    }
     const path = readyFilePath(ctx.paths, this.name);
     await Promise.all(
       [...this.views].map(async ([node, v]) => {
@@ -119,8 +148,52 @@ export class PoolMembers {
     return this.members.filter((m) => m === this.self || this.views.get(m)?.up === true);
   }
 
-  eligible(): string[] {
-    return eligibleMembers(this.members, this.self, this.selfReady, this.views);
+  /**
+   * Members that may own addresses, as this node plans. A member that just
+   * died stays in the list while this node holds back its takeover: this node
+   * succeeds to some of its addresses, but its last sync from it failed or is
+   * stale (holdTakeover), so it does not claim them yet.
+   */
+  eligible(now = Date.now()): string[] {
+    const base = eligibleMembers(this.members, this.self, this.selfReady, this.views);
+    const held = this.heldBack(base, now);
+    return held.length ? this.members.filter((m) => base.includes(m) || held.includes(m)) : base;
+  }
+
+  private heldBack(base: readonly string[], now: number): string[] {
+    const sync = this.pool.spec.sync;
+    if (sync === undefined || !this.selfReady) return [];
+    const staleMs = 1.5 * this.syncIntervalMs() + 2000;
+    return [...this.downAt]
+      .filter(([node, at]) => {
+        if (!holdTakeover(this.marks.get(node), at, now, staleMs, TAKEOVER_MAX_HOLD_MS)) return false;
+        // Only a member whose addresses (some of them) come to this node.
+        const before = this.members.filter((m) => base.includes(m) || m === node);
+        return assign(this.pool.spec.addresses, before).some((a) => a.owner === node && a.successor === this.self);
+      })
+      .map(([node]) => node);
+  }
+
+  private syncIntervalMs(): number {
+    const s = this.pool.spec.sync;
+    return parseDuration(s?.interval ?? (s?.mode === 'snapshot' ? DEFAULT_SNAPSHOT_INTERVAL : DEFAULT_STREAM_RESYNC_INTERVAL)) ?? 30_000;
+  }
+
+  /** Log when the set of members whose takeover this node holds back changes. */
+  noteHolds(ctx: ControllerContext, id: string, now = Date.now()): void {
+    const held = this.heldBack(eligibleMembers(this.members, this.self, this.selfReady, this.views), now);
+    if (held.join(',') === this.held.join(',')) return;
+    const started = held.filter((m) => !this.held.includes(m));
+    const ended = this.held.filter((m) => !held.includes(m));
+    this.held = held;
+    for (const m of started) {
+      const mark = this.marks.get(m);
+      ctx.log.warn(
+        { resource: id, action: 'pool-hold', member: m, lastSync: mark ? `${mark.ok ? 'ok' : 'failed'} ${new Date(mark.at).toISOString()}` : 'none', maxHoldMs: TAKEOVER_MAX_HOLD_MS },
+        `${id}: ${m} is down but the last sync from it failed or is stale; holding back the takeover of its addresses`,
+      );
+    }
+    for (const m of ended) ctx.log.info({ resource: id, action: 'pool-hold-end', member: m, up: this.views.get(m)?.up === true }, `${id}: no longer holding back for ${m}`);
   }
 
   /**
@@ -172,12 +245,35 @@ export class PoolMembers {
         remote: () => this.ssh(ctx, node),
         log: ctx.log,
         metrics: ctx.metrics,
-        report: (s) => this.syncStatus.set(node, s),
+        report: (s) => {
+          this.syncStatus.set(node, s);
+          void this.writeMark(ctx, node, s);
+        },
         generation: () => ctx.generation(id),
       });
       this.workers.set(node, w);
       ctx.log.info({ resource: id, action: 'pool-push-start', target: node, addresses: addrs }, `${id}: pushing the sessions of ${addrs.join(', ')} to ${node}`);
       w.start();
+    }
+  }
+
+  /** Tell the target how the last push to it went: after each full sync, and on a failure (best effort: a broken link cannot carry it, and the target then finds the last ok stale). */
+  private async writeMark(ctx: ControllerContext, node: string, s: ResourceStatus): Promise<void> {
+    const t = (s.targets as TargetStatus[] | undefined)?.find((x) => x.name === node);
+    const text = t?.phase === 'Synced' && t.lastFullSyncTime ? `ok ${t.lastFullSyncTime}` : t?.phase === 'Degraded' ? 'failed' : undefined;
+    if (text === undefined || this.marking.has(node) || (text === 'failed' ? this.written.get(node)?.startsWith('failed') : this.written.get(node) === text)) return;
+    const line = text === 'failed' ? `failed ${new Date().toISOString()}` : text;
+    this.written.set(node, line);
+    this.marking.add(node);
+    const path = syncMarkPath(ctx.paths, this.name, this.self);
+    try {
+      const r = await this.ssh(ctx, node)
+        .run(['sh', '-c', 'mkdir -p "${1%/*}" && printf "%s\\n" "$2" > "$1.tmp" && mv "$1.tmp" "$1"', 'routerd-mark', path, line], { timeoutMs: 5000 })
+        .catch((e: Error) => ({ code: -1, stderr: e.message }));
+      // An ok mark is tried again at the next report; a failed one once per failure (the link is probably down anyway).
+      if (r.code !== 0 && text !== 'failed') this.written.delete(node);
+    } finally {
+      this.marking.delete(node);
     }
   }
 
