@@ -20,6 +20,23 @@ import { poolShare, renderNodeFrr } from './plan.ts';
 
 const WATCH_MS = 200;
 
+/**
+ * Per pool with a LAN block, the addresses whose gateway this node serves now
+ * (the VRRP address is on the LAN interface: it is master). Pools without one
+ * serve what they own.
+ */
+export function servingAddresses(pools: readonly Pool[], input: ReconcileInput): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const pool of pools) {
+    const lan = pool.spec.lan;
+    if (!lan) continue;
+    const dev = input.planCtx.ifname(lan.interface);
+    const have = new Set((input.observed.interfaces?.find((i) => i.name === dev)?.addresses ?? []).map((a) => a.address));
+    out.set(resourceId(pool), new Set(pool.spec.addresses.filter((_, i) => have.has(lan.gateways[i]!.address.split('/')[0]!))));
+  }
+  return out;
+}
+
 type Pool = ResourceOf<'NAT44AddressPool'> & AnyResource;
 
 export class BgpController implements Controller {
@@ -82,11 +99,15 @@ export class BgpController implements Controller {
     for (const pool of this.pools) await this.applyAddresses(pool, input, ctx);
 
     const networks = networkLines(frr.input);
+    const serving = servingAddresses(this.pools, input);
     let outcome: string;
     let message: string;
     try {
       const t0 = performance.now();
-      outcome = await this.engine.apply(frr.text, frr.input.asn, networks, this.applied);
+      // The LAN gateways and the announcements change together: a holder that
+      // releases an address moves both directions of its flows at once.
+      const [frrOutcome] = await Promise.all([this.engine.apply(frr.text, frr.input.asn, networks, this.applied), this.applyGateways(input, ctx, serving)]);
+      outcome = frrOutcome;
       if (outcome === 'starting') setTimeout(() => ctx.trigger('frr retry'), 1000).unref();
       else this.applied = networks;
       if (outcome !== 'unchanged')
@@ -99,8 +120,7 @@ export class BgpController implements Controller {
       setTimeout(() => ctx.trigger('frr retry'), 2000).unref();
       ctx.log.error({ action: 'frr-apply', outcome, err: message }, 'frr apply failed');
     }
-    for (const pool of this.pools) this.members.get(resourceId(pool))?.reconcilePushes(ctx, resourceId(pool), ctx.host);
-    await this.applyGateways(input, ctx);
+    for (const pool of this.pools) this.members.get(resourceId(pool))?.reconcilePushes(ctx, resourceId(pool), ctx.host, serving.get(resourceId(pool)));
     this.startWatcher();
     await this.report(input, ctx, outcome, message);
   }
@@ -191,7 +211,7 @@ export class BgpController implements Controller {
   }
 
   /** The LAN side: one VRRP gateway per pool address, its priority from the ranking over the eligible members. */
-  private async applyGateways(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
+  private async applyGateways(input: ReconcileInput, ctx: ControllerContext, serving: ReadonlyMap<string, ReadonlySet<string>>): Promise<void> {
     const vips: ResourceOf<'VirtualAddress'>[] = [];
     for (const pool of this.pools) {
       const lan = pool.spec.lan;
@@ -203,7 +223,7 @@ export class BgpController implements Controller {
           apiVersion: 'net.routerd.net/v1alpha1',
           kind: 'VirtualAddress',
           metadata: { name: `pool-${pool.metadata.name}-${i}` },
-          spec: { interface: lan.interface, address: g.address, virtualRouterId: g.virtualRouterId, priority: gatewayPriority(address, ctx.nodeName, eligible), advertInterval: lan.advertInterval, preempt: true, extraAddresses: [],
+          spec: { interface: lan.interface, address: g.address, virtualRouterId: g.virtualRouterId, priority: gatewayPriority(address, ctx.nodeName, eligible, serving.get(resourceId(pool))?.has(address) ?? true), advertInterval: lan.advertInterval, preempt: true, extraAddresses: [],
             // The pool's own gate (ready files) decides; the pair's handover gate does not apply.
             handover: { waitForState: false, maxWait: '60s' } },
         });
@@ -216,7 +236,11 @@ export class BgpController implements Controller {
     }
     const paths: NodePaths = { ...ctx.paths, runDir: join(ctx.paths.runDir, 'pool') };
     this.keepalived ??= new KeepalivedEngine(ctx.host, paths, {
-      onNotify: (e) => ctx.log.info({ action: 'pool-gateway', instance: e.name, state: e.state }, `gateway ${e.name} ${e.state}`),
+      onNotify: (e) => {
+        ctx.log.info({ action: 'pool-gateway', instance: e.name, state: e.state }, `gateway ${e.name} ${e.state}`);
+        // Which gateways this node serves decides the owner's priority and its pushes: a pass reads it from the interface.
+        (this.ctx ?? ctx).trigger(`pool gateway ${e.name} ${e.state}`);
+      },
       onExit: (info) => {
         ctx.metrics.engineRestarts.inc({ engine: 'keepalived-pool' });
         ctx.trigger(`pool keepalived exited (${info.code ?? info.signal})`);
@@ -231,6 +255,7 @@ export class BgpController implements Controller {
   private startWatcher(): void {
     if (this.watcher) return;
     let busy = false;
+    let polling = false;
     let tick = 0;
     let sessions = '';
     this.watcher = setInterval(() => {
@@ -249,7 +274,13 @@ export class BgpController implements Controller {
               sessions = now;
               ctx.trigger('bgp session state');
             }
-            await Promise.all([...this.members.values()].map((m) => m.pollReady(ctx)));
+            // Not awaited: an ssh to a member that just died hangs until its timeout, and BFD must keep being read meanwhile.
+            if (!polling) {
+              polling = true;
+              void Promise.all([...this.members.values()].map((m) => m.pollReady(ctx))).finally(() => {
+                polling = false;
+              });
+            }
           }
           if (!bfd) return;
           const states = new Map(bfd.map((b) => [b.peer, b.status === 'up']));

@@ -57,9 +57,22 @@ export function pushTargets(addresses: readonly string[], self: string, eligible
   return out;
 }
 
-/** VRRP priority of this node's gateway for an address: the owner highest, then the ranking; a pending node lowest. */
-export function gatewayPriority(address: string, self: string, eligible: readonly string[]): number {
+/** The owner's gateway priority while it already serves the address (is its VRRP master). */
+export const OWNER_PRIORITY = 200;
+/**
+ * The owner's priority while it does not serve the address yet: above every
+ * other member's ranking, below a holder that has not released it. A member
+ * that returns or joins claims its addresses at this priority, so the LAN
+ * side moves only when the holder lowers its own (the holder's release also
+ * moves the upstream, so both directions move together); a tie would let
+ * VRRP pick the higher IP and split the directions of a flow.
+ */
+export const CLAIM_PRIORITY = 190;
+
+/** VRRP priority of this node's gateway for an address: the owner highest (a claimant just below), then the ranking; a pending node lowest. */
+export function gatewayPriority(address: string, self: string, eligible: readonly string[], serving = true): number {
   const i = eligible.includes(self) ? rank(address, eligible).indexOf(self) : -1;
+  if (i === 0) return serving ? OWNER_PRIORITY : CLAIM_PRIORITY;
   return i < 0 ? 10 : Math.max(20, 200 - 40 * i);
 }
 

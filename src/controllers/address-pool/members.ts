@@ -226,9 +226,17 @@ export class PoolMembers {
   }
 
   /** Push workers: one per target member, carrying the owned addresses it must hold. */
-  reconcilePushes(ctx: ControllerContext, id: string, local: Host): void {
+  reconcilePushes(ctx: ControllerContext, id: string, local: Host, serving?: ReadonlySet<string>): void {
     const sync = this.pool.spec.sync;
     const want = sync && this.selfReady ? pushTargets(this.pool.spec.addresses, this.self, this.eligible(), this.upMembers()) : new Map<string, string[]>();
+    // An owner that does not serve an address yet (it claimed it; the holder still forwards its flows) pushes nothing of it:
+    // its copy would replace the live entries of the holder.
+    if (serving)
+      for (const [node, addrs] of [...want]) {
+        const live = addrs.filter((a) => serving.has(a));
+        if (live.length) want.set(node, live);
+        else want.delete(node);
+      }
     for (const [node, w] of [...this.workers]) {
       const addrs = want.get(node);
       const spec = this.workerSpec(node);
