@@ -13,6 +13,7 @@ import { startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
 import { labPrefix } from '../../src/lab/topology.ts';
 import { requireE2E } from '../helpers/e2e.ts';
 import { installConfig, stopAll, until, verboseEcho } from '../helpers/lab.ts';
+import { untilOrDiagnose } from '../helpers/pool.ts';
 
 const POOL: string[] = [...MULTI_ADDRESSES.pool];
 const CONTROLLERS = ['interface', 'bgp'];
@@ -42,7 +43,7 @@ test('BGP pool: every address via its owner; a dead router\'s addresses move to 
     await Promise.all(routers.map(start));
 
     const all = expected(routers);
-    await until('the isp routes every pool address to its owner', () => routesMatch(lab, all), 60_000, 200);
+    await untilOrDiagnose('the isp routes every pool address to its owner', lab, procs, () => routesMatch(lab, all), 60_000, 200);
     t.diagnostic(`owners: ${describeRoutes(await ispRoutes(lab))}`);
     for (const r of routers) {
       const st = await procs[r]!.resource('NAT44AddressPool/egress');
@@ -83,7 +84,7 @@ test('BGP pool: every address via its owner; a dead router\'s addresses move to 
     await lab.setPort(`${victim}-lan`, 'up');
     await lab.setPort(`${victim}-wan`, 'up');
     await start(victim);
-    await until('the isp routes every address to its owner again', () => routesMatch(lab, all), 60_000, 200);
+    await untilOrDiagnose('the isp routes every address to its owner again', lab, procs, () => routesMatch(lab, all), 60_000, 200);
     t.diagnostic(`after return: ${describeRoutes(await ispRoutes(lab))}`);
   } finally {
     await stopAll(Object.values(procs));

@@ -22,6 +22,7 @@ import { labPrefix } from '../../src/lab/topology.ts';
 import { startEchoFlows, startTcpEchoServer, type EchoFlows, type EchoServer, type FlowReport } from '../../src/lab/traffic.ts';
 import { requireE2E } from '../helpers/e2e.ts';
 import { installConfig, stopAll, until, verboseEcho } from '../helpers/lab.ts';
+import { untilOrDiagnose } from '../helpers/pool.ts';
 
 const POOL: string[] = [...MULTI_ADDRESSES.pool];
 const PORT = 7007;
@@ -86,7 +87,7 @@ test('pool sessions: a dead router\'s flows continue through its successors, ret
     for (const r of three) await installConfig(lab.asLabNode(r), multiRouterConfig(r, three, { sessions: true }));
     await Promise.all(three.map(start));
     const all = owners(three);
-    await until('the isp routes every pool address to its owner', () => routesMatch(lab, all), 60_000, 200);
+    await untilOrDiagnose('the isp routes every pool address to its owner', lab, procs, () => routesMatch(lab, all), 60_000, 200);
     for (const r of three) await procs[r]!.waitFor('NAT44AddressPool/egress', (x) => x.status.ready === true && JSON.stringify(x.status.membersUp) === JSON.stringify(three), 30_000);
 
     const binds = MULTI_ADDRESSES.clientSources.join(',');
@@ -135,7 +136,7 @@ test('pool sessions: a dead router\'s flows continue through its successors, ret
     await lab.setPort(`${victim}-wan`, 'up');
     await ssh.restart(victim);
     await start(victim);
-    await until('the isp routes every address to its owner again', () => routesMatch(lab, all), 60_000, 200);
+    await untilOrDiagnose('the isp routes every address to its owner again', lab, procs, () => routesMatch(lab, all), 60_000, 200);
     const ready = procs[victim]!.logs.find((l) => l.action === 'pool-ready');
     t.diagnostic(`rb back: ${JSON.stringify({ pulls: ready?.pulls, entries: ready?.entries, durationMs: ready?.durationMs })}`);
     assert.ok(ready, 'rb logged pool-ready');
@@ -152,7 +153,7 @@ test('pool sessions: a dead router\'s flows continue through its successors, ret
     const joined = owners(four);
     const movedOnJoin = moved(assign(POOL, three), assign(POOL, four));
     assert.ok(movedOnJoin.length <= POOL.length / 4, `${movedOnJoin.length} addresses move`);
-    await until('the isp routes every address to its owner among four', () => routesMatch(lab, joined), 60_000, 200);
+    await untilOrDiagnose('the isp routes every address to its owner among four', lab, procs, () => routesMatch(lab, joined), 60_000, 200);
     t.diagnostic(`rd joined: ${movedOnJoin.join(', ')} moved to it`);
     await new Promise((r) => setTimeout(r, 4000));
     const [tcp3, udp3] = await Promise.all(flows.map((f) => f.stop()));
