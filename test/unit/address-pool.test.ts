@@ -80,6 +80,9 @@ test('gate: a returning member pulls its addresses from their holders, and they 
   // Pending rb has the lowest gateway priority; once eligible, the owner has the highest.
   assert.equal(gatewayPriority(addrs[0]!, 'rb', ['ra', 'rc']), 10);
   for (const a of full) assert.equal(gatewayPriority(a.address, a.owner!, members), 200);
+  // An owner that does not serve the address yet claims it below the holder and above everyone else.
+  for (const a of full) assert.equal(gatewayPriority(a.address, a.owner!, members, false), 190);
+  for (const a of full) assert.ok(gatewayPriority(a.address, a.successor!, members, false) < 190);
   // Cold start: nobody else is eligible, nothing to pull.
   assert.deepEqual(pullsNeeded(addrs, 'ra', []), []);
 });

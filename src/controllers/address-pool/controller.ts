@@ -102,12 +102,15 @@ export class BgpController implements Controller {
     const serving = servingAddresses(this.pools, input);
     let outcome: string;
     let message: string;
+    // The LAN gateways and the announcements change together: a holder that
+    // releases an address moves both directions of its flows at once.
+    const gateways = this.applyGateways(input, ctx, serving).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     try {
       const t0 = performance.now();
-      // The LAN gateways and the announcements change together: a holder that
-      // releases an address moves both directions of its flows at once.
-      const [frrOutcome] = await Promise.all([this.engine.apply(frr.text, frr.input.asn, networks, this.applied), this.applyGateways(input, ctx, serving)]);
-      outcome = frrOutcome;
+      outcome = await this.engine.apply(frr.text, frr.input.asn, networks, this.applied);
       if (outcome === 'starting') setTimeout(() => ctx.trigger('frr retry'), 1000).unref();
       else this.applied = networks;
       if (outcome !== 'unchanged')
@@ -120,7 +123,9 @@ export class BgpController implements Controller {
       setTimeout(() => ctx.trigger('frr retry'), 2000).unref();
       ctx.log.error({ action: 'frr-apply', outcome, err: message }, 'frr apply failed');
     }
+    const gatewayError = await gateways;
     for (const pool of this.pools) this.members.get(resourceId(pool))?.reconcilePushes(ctx, resourceId(pool), ctx.host, serving.get(resourceId(pool)));
+    if (gatewayError !== undefined) throw gatewayError;
     this.startWatcher();
     await this.report(input, ctx, outcome, message);
   }
