@@ -77,8 +77,10 @@ test('BGP pool: every address via its owner; a dead router\'s addresses move to 
     assert.ok(switchedMs! < 3000, `upstream switch took ${switchedMs} ms`);
     for (const r of survivors)
       await procs[r]!.waitFor('NAT44AddressPool/egress', (x) => JSON.stringify(x.status.owned) === JSON.stringify(POOL.filter((a) => after.get(a) === r)), 10_000);
-    const takeover = procs[survivors[0]!]!.logs.concat(procs[survivors[1]!]!.logs).filter((l) => l.action === 'pool-own' && moved.includes(String(l.address)));
-    assert.equal(takeover.length, moved.length, 'one pool-own log line per moved address');
+    // The status (API socket) can be read before the log line of the same pass (stdout pipe) arrives.
+    const takeover = () => procs[survivors[0]!]!.logs.concat(procs[survivors[1]!]!.logs).filter((l) => l.action === 'pool-own' && moved.includes(String(l.address)));
+    await until('one pool-own log line per moved address', async () => takeover().length >= moved.length, 5000, 100);
+    assert.equal(takeover().length, moved.length, 'one pool-own log line per moved address');
 
     // rb comes back: its addresses return to it.
     await lab.setPort(`${victim}-lan`, 'up');
