@@ -22,7 +22,7 @@ export function ispFrrConf(routers: readonly MultiRouter[], bfd: boolean): strin
     'bgp route-map delay-timer 0',
   ];
   if (bfd) lines.push('bfd', ' profile fast', '  detect-multiplier 3', '  receive-interval 100', '  transmit-interval 100', ' exit', 'exit');
-  lines.push(`router bgp ${MULTI_ADDRESSES.isp.asn}`, ` bgp router-id ${MULTI_ADDRESSES.isp.wan}`, ' neighbor RTR peer-group', ' neighbor RTR remote-as external', ' neighbor RTR timers 3 9');
+  lines.push(`router bgp ${MULTI_ADDRESSES.isp.asn}`, ` bgp router-id ${MULTI_ADDRESSES.isp.wan}`, ' neighbor RTR peer-group', ' neighbor RTR remote-as external', ' neighbor RTR timers 3 9', ' neighbor RTR timers connect 3');
   if (bfd) lines.push(' neighbor RTR bfd profile fast');
   for (const r of routers) lines.push(` neighbor ${MULTI_ADDRESSES.routers[r].wan} peer-group RTR`);
   lines.push(' address-family ipv4 unicast', '  neighbor RTR route-map FROM-RTR in', '  neighbor RTR route-map TO-RTR out', ' exit-address-family', 'exit', '');

@@ -13,10 +13,12 @@ async function diagnose(lab: MultiLab, procs: Partial<Record<MultiRouter, Router
   const out = [`isp routes: ${describeRoutes(await ispRoutes(lab))}`];
   const isp = await lab.node('isp').host.run(['vtysh', '-N', 'isp', '-c', 'show bgp ipv4 unicast summary'], { timeoutMs: 10_000 });
   out.push(`isp bgp: ${(isp.stdout + isp.stderr).trim()}`);
+  const nbr = await lab.node('isp').host.run(['vtysh', '-N', 'isp', '-c', 'show bgp neighbors'], { timeoutMs: 10_000 });
+  out.push(`isp neighbors: ${nbr.stdout.split('\n').filter((l) => /BGP neighbor is|BGP state|Last reset|Connections established|Next start timer|Next connect timer|Read thread|BFD/.test(l)).map((l) => l.trim()).join(' | ')}`);
   for (const [r, p] of Object.entries(procs)) {
     if (!p) continue;
     const st = await p.resource('NAT44AddressPool/egress').catch((e: Error) => ({ status: { message: e.message } as Record<string, unknown> }));
-    const bfd = await lab.node(r as MultiRouter).host.run(['vtysh', '-N', 'routerd', '-c', 'show bfd peers brief'], { timeoutMs: 10_000 });
+    const bfd = await lab.node(r as MultiRouter).host.run(['vtysh', '-N', 'routerd', '-c', 'show bfd peers brief', '-c', 'show bgp ipv4 unicast summary'], { timeoutMs: 10_000 });
     out.push(`${r}: ${JSON.stringify({ membersUp: st?.status.membersUp, owned: st?.status.owned, ready: st?.status.ready, message: st?.status.message })}; bfd: ${(bfd.stdout + bfd.stderr).trim()}`);
   }
   return out.join('\n');

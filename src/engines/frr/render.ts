@@ -122,7 +122,10 @@ export function renderFrrConf(i: FrrInput): string {
   out.push(`router bgp ${i.asn}`, ` bgp router-id ${i.routerId}`, ' no bgp network import-check');
   const peers = [...i.peers].sort((a, b) => a.address.localeCompare(b.address));
   for (const p of peers) {
-    out.push(` neighbor ${p.address} remote-as ${p.remoteAs}`, ` neighbor ${p.address} timers ${Math.max(1, Math.floor(p.holdTimeS / 3))} ${p.holdTimeS}`);
+    const keepaliveS = Math.max(1, Math.floor(p.holdTimeS / 3));
+    // The connect retry follows the keepalive, not FRR's traditional 120 s: a session whose first connection
+    // was refused (the peer was still Idle, or not listening yet) would otherwise stay down two minutes.
+    out.push(` neighbor ${p.address} remote-as ${p.remoteAs}`, ` neighbor ${p.address} timers ${keepaliveS} ${p.holdTimeS}`, ` neighbor ${p.address} timers connect ${keepaliveS}`);
     if (p.bfdProfile !== undefined) out.push(` neighbor ${p.address} bfd profile ${p.bfdProfile}`);
   }
   out.push(' !', ' address-family ipv4 unicast');
