@@ -73,8 +73,8 @@ test('BGP pool: every address via its owner; a dead router\'s addresses move to 
       return ok;
     }, 20_000, 20);
     t.diagnostic(`upstream switched ${moved.join(', ')} from ${victim} in ${Math.round(switchedMs!)} ms (link down to isp kernel route, 20 ms poll)`);
-    // Loose: BFD 100 ms x 3 plus a poll; the bench reports the distribution.
-    assert.ok(switchedMs! < 3000, `upstream switch took ${switchedMs} ms`);
+    // The issue asks for 1 s: BFD 100 ms x 3 plus the poll is about 0.4 s; the bench reports the distribution.
+    assert.ok(switchedMs! < 1000, `upstream switch took ${switchedMs} ms`);
     for (const r of survivors)
       await procs[r]!.waitFor('NAT44AddressPool/egress', (x) => JSON.stringify(x.status.owned) === JSON.stringify(POOL.filter((a) => after.get(a) === r)), 10_000);
     // The status (API socket) can be read before the log line of the same pass (stdout pipe) arrives.

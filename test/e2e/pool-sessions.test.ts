@@ -118,7 +118,7 @@ test('pool sessions: a dead router\'s flows continue through its successors, ret
     let switchedMs = 0;
     await until('the isp routes rb\'s addresses to their successors', async () => (await routesMatch(lab, after)) && ((switchedMs = performance.now() - t0), true), 20_000, 20);
     t.diagnostic(`rb dead: upstream switched ${[...victimAddrs].join(', ')} in ${Math.round(switchedMs)} ms`);
-    assert.ok(switchedMs < 3000, `upstream switch took ${Math.round(switchedMs)} ms`);
+    assert.ok(switchedMs < 1000, `upstream switch took ${Math.round(switchedMs)} ms`);
     await new Promise((r) => setTimeout(r, 4000));
     const [tcp1, udp1] = await snapshot();
     const stayed = gapsAfter(tcp1!, others, killedAt);
