@@ -83,6 +83,12 @@ test('gate: a returning member pulls its addresses from their holders, and they 
   // An owner that does not serve the address yet claims it below the holder and above everyone else.
   for (const a of full) assert.equal(gatewayPriority(a.address, a.owner!, members, false), 190);
   for (const a of full) assert.ok(gatewayPriority(a.address, a.successor!, members, false) < 190);
+  // A claimant pushes nothing of what it does not serve yet; without LAN gateways an owner serves what it owns.
+  const { servedPushes } = await import('../../src/controllers/address-pool/gate.ts');
+  const targets = new Map([['rb', ['198.51.100.116', '198.51.100.119']], ['rc', ['198.51.100.117']]]);
+  assert.deepEqual([...servedPushes(targets, new Set(['198.51.100.119']))], [['rb', ['198.51.100.119']]]);
+  assert.deepEqual([...servedPushes(targets, undefined)], [...targets]);
+  assert.deepEqual([...servedPushes(targets, new Set())], []);
   // Cold start: nobody else is eligible, nothing to pull.
   assert.deepEqual(pullsNeeded(addrs, 'ra', []), []);
 });

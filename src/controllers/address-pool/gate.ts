@@ -57,6 +57,21 @@ export function pushTargets(addresses: readonly string[], self: string, eligible
   return out;
 }
 
+/**
+ * What an owner pushes: only the addresses it serves (is the VRRP master of).
+ * A claimant does not serve its addresses yet (the holder still forwards
+ * their flows): its copy would replace the holder's live entries.
+ * `serving` undefined: the pool has no LAN gateways, an owner serves what it owns.
+ */
+export function servedPushes(targets: ReadonlyMap<string, readonly string[]>, serving: ReadonlySet<string> | undefined): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [node, addrs] of targets) {
+    const live = serving ? addrs.filter((a) => serving.has(a)) : [...addrs];
+    if (live.length) out.set(node, live);
+  }
+  return out;
+}
+
 /** The owner's gateway priority while it already serves the address (is its VRRP master). */
 export const OWNER_PRIORITY = 200;
 /**

@@ -17,7 +17,7 @@ import type { ResourceStatus } from '../status.ts';
 import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from '../../api/nat.ts';
 import { parseDuration } from '../../api/primitives.ts';
 import type { TargetStatus } from '../session-sync/worker.ts';
-import { eligibleMembers, holdTakeover, parseSyncMark, pullsNeeded, pushTargets, viewComplete, type MemberView, type SyncMark } from './gate.ts';
+import { eligibleMembers, holdTakeover, parseSyncMark, pullsNeeded, pushTargets, servedPushes, viewComplete, type MemberView, type SyncMark } from './gate.ts';
 import { assign } from './ownership.ts';
 
 type Pool = ResourceOf<'NAT44AddressPool'>;
@@ -228,15 +228,7 @@ export class PoolMembers {
   /** Push workers: one per target member, carrying the owned addresses it must hold. */
   reconcilePushes(ctx: ControllerContext, id: string, local: Host, serving?: ReadonlySet<string>): void {
     const sync = this.pool.spec.sync;
-    const want = sync && this.selfReady ? pushTargets(this.pool.spec.addresses, this.self, this.eligible(), this.upMembers()) : new Map<string, string[]>();
-    // An owner that does not serve an address yet (it claimed it; the holder still forwards its flows) pushes nothing of it:
-    // its copy would replace the live entries of the holder.
-    if (serving)
-      for (const [node, addrs] of [...want]) {
-        const live = addrs.filter((a) => serving.has(a));
-        if (live.length) want.set(node, live);
-        else want.delete(node);
-      }
+    const want = sync && this.selfReady ? servedPushes(pushTargets(this.pool.spec.addresses, this.self, this.eligible(), this.upMembers()), serving) : new Map<string, string[]>();
     for (const [node, w] of [...this.workers]) {
       const addrs = want.get(node);
       const spec = this.workerSpec(node);
