@@ -6,6 +6,7 @@ import { resourceId, type AnyResource, type Kind, type ResourceOf } from '../api
 import type { NodePaths } from '../config/paths.ts';
 import { interfaceResolver } from '../config/validate.ts';
 import { readField, type StatusLookup } from '../when/evaluate.ts';
+import { addressPoolPlanner, bfdPlanner, bgpPeerPlanner, bgpRouterPlanner } from './address-pool/plan.ts';
 import { dhcpv4ServerPlanner, dhcpv6ServerPlanner } from './dhcp-server/plan.ts';
 import { interfacePlanner } from './interface/plan.ts';
 import { dhcpv4LeaseSyncPlanner, dhcpv6LeaseSyncPlanner, prefixDelegationLeaseSyncPlanner } from './lease-sync/plan.ts';
@@ -32,6 +33,10 @@ export const PLANNERS: readonly AnyPlanner[] = [
   dhcpv4LeaseSyncPlanner,
   dhcpv6LeaseSyncPlanner,
   prefixDelegationLeaseSyncPlanner,
+  addressPoolPlanner,
+  bfdPlanner,
+  bgpPeerPlanner,
+  bgpRouterPlanner,
 ];
 
 export interface NodePlanOptions {

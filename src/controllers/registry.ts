@@ -1,4 +1,5 @@
 // The controllers routerd can run, by their kebab-case name.
+import { BgpController } from './address-pool/controller.ts';
 import type { Controller } from './controller.ts';
 import { DhcpServerController } from './dhcp-server/controller.ts';
 import { InterfaceController } from './interface/controller.ts';
@@ -21,6 +22,7 @@ export const CONTROLLER_FACTORIES: Readonly<Record<string, () => Controller>> = 
   'dhcpv6-prefix-delegation-lease-sync': () => new LeaseSyncController('DHCPv6PrefixDelegationLeaseSync', 'dhcpv6-prefix-delegation-lease-sync'),
   'stateless-nat44': () => new StatelessNAT44Controller(),
   'nat44-session-sync': () => new SessionSyncController(),
+  bgp: () => new BgpController(),
 };
 
 export const CONTROLLER_NAMES = Object.keys(CONTROLLER_FACTORIES);
