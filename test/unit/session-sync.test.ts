@@ -155,3 +155,42 @@ test('stream changes: a new flow is inserted once, coalesced with its ESTABLISHE
   );
   assert.deepEqual(planStreamChanges([ev(DESTROY)], new Map()), []);
 });
+
+test('settled() waits for a batch already on its way after stop(), and no batch starts after stop()', async () => {
+  const local = new FakeHost().on(['conntrack', '-L'], { stdout: NAT_FIXTURE }).on(['ssh'], { code: 0 });
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (open = r));
+  let started = 0;
+  let landed = 0;
+  const w = new SessionSyncWorker('NAT44SessionSync/s', spec({ targets: [spec().targets[0]!] }), ['198.51.100.100'], {
+    local,
+    remote: (t) => {
+      const ssh = new SshHost(local, t, {}, { commandMap: { conntrack: t.restoreCommand } });
+      return Object.assign(Object.create(ssh) as SshHost, {
+        run: async (argv: readonly string[], opts?: Parameters<SshHost['run']>[1]) => {
+          started++;
+          await gate;
+          const r = await ssh.run(argv, opts);
+          landed++;
+          return r;
+        },
+      });
+    },
+    log: silent,
+    metrics: createMetrics(),
+    report: () => undefined,
+    generation: () => 1,
+  });
+  w.start();
+  await waitFor(() => (started === 1 ? true : undefined));
+  w.stop();
+  let settled = false;
+  const done = w.settled().then(() => (settled = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(settled, false, 'the batch has not landed yet');
+  open();
+  await done;
+  assert.equal(landed, 1);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(started, 1, 'nothing sent after stop()');
+});

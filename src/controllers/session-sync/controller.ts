@@ -63,7 +63,13 @@ export class SessionSyncController implements Controller {
       await ctx.host.mkdirp(controlDir, 0o700);
       const remote = (t: SyncTarget) => targetHost(ctx.host, t, controlDir, addresses);
       const dropped = (this.addresses.get(id) ?? []).filter((a) => !addresses.includes(a));
-      if (dropped.length) await pruneDropped(id, r.spec.targets, dropped, remote, ctx);
+      if (dropped.length) {
+        // A batch the old worker dumped before the dropped address's flows were
+        // deleted may still be on its way; pruning before it lands would leave
+        // its entries on the targets for good (the flake in nat-reconfig.test.ts).
+        await existing?.settled();
+        await pruneDropped(id, r.spec.targets, dropped, remote, ctx);
+      }
       this.addresses.set(id, addresses);
       const worker = new SessionSyncWorker(id, r.spec, addresses, {
         local: ctx.host,
