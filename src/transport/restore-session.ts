@@ -90,6 +90,7 @@ const STDERR_KEPT = 2048;
 export class RestoreSession {
   private child: ChildHandle | undefined;
   private readonly pending: Pending[] = [];
+  private drainWaiters: (() => void)[] = [];
   private stderr = '';
   private out = '';
   private timer: NodeJS.Timeout | undefined;
@@ -130,6 +131,17 @@ export class RestoreSession {
     this.fail(new SessionClosedError(null, 'closed', false));
   }
 
+  /** Resolves once every batch sent so far has been answered (or the session failed). */
+  drained(): Promise<void> {
+    if (this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private wakeDrained(): void {
+    if (this.pending.length > 0) return;
+    for (const w of this.drainWaiters.splice(0)) w();
+  }
+
   private open(): ChildHandle {
     const child = this.local.spawn(this.argv(), { stdin: 'pipe' });
     this.child = child;
@@ -168,6 +180,7 @@ export class RestoreSession {
         durationMs: Math.round(performance.now() - p.sentAt),
       });
       this.arm();
+      this.wakeDrained();
     }
   }
 
@@ -190,6 +203,7 @@ export class RestoreSession {
     child?.stdin?.end();
     child?.kill('SIGTERM');
     for (const p of this.pending.splice(0)) p.reject(err);
+    this.wakeDrained();
   }
 }
 

@@ -22,6 +22,7 @@ import { RestoreSession, SESSION_SCRIPT, type SessionBatch, type SessionReply } 
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { SshHost } from '../../src/transport/ssh-host.ts';
+import { SessionSyncWorker } from '../../src/controllers/session-sync/worker.ts';
 import { resourcesOf } from '../helpers/config.ts';
 import { fixture } from '../helpers/paths.ts';
 
@@ -106,6 +107,9 @@ class FakeSession {
   }
   close(): void {
     this.closed = true;
+  }
+  drained(): Promise<void> {
+    return Promise.resolve();
   }
 }
 
@@ -277,5 +281,77 @@ test('stream: events go to the stream session as exact deletes and -A lines; an 
   const s = await waitFor(() => h.statuses.find((x) => x.eventOverruns === 1 && x.phase === 'Synced' && h.local.spawned.filter((c) => c.argv[1] === '-L').length > dumps), MIN_RESYNC_GAP_MS + 3000);
   assert.equal(s.resyncs, 1);
   assert.ok(s.lastOverrunTime);
+  await h.m.stop();
+});
+
+test('pool push worker: settled() waits for a batch already on its way after stop(), and no batch starts after stop()', async () => {
+  const local = new FakeHost().on(['conntrack', '-L'], { stdout: NAT_FIXTURE }).on(['ssh'], { code: 0 });
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (open = r));
+  let started = 0;
+  let landed = 0;
+  const w = new SessionSyncWorker('NAT44SessionSync/s', spec({ targets: [spec().targets[0]!] }), ['198.51.100.100'], {
+    local,
+    remote: (t) => {
+      const ssh = new SshHost(local, t, {}, { commandMap: { conntrack: t.restoreCommand } });
+      return Object.assign(Object.create(ssh) as SshHost, {
+        run: async (argv: readonly string[], opts?: Parameters<SshHost['run']>[1]) => {
+          started++;
+          await gate;
+          const r = await ssh.run(argv, opts);
+          landed++;
+          return r;
+        },
+      });
+    },
+    log: silent,
+    metrics: createMetrics(),
+    report: () => undefined,
+    generation: () => 1,
+  });
+  w.start();
+  await waitFor(() => (started === 1 ? true : undefined));
+  w.stop();
+  let settled = false;
+  const done = w.settled().then(() => (settled = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(settled, false, 'the batch has not landed yet');
+  open();
+  await done;
+  assert.equal(landed, 1);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(started, 1, 'nothing sent after stop()');
+});
+
+test('quiesce(): a resync already under way lands before it resolves; nothing is sent after it; update() starts again', async () => {
+  const h = harness('snapshot');
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (open = r));
+  const sent: SessionBatch[] = [];
+  h.m.chunkLines = 1;
+  const deps = (h.m as unknown as { deps: RoutedModeDeps }).deps;
+  Object.assign(deps, {
+    session: () =>
+      Object.assign(new FakeSession(), {
+        send: async (b: SessionBatch) => {
+          sent.push(b);
+          await gate;
+          return { deleteCode: 0, restoreCode: 0, deleted: 0, missing: 0, failed: 0, stderr: '', durationMs: 1 };
+        },
+      }) as unknown as RestoreSession,
+  });
+  await h.m.update(standaloneInput(h.spec, ['198.51.100.100']));
+  await waitFor(() => (sent.length > 0 ? true : undefined));
+  let quiet = false;
+  const q = h.m.quiesce().then(() => (quiet = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(quiet, false, 'the resync under way has not landed yet');
+  open();
+  await q;
+  const after = sent.length;
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(sent.length, after, 'nothing sent after quiesce()');
+  await h.m.update(standaloneInput(h.spec, ['198.51.100.100']));
+  await waitFor(() => (sent.length > after ? true : undefined));
   await h.m.stop();
 });

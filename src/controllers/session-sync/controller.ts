@@ -67,6 +67,9 @@ export class SessionSyncController implements Controller {
       if (entry.gated) {
         await ctx.host.mkdirp(controlDir, 0o700);
         const dropped = (this.addresses.get(id) ?? []).filter((a) => !addresses.includes(a));
+        // Batches already sent land first (mode.ts, quiesce): one dumped before the
+        // dropped address's flows were deleted would otherwise put them back for good.
+        if (dropped.length) await this.running.get(id)?.impl.quiesce?.();
         if (dropped.length) await pruneDropped(id, r.spec.targets, dropped, (t) => targetHost(ctx.host, t, controlDir, addresses), ctx);
         this.addresses.set(id, addresses);
       }

@@ -23,6 +23,13 @@ export interface SyncMode {
   update(input: SyncModeInput): Promise<void>;
   /** keepEngines: leave a supervised daemon running (a routerd restart). */
   stop(opts: { keepEngines: boolean }): Promise<void>;
+  /**
+   * Start nothing new and resolve once every batch already sent has landed;
+   * the next update() starts again. The controller calls it before pruning an
+   * address that left the selection: a batch dumped before that address's
+   * flows were deleted would otherwise land after the prune and put them back.
+   */
+  quiesce?(): Promise<void>;
 }
 
 /** An input for a mode run outside the controller (benches, tests): master, nothing observed. */

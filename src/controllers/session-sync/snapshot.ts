@@ -22,6 +22,8 @@ export class SnapshotSyncMode implements SyncMode {
   protected timers: NodeJS.Timeout[] = [];
   protected stopped = true;
   private cycleRunning = false;
+  /** The cycle under way (quiesce() waits for it). */
+  private current: Promise<void> | undefined;
   private fullOwed = false;
   private lastFullEnd = 0;
   private fullTimer: NodeJS.Timeout | undefined;
@@ -58,6 +60,16 @@ export class SnapshotSyncMode implements SyncMode {
     this.halt();
   }
 
+  async quiesce(): Promise<void> {
+    const book = this.book;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.current;
+    await book?.drained();
+    this.halt();
+  }
+
   protected start(): void {
     this.every(this.intervalMs, () => void this.cycle('full'));
     void this.cycle('full');
@@ -80,7 +92,14 @@ export class SnapshotSyncMode implements SyncMode {
   }
 
   /** A full resync (or a UDP refresh) into every target that is due. */
-  protected async cycle(kind: 'full' | 'udp-refresh'): Promise<void> {
+  protected cycle(kind: 'full' | 'udp-refresh'): Promise<void> {
+    const wasRunning = this.cycleRunning;
+    const run = this.runCycle(kind);
+    if (!wasRunning && this.cycleRunning) this.current = run;
+    return run;
+  }
+
+  private async runCycle(kind: 'full' | 'udp-refresh'): Promise<void> {
     const book = this.book;
     if (this.stopped || !book) return;
     if (this.cycleRunning) {

@@ -112,6 +112,11 @@ export class TargetState {
     for (const b of this.bulkSessions) b.close();
     this.streamSession?.close();
   }
+
+  /** Every batch sent to this target so far has been answered. */
+  async drained(): Promise<void> {
+    await Promise.all([...this.bulkSessions, ...(this.streamSession ? [this.streamSession] : [])].map((s) => s.drained()));
+  }
 }
 
 /** The outcome of one batch on one target, as the modes report it. */
@@ -251,6 +256,10 @@ export class TargetBook {
     if (synced.length === targets.length)
       return { phase: Phase.Synced, reason: Reason.Synced, message: `${this.localEntries} sessions on ${this.addresses.join(', ')} kept on ${targets.length} target(s)`, ...base };
     return { phase: Phase.Pending, reason: 'Syncing', message: 'first sync in progress', ...base };
+  }
+
+  async drained(): Promise<void> {
+    await Promise.all(this.targets.map((t) => t.drained()));
   }
 
   close(): void {
