@@ -513,9 +513,11 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
     header: ['mode', 'new entries', 'destroyed', 'lag p50 / p99', 'missing / stale on B after settle', 'destroyed entries back on A', 'CPU routerd', 'CPU conntrackd (A+B)'],
     rows,
     notes: [
-      'snapshot: interval 2 s (default), one `-D --src-nat` + `-A` replace per cycle; stream: `conntrack -E` with 32 MB buffer, 20 ms batches, resync 30 s; conntrackd: FTFW over UDP, NetlinkBufferSize 2 MB growing to 64 MB, overrun resync 1 s, DisableExternalCache.',
+      'snapshot: interval 2 s (default), one `-D --src-nat` + `-A` replace per cycle; stream: `conntrack -E` with 32 MB buffer, 20 ms batches, resync 30 s; conntrackd: FTFW over UDP, DisableExternalCache, NetlinkEventsReliable with a 64 MB buffer, NetlinkOverrunResync off ' +
+        '(a kernel resync on the backup sent the master\'s entries back: docs/session-sync.md), nf_conntrack_events=1, routerd heals kernel-counted event drops on the master with `-R`, `-B`.',
       'stream: a batch needing more than 16 deletes is a full replace (every `-D` scans the table), so under 5k destroys/s nearly every batch is one. snapshot prunes what A no longer holds at each cycle. conntrackd sends each destroy as a message. ' +
-        'With destroys, the lag watchers see only NEW events; a destroy\'s lag is not timed, only its end result (stale).',
+        'With destroys, the lag watchers see only NEW events; a destroy\'s lag is not timed, only its end result (stale). ' +
+        'Lags are differences of two watchers\' receive times, so a sub-millisecond lag can come out slightly negative when A\'s watcher reads later than B\'s.',
       'CPU routerd counts this bench process (the worker, or ConntrackdSyncMode\'s stats polls and transitions) with its reaped children (conntrack dumps and event streams, ssh), and every other process in both routers\' namespaces (sshd running `conntrack -R` on B) except the two measuring watchers and conntrackd, which has its own column. ' +
         'It also includes the load generator (the `conntrack -R` inserts and the routerd-ct-delete destroys on A, children of the bench process), the same in every mode, so routerd\'s column is an upper bound; in mode conntrackd it is mostly the generator.',
       ...results.map((r) => `${r.mode}: ${r.ctdRuntime ? `conntrackd ${r.ctdRuntime}; ` : ''}${r.lags.length} of ${r.sent} entries timed (seen on A by the watcher: ${r.seenOnA}); watcher overruns ${r.overruns}; lag p90 ${seconds(percentile(r.lags, 90))}, max ${seconds(Math.max(...r.lags, 0))}, median ${seconds(median(r.lags.length ? r.lags : [0]))}.`),
