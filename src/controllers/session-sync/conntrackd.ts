@@ -349,8 +349,9 @@ export class ConntrackdSyncMode implements SyncMode {
    */
   private missedEvents(overruns: number, drops: number): void {
     this.overrunAt = Date.now();
-    this.ctx.metrics.sessionSyncOverruns.inc({ resource: this.id });
     const heal = this.applied === 'master';
+    // Counted (and alerted on) where it costs something: a backup's drops stay in event_drops only.
+    if (heal) this.ctx.metrics.sessionSyncOverruns.inc({ resource: this.id });
     this.ctx.log[heal ? 'warn' : 'debug'](
       { resource: this.id, action: 'conntrackd-overrun', overruns: this.runtime?.netlinkOverruns, newOverruns: overruns, eventDrops: this.eventDrops, newEventDrops: drops, heal: heal ? 'resend' : 'none (not master)' },
       heal ? 'conntrackd missed kernel events; resync from the kernel and bulk send' : 'conntrackd missed kernel events; nothing to heal as backup',
