@@ -520,7 +520,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
         'Lags are differences of two watchers\' receive times, so a sub-millisecond lag can come out slightly negative when A\'s watcher reads later than B\'s.',
       'CPU routerd counts this bench process (the worker, or ConntrackdSyncMode\'s stats polls and transitions) with its reaped children (conntrack dumps and event streams, ssh), and every other process in both routers\' namespaces (sshd running `conntrack -R` on B) except the two measuring watchers and conntrackd, which has its own column. ' +
         'It also includes the load generator (the `conntrack -R` inserts and the routerd-ct-delete destroys on A, children of the bench process), the same in every mode, so routerd\'s column is an upper bound; in mode conntrackd it is mostly the generator.',
-      ...results.map((r) => `${r.mode}: ${r.ctdRuntime ? `conntrackd ${r.ctdRuntime}; ` : ''}${r.lags.length} of ${r.sent} entries timed (seen on A by the watcher: ${r.seenOnA}); watcher overruns ${r.overruns}; lag p90 ${seconds(percentile(r.lags, 90))}, max ${seconds(Math.max(...r.lags, 0))}, median ${seconds(median(r.lags.length ? r.lags : [0]))}.`),
+      ...results.map((r) => `${r.mode}: ${r.ctdRuntime ? `conntrackd ${r.ctdRuntime}; ` : ''}${r.lags.length} of ${r.sent} entries timed (seen on A by the watcher: ${r.seenOnA}); watcher overruns ${r.overruns}; lag p90 ${seconds(percentile(r.lags, 90))}, max ${seconds(r.lags.reduce((a, b) => Math.max(a, b), 0))}, median ${seconds(median(r.lags.length ? r.lags : [0]))}.`),
     ],
   };
 }
