@@ -26,6 +26,7 @@ import type { AnyResource } from '../src/api/kinds.ts';
 import type { ChildHandle } from '../src/host/host.ts';
 import { LocalHost } from '../src/host/local.ts';
 import { enableLabSsh, type LabSsh } from '../src/lab/sshd.ts';
+import { untrackRouterTraffic } from '../src/lab/harden.ts';
 import { createLab, labPrefix, type Lab, type LabNode } from '../src/lab/topology.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
 import { ctDeleteHelperPath, ctDeleteHelperPresent } from '../src/kernel/ct-delete.ts';
@@ -91,19 +92,6 @@ async function benchKeys(node: LabNode): Promise<Set<string>> {
   const r = await checked(node, conntrackDumpArgv({ format: 'extended', family: 'ipv4', snatAddress: SNAT }), { timeoutMs: 120_000 });
   return new Set(parseConntrackExtended(r.stdout).entries.map((e) => `${e.original.src}:${e.original.sport}:${e.original.dport}`));
 }
-
-/** The routers' own traffic (ssh, conntrackd's UDP) stays out of conntrack, so counts are bench entries only. */
-const NOTRACK = `table ip bench_notrack {
-  chain pre {
-    type filter hook prerouting priority raw; policy accept;
-    notrack
-  }
-  chain out {
-    type filter hook output priority raw; policy accept;
-    notrack
-  }
-}
-`;
 
 // ---------------------------------------------------------------------------
 // the modes, each started on a pair where A is master and B is backup
@@ -348,7 +336,7 @@ async function withLab<T>(tag: string, fn: (lab: Lab) => Promise<T>): Promise<T>
   let ssh: LabSsh | undefined;
   try {
     ssh = await enableLabSsh(lab);
-    for (const n of [lab.nodes.ra, lab.nodes.rb]) await checked(n, ['nft', '-f', '-'], { stdin: NOTRACK });
+    await untrackRouterTraffic([lab.nodes.ra, lab.nodes.rb]);
     await lab.nodes.ra.host.mkdirp(CONTROL_DIR, 0o700);
     return await fn(lab);
   } finally {

@@ -15,6 +15,7 @@ import type { ChildHandle } from '../src/host/host.ts';
 import { conntrackDumpArgv } from '../src/kernel/conntrack.ts';
 import { restoreLineFromExtended } from '../src/kernel/conntrack-lines.ts';
 import { enableLabSsh, plainRootShell, type LabSsh } from '../src/lab/sshd.ts';
+import { untrackRouterTraffic } from '../src/lab/harden.ts';
 import { createLab, labPrefix, type Lab, type LabNode } from '../src/lab/topology.ts';
 import { createMetrics, type Metrics } from '../src/observability/metrics.ts';
 import { sshExitMasterArgv } from '../src/transport/ssh.ts';
@@ -68,19 +69,6 @@ async function insertOnA(ra: LabNode, from: number, count: number): Promise<numb
   await checked(ra, ['conntrack', '-R', '/dev/stdin'], { stdin: text, timeoutMs: 120_000 });
   return performance.now() - t0;
 }
-
-/** The routers' own traffic (ssh, conntrackd's UDP) stays out of conntrack, so `conntrack -C` counts only bench entries. */
-const NOTRACK = `table ip bench_notrack {
-  chain pre {
-    type filter hook prerouting priority raw; policy accept;
-    notrack
-  }
-  chain out {
-    type filter hook output priority raw; policy accept;
-    notrack
-  }
-}
-`;
 
 // ---------------------------------------------------------------------------
 // routerd: the worker as the controller builds it (local Host, SshHost per target, ControlMaster dir)
@@ -377,7 +365,7 @@ export async function benchSessionSync(): Promise<BenchSection> {
   const { ra, rb } = lab.nodes;
   try {
     ssh = await enableLabSsh(lab, { plainRootShell: false });
-    for (const n of [ra, rb]) await checked(n, ['nft', '-f', '-'], { stdin: NOTRACK });
+    await untrackRouterTraffic([ra, rb]);
     await ra.host.mkdirp(CONTROL_DIR, 0o700);
     sshStock = await sshExecMs(lab);
     neutralized = await plainRootShell(lab);
