@@ -368,7 +368,7 @@ export async function benchSessionSync(): Promise<BenchSection> {
     await untrackRouterTraffic([ra, rb]);
     await ra.host.mkdirp(CONTROL_DIR, 0o700);
     sshStock = await sshExecMs(lab);
-    neutralized = await plainRootShell(lab);
+    neutralized = await plainRootShell([lab.nodes.ra, lab.nodes.rb]);
     sshNeutral = await sshExecMs(lab);
     await closeControlMaster(lab);
 

@@ -282,7 +282,7 @@ export class BgpController implements Controller {
             // Not awaited: an ssh to a member that just died hangs until its timeout, and BFD must keep being read meanwhile.
             if (!polling) {
               polling = true;
-              void Promise.all([...this.members.values()].map((m) => m.pollReady(ctx))).finally(() => {
+              void Promise.all([...this.members].map(([id, m]) => m.pollReady(ctx, id))).finally(() => {
                 polling = false;
               });
             }
