@@ -14,6 +14,7 @@ import { posix } from 'node:path';
 import { runChecked, type RunResult } from '../host/host.ts';
 import { LocalHost } from '../host/local.ts';
 import { NamespaceHost } from './nshost.ts';
+import { powerOff } from './power-off.ts';
 import { LAB_PRIVATE_DIRS, listNetns, setupMountNamespace, startMountNsHolder, type LabNode } from './topology.ts';
 
 export const MULTI_ROUTERS = ['ra', 'rb', 'rc', 'rd'] as const;
@@ -242,15 +243,5 @@ async function destroyMultiLab(prefix: string, namespaces: readonly string[], ba
 export async function killMultiRouter(lab: MultiLab, r: MultiRouter): Promise<void> {
   await lab.setPort(`${r}-lan`, 'down');
   await lab.setPort(`${r}-wan`, 'down');
-  const node = lab.node(r);
-  const out = await new LocalHost().run(['ip', 'netns', 'pids', node.netns], { timeoutMs: CMD_TIMEOUT_MS });
-  for (const tok of out.stdout.split(/\s+/)) {
-    const pid = Number(tok);
-    if (tok === '' || !Number.isInteger(pid) || pid === node.mountNsHolder || pid === process.pid) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  }
+  await powerOff(lab.node(r));
 }

@@ -11,11 +11,12 @@ import { test, type TestContext } from 'node:test';
 import { parseConntrackExtended, snatAddress } from '../../src/kernel/conntrack.ts';
 import { hardenRouter } from '../../src/lab/harden.ts';
 import { enableLabSsh, type LabSsh } from '../../src/lab/sshd.ts';
-import { killConntrackd, killKeepalived, startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
+import { killConntrackd, startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
 import { createLab, labPrefix, type Lab } from '../../src/lab/topology.ts';
 import { startEchoFlows, startTcpEchoServer, type EchoFlows, type EchoServer, type FlowReport } from '../../src/lab/traffic.ts';
 import { requireE2E } from '../helpers/e2e.ts';
-import { installConfig, killPid, labConfig, stopAll, until, verboseEcho } from '../helpers/lab.ts';
+import { killRouter, reviveRouter } from '../helpers/failback.ts';
+import { installConfig, labConfig, stopAll, until, verboseEcho } from '../helpers/lab.ts';
 
 const SNAT = '198.51.100.100';
 const SERVER = '198.51.100.200';
@@ -39,20 +40,6 @@ function configFor(router: 'a' | 'b', yaml: string, s: Scenario): string {
 async function hardenRouters(lab: Lab): Promise<void> {
   await hardenRouter(lab.nodes.ra, { markNewUdp: MARK });
   await hardenRouter(lab.nodes.rb);
-}
-
-/** The master dies the way a machine does: its links go dark (no goodbye advert gets out), its processes stop. */
-async function killRouter(lab: Lab, node: 'ra' | 'rb', proc: RouterdProcess | undefined): Promise<void> {
-  await lab.linkDown('sw', `${node}-lan`);
-  await lab.linkDown('sw', `${node}-wan`);
-  killPid(proc?.pid, 'SIGKILL');
-  await killKeepalived(lab.nodes[node]);
-  await killConntrackd(lab.nodes[node], 'lan-sessions');
-}
-
-async function reviveRouter(lab: Lab, node: 'ra' | 'rb'): Promise<void> {
-  await lab.linkUp('sw', `${node}-lan`);
-  await lab.linkUp('sw', `${node}-wan`);
 }
 
 function deadFlows(r: FlowReport): string {

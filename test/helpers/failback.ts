@@ -1,8 +1,9 @@
 // Shared by the failback, flap and DHCP failback tests: lab configs with the
 // sync mode and handover gate chosen, and a router going dark and coming back.
-import { killConntrackd, killKeepalived, type RouterdProcess } from '../../src/lab/routerd.ts';
+import { powerOff } from '../../src/lab/power-off.ts';
+import type { RouterdProcess } from '../../src/lab/routerd.ts';
+import { SSHD_DIR } from '../../src/lab/sshd.ts';
 import type { Lab } from '../../src/lab/topology.ts';
-import { killPid } from './lab.ts';
 
 export interface FailbackOptions {
   readonly mode?: 'snapshot' | 'stream' | 'conntrackd';
@@ -19,13 +20,20 @@ export function failbackConfig(yaml: string, o: FailbackOptions): string {
   return y;
 }
 
-/** A router dies the way a machine does: links dark first (no goodbye advert gets out), then its processes. */
-export async function killRouter(lab: Lab, node: 'ra' | 'rb', proc: RouterdProcess | undefined): Promise<void> {
+/**
+ * A router dies the way a machine does: links dark first (no goodbye advert
+ * gets out), then every process in it at once: routerd, its daemons and
+ * whatever they had running (an rsync push, ssh masters, ssh sessions from the
+ * peer). Only the listening sshd stays: a machine brings it back at boot.
+ */
+export async function killRouter(lab: Lab, node: 'ra' | 'rb', proc?: RouterdProcess): Promise<void> {
   await lab.linkDown('sw', `${node}-lan`);
   await lab.linkDown('sw', `${node}-wan`);
-  killPid(proc?.pid, 'SIGKILL');
-  await killKeepalived(lab.nodes[node]);
-  await killConntrackd(lab.nodes[node], 'lan-sessions');
+  const n = lab.nodes[node];
+  const sshd = Number((await n.host.readFile(`${SSHD_DIR}/sshd.pid`))?.trim());
+  await powerOff(n, { keep: new Set(Number.isInteger(sshd) ? [sshd] : []) });
+  // Reaped by now or soon; the handle's exit is what stopAll waits for.
+  if (proc) await Promise.race([proc.child.exited, new Promise((r) => setTimeout(r, 5000))]);
 }
 
 export async function reviveRouter(lab: Lab, node: 'ra' | 'rb'): Promise<void> {

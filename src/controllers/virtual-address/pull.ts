@@ -15,6 +15,8 @@ import { conntrackdPaths } from '../../engines/conntrackd/engine.ts';
 import { ipAddrShowArgv, parseIpAddr } from '../../kernel/ip.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { rsyncPullArgv, rsyncSshConfig } from '../../transport/rsync.ts';
+import { parseRsyncStats } from '../../kernel/rsync-stats.ts';
+import { parseDnsmasqLeases } from '../../engines/dnsmasq/leases.ts';
 import { SshHost } from '../../transport/ssh-host.ts';
 import type { StatusLookup } from '../../when/evaluate.ts';
 import { leaseSyncSource, type LeaseSyncKind } from '../lease-sync/plan.ts';
@@ -175,8 +177,21 @@ export async function pullState(vip: ResourceOf<'VirtualAddress'>, syncs: GatedS
     const missing = c.code === 23 && /No such file/.test(c.stderr);
     if (c.code !== 0 && !missing) return done({ ok: false, from: master.host, sessions, leaseFiles, error: `copy of ${src.path} from ${targetName(t)}: ${firstLines(describeFailure(c), 1)}` });
     if (!missing) leaseFiles++;
+    // What was taken: rsync's count of files it wrote (0: ours was already the same) and, for dnsmasq, the leases in the file now.
+    const stats = parseRsyncStats(c.stdout);
+    const taken = missing || src.kind === 'DHCPv6PrefixDelegation' ? undefined : parseDnsmasqLeases((await deps.local.readFile(src.path).catch(() => undefined)) ?? '');
     deps.log.info(
-      { resource: resourceId(vip), sync: resourceId(r), target: targetName(t), action: 'handover-pull-leases', path: src.path, outcome: missing ? 'absent-on-master' : 'ok', durationMs: Math.round(performance.now() - t0) },
+      {
+        resource: resourceId(vip),
+        sync: resourceId(r),
+        target: targetName(t),
+        action: 'handover-pull-leases',
+        path: src.path,
+        outcome: missing ? 'absent-on-master' : 'ok',
+        ...(stats ? { filesTransferred: stats.filesTransferred, bytesReceived: stats.bytesReceived } : {}),
+        ...(taken?.ok ? { leases: taken.leases.v4.length + taken.leases.v6.length } : {}),
+        durationMs: Math.round(performance.now() - t0),
+      },
       missing ? `${targetName(t)} has no ${src.path}` : `${src.path} taken from ${targetName(t)}`,
     );
   }
