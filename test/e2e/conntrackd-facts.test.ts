@@ -9,6 +9,10 @@
 //   sends them back as its own: the peer re-creates entries it has destroyed.
 //   Why routerd renders NetlinkOverrunResync off and flushes the backup's
 //   internal cache (`-f internal`) on every backup transition.
+// - a bulk send after a flush and a kernel dump (`-f`, `-R`, `-B`: the
+//   primary-backup master transition) sends every entry as NEW, and the peer's
+//   conntrackd deletes and re-creates each entry it holds (a DESTROY on the peer);
+//   `-R`, `-B` alone (routerd's master transition) updates them in place.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AnyResource } from '../../src/api/kinds.ts';
@@ -133,6 +137,72 @@ test('conntrackd: a kernel dump on the backup takes the peer\'s injected entries
     await ctl(rb, ['-B']);
     await sleep(500);
     assert.deepEqual(await held(ra), [2]);
+  } finally {
+    for (const m of modes) await m.mode.stop({ keepEngines: false }).catch(() => undefined);
+    await lab.destroy();
+  }
+});
+
+test('conntrackd: after -f and -R a bulk send re-creates every entry on the peer; after -R alone it updates them in place', async (t) => {
+  if (!(await requireE2E(t, ['conntrack', 'conntrackd', 'nft']))) return;
+  const lab = await createLab({ prefix: labPrefix('ctdfnw'), ipv6: false });
+  const modes: { mode: ConntrackdSyncMode }[] = [];
+  try {
+    const { ra, rb } = lab.nodes;
+    await untrackRouterTraffic([ra, rb]);
+    await insert(ra, [1, 2, 3]);
+    const pair = [
+      { node: ra, self: '192.0.2.2', peer: '192.0.2.3', role: 'master' as SyncRole },
+      { node: rb, self: '192.0.2.3', peer: '192.0.2.2', role: 'backup' as SyncRole },
+    ];
+    for (const p of pair) {
+      const ctx = standaloneContext({ host: p.node.host, paths: PATHS, nodeName: p.node.name });
+      const mode = new ConntrackdSyncMode(ID, 'facts', { ctx });
+      modes.push({ mode });
+      await mode.update({
+        spec: nat44SessionSyncSpec.parse({ mode: 'conntrackd', snatAddresses: [SNAT], targets: [{ name: 'peer', host: p.peer }] }),
+        addresses: [SNAT],
+        role: p.role,
+        planCtx: { resources: [] as AnyResource[], ifname: (x: string) => x, paths: PATHS, status: () => undefined, nodeName: p.node.name },
+        observed: { files: new Map(), existing: new Set<string>(), interfaces: [{ name: 'lan0', up: true, addresses: [{ family: 4, address: p.self, prefixLength: 24 }] }] },
+      });
+      await until(`${p.node.name}: conntrackd ${p.role}`, async () => ctx.status.get(ID)?.appliedRole === p.role);
+    }
+    const ctl = (node: LabNode, args: string[]) => runChecked(node.host, ['conntrackd', '-C', `${PATHS.runDir}/conntrackd/facts.conf`, ...args], { timeoutMs: 10_000 });
+    await until('rb holds 1, 2, 3', async () => (await held(rb)).join() === '1,2,3');
+    /** Test entries (by index) B's kernel destroyed while `step` ran, from a DESTROY watcher on B. */
+    let n = 0;
+    const destroyedOnB = async (step: () => Promise<void>): Promise<number[]> => {
+      const log = `${lab.base}/rb-destroy-${n++}.log`;
+      const watcher = rb.host.spawn(['conntrack', '-E', '-e', 'DESTROY', '--src-nat', SNAT], { logFile: log });
+      await sleep(300);
+      await step();
+      await sleep(1000);
+      watcher.kill('SIGTERM');
+      await watcher.exited;
+      const text = (await rb.host.readFile(log)) ?? '';
+      return [1, 2, 3].filter((i) => text.includes(`src=192.0.2.${100 + i} `));
+    };
+    // Let the sends at start settle (until a second passes without a destroy on B).
+    for (let i = 0; (await destroyedOnB(async () => undefined)).length > 0; i++) if (i === 10) assert.fail('rb still destroys entries 10 s after start');
+    // routerd's master transition: the cache already holds the entries, -R updates them, -B sends updates.
+    assert.deepEqual(
+      await destroyedOnB(async () => {
+        for (const a of ['-c', '-R', '-B']) await ctl(ra, [a]);
+      }),
+      [],
+      'updates are applied in place',
+    );
+    assert.deepEqual(await held(rb), [1, 2, 3]);
+    // primary-backup.sh's master transition: after the flush every object is new, -B sends NEW, the peer deletes and re-creates.
+    assert.deepEqual(
+      await destroyedOnB(async () => {
+        for (const a of ['-c', '-f', '-R', '-B']) await ctl(ra, [a]);
+      }),
+      [1, 2, 3],
+      'each NEW for an entry B holds deleted it first',
+    );
+    assert.deepEqual(await held(rb), [1, 2, 3]);
   } finally {
     for (const m of modes) await m.mode.stop({ keepEngines: false }).catch(() => undefined);
     await lab.destroy();

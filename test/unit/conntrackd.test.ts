@@ -190,7 +190,7 @@ test('plan: conntrackd runs in every role; the plan names the transition the rol
   const backup = planConntrackd(r, ctx('backup'));
   assert.deepEqual(backup.actions.map((a) => a.verb), ['run']);
   assert.match(backup.actions[0]!.detail, /role backup: conntrackd -f internal, -n/);
-  assert.match(planConntrackd(r, ctx('master')).actions[0]!.detail, /role master: conntrackd -c, -f, -R, -B/);
+  assert.match(planConntrackd(r, ctx('master')).actions[0]!.detail, /role master: conntrackd -c, -R, -B/);
   assert.match(planConntrackd(r, ctx(undefined)).actions[0]!.detail, /role unknown/);
 });
 
@@ -240,7 +240,7 @@ test('role transitions run in primary-backup order, one at a time, each once, ho
   await mode.stop({ keepEngines: true });
   const expected = [...TRANSITION_COMMANDS.backup, ...TRANSITION_COMMANDS.master, ...TRANSITION_COMMANDS.fault, ...TRANSITION_COMMANDS.backup].map((c) => c.join(' '));
   assert.deepEqual(engine!.log, expected);
-  assert.deepEqual(engine!.log.slice(0, 6), ['-f internal', '-n', '-c', '-f', '-R', '-B']);
+  assert.deepEqual(engine!.log.slice(0, 5), ['-f internal', '-n', '-c', '-R', '-B']);
   assert.equal(engine!.overlapped, false);
 });
 

@@ -343,7 +343,7 @@ export class ConntrackdSyncMode implements SyncMode {
    * send now (`-R`, `-B`), so the peer gets what the missed events carried.
    * A backup has nothing to heal: the events it reads are the peer's entries,
    * which conntrackd wrote itself and ignores; its own cache is rebuilt at
-   * promotion (`-f`, `-R`).
+   * promotion (`-R` after the backup transition's `-f internal`).
    */
   private missedEvents(overruns: number, drops: number): void {
     this.overrunAt = Date.now();

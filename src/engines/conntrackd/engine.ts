@@ -33,13 +33,25 @@ export function conntrackdPaths(p: NodePaths, name: string): ConntrackdPaths {
 export type VrrpRole = 'master' | 'backup' | 'fault';
 
 /**
- * The canonical primary-backup order (conntrack-tools' primary-backup.sh):
- * master: commit the external cache, flush the caches, resync the internal
- * cache from the kernel, send it all to the peer; backup: ask the peer for a
- * resync; fault: shorten the kernel timers (PurgeTimeout) of stale entries.
+ * The primary-backup order (conntrack-tools' primary-backup.sh) without its
+ * flush on master: commit the external cache (nothing with the external cache
+ * disabled), resync the internal cache from the kernel, send it all to the
+ * peer; backup: forget the internal cache (on a backup the kernel holds the
+ * peer's entries), ask the peer for a resync; fault: shorten the kernel timers
+ * (PurgeTimeout) of stale entries.
+ *
+ * No `-f` on master: after a flush `-R` re-creates every cache object as new,
+ * and `-B` then sends every entry as a NEW message; conntrackd writes a NEW
+ * for an entry the peer's kernel already holds by deleting and re-creating it
+ * (external_inject.c). Without the flush, `-R` updates the objects the cache
+ * already holds and `-B` sends those as updates, applied in place. A former
+ * backup's cache is empty anyway (`-f internal`), so what it sends is the same.
+ * The deleted entries also wait on the peer's dying list until their destroy
+ * event reaches its conntrackd (NetlinkEventsReliable), counted by
+ * nf_conntrack_count meanwhile: docs/kernel-facts.md.
  */
 export const TRANSITION_COMMANDS: Readonly<Record<VrrpRole, readonly (readonly string[])[]>> = {
-  master: [['-c'], ['-f'], ['-R'], ['-B']],
+  master: [['-c'], ['-R'], ['-B']],
   backup: [['-f', 'internal'], ['-n']],
   fault: [['-t']],
 };

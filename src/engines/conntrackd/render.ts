@@ -11,6 +11,11 @@
 //   sync channel itself are not replicated). conntrackd's address filter tests
 //   the original source and the reply source only, so it cannot select flows by
 //   their SNAT address (the reply destination): every forwarded flow is synced.
+// - StartupResync off: routerd asks for the resync itself on every backup
+//   transition (`-n`, also after a conntrackd restart); a second request at
+//   start made the master send its cache twice, and a master's request could
+//   make a backup that had just dumped its kernel send the master's own
+//   entries back.
 // - Netlink buffer sized and allowed to grow, overrun resync after 1 s, so an
 //   overrun heals on its own; routerd also resyncs and re-sends at once.
 import { isIPv4 } from 'node:net';
@@ -122,7 +127,7 @@ export function renderConntrackdConf(input: ConntrackdConfInput): string {
     `\t\tResendQueueSize ${int('resend queue size', t.resendQueueSize, 1024, 16_777_216)}`,
     `\t\tPurgeTimeout ${int('purge timeout', t.purgeTimeout, 1, 3600)}`,
     '\t\tDisableExternalCache on',
-    '\t\tStartupResync on',
+    '\t\tStartupResync off',
     '\t}',
     ...link,
     '}',
