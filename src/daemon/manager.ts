@@ -9,7 +9,7 @@ import { PLANNERS, planContext, planNode, pathsToObserve } from '../controllers/
 import type { StatusStore } from '../controllers/status-store.ts';
 import { Phase } from '../controllers/status.ts';
 import type { NodePaths } from '../config/paths.ts';
-import { shortDigest } from '../engines/digest.ts';
+import { shortDigest } from '../support/digest.ts';
 import type { Host } from '../host/host.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';

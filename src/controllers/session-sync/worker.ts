@@ -9,6 +9,7 @@
 //   FLUSH_MS), plus a full replace every interval and a UDP refresh, so UDP
 //   entries do not expire on the standby. A target that failed, or an event
 //   stream that overran, gets a full replace before the stream is trusted again.
+import { backoffDelay } from '../../support/backoff.ts';
 import type { NAT44SessionSyncSpec } from '../../api/nat.ts';
 import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from '../../api/nat.ts';
 import { parseDuration } from '../../api/primitives.ts';
@@ -47,7 +48,6 @@ const MAX_STREAM_BATCH = 500;
 /** Events held per target while it is busy or owed a full replace; past this, only the full replace counts. */
 const MAX_PENDING = 100_000;
 const UDP_REFRESH_MS = 10_000;
-const MAX_BACKOFF_MS = 30_000;
 /** Largest batch worth bisecting after a kernel error; bigger ones are reported failed and retried whole. */
 const MAX_ISOLATED = 256;
 
@@ -351,7 +351,7 @@ export class SessionSyncWorker {
     } else {
       ts.failures++;
       ts.needsFull = true;
-      ts.nextAttemptAt = now + Math.min(MAX_BACKOFF_MS, this.intervalMs * 2 ** (ts.failures - 1));
+      ts.nextAttemptAt = now + backoffDelay(ts.failures, this.intervalMs);
       Object.assign(s, { phase: 'Degraded', reason, error, durationMs: now - started });
     }
     this.deps.log[ok ? 'info' : 'warn'](
