@@ -8,7 +8,7 @@ import type { AnyResource } from '../../src/api/kinds.ts';
 import { dnsmasqPaths } from '../../src/config/paths.ts';
 import { standaloneContext } from '../../src/controllers/controller.ts';
 import { DhcpServerController } from '../../src/controllers/dhcp-server/controller.ts';
-import { planContext, planNode } from '../../src/controllers/plan.ts';
+import { reconcileKind } from '../../src/controllers/plan.ts';
 import { StatusStore } from '../../src/controllers/status-store.ts';
 import { BIND_AND_EXEC, dhcpcdArgv, dhcpcdPidFile, privateMountsArgv } from '../../src/engines/dhcpcd/engine.ts';
 import { DnsmasqEngine, dnsmasqArgv } from '../../src/engines/dnsmasq/engine.ts';
@@ -120,8 +120,7 @@ test('DHCP server controller: dnsmasq only on the master; promotion starts it on
   const pass = async (role: string) => {
     const opts = { paths, nodeName: 'node1', reported: (k: string, _n: string, f: string) => (k === 'VirtualAddress' && f === 'role' ? role : undefined) };
     const observed = { interfaces: [], files: new Map(), existing: new Set<string>(), nftTables: new Map() };
-    const plans = planNode(resources, observed, opts).filter((p) => p.resource.startsWith('DHCPv6Server/'));
-    await c.reconcile({ resources: resources.filter((r) => r.kind === 'DHCPv6Server'), plans, observed, all: resources, planCtx: planContext(resources, opts, new Map()) }, ctx);
+    await reconcileKind(c, resources, observed, opts, ctx);
     return status.get('DHCPv6Server/lan-dhcpv6')!;
   };
   const backup = await pass('backup');

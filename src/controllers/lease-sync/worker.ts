@@ -19,7 +19,7 @@ import type { StatusStore } from '../status-store.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
 import { readLeaseSource, stageSnapshot, type SourceRead, type SourceSnapshot } from './source.ts';
 
-export const SourceInvalid = 'SourceInvalid';
+export const SourceInvalid = Reason.SourceInvalid;
 
 export interface LeaseSyncTargetSpec extends RsyncTarget {
   readonly name: string;

@@ -10,15 +10,13 @@ import { conntrackdSyncSpec, DEFAULT_CONNTRACKD_REFRESH_INTERVAL, type NAT44Sess
 import { parseDuration } from '../../api/primitives.ts';
 import { targetName } from '../../api/target.ts';
 import { conntrackdPaths, ConntrackdEngine, TRANSITION_COMMANDS, type VrrpRole } from '../../engines/conntrackd/engine.ts';
-import { conntrackdRole } from './conntrackd-role.ts';
 import { renderConntrackdConf, type ConntrackdTransport } from '../../engines/conntrackd/render.ts';
 import type { ConntrackdRuntime, ConntrackdStats } from '../../engines/conntrackd/stats.ts';
 import { parseConntrackCount } from '../../kernel/conntrack.ts';
 import { parseIpRoute } from '../../kernel/ip.ts';
 import { engineDown, onEngineExit } from '../common.ts';
-import type { ControllerContext, ReconcileInput } from '../controller.ts';
+import { Outcome, type ControllerContext, type ReconcileInput, type ReconcileOutcome } from '../controller.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
-import type { ResourcePlan } from '../types.ts';
 import type { SyncMode, SyncModeInput, SyncRole } from './mode.ts';
 
 const STATS_EVERY_MS = 2000;
@@ -84,7 +82,7 @@ export class ConntrackdSyncMode implements SyncMode {
     this.engine = deps.makeEngine?.(id, name) ?? new ConntrackdEngine(deps.ctx.host, conntrackdPaths(deps.ctx.paths, name), onEngineExit(deps.ctx, 'conntrackd', id));
   }
 
-  async update(input: SyncModeInput): Promise<void> {
+  async update(input: SyncModeInput): Promise<ReconcileOutcome> {
     this.stopped = false;
     this.spec = input.spec;
     this.addresses = input.addresses;
@@ -98,7 +96,7 @@ export class ConntrackdSyncMode implements SyncMode {
       if (!this.link || this.specKey !== JSON.stringify(input.spec)) {
         this.linkError = message;
         this.publish();
-        return;
+        return Outcome.ok;
       }
       // The route to the peer went away (its link is down): keep the link conntrackd runs on, and keep driving the role.
       if (this.linkWarning !== message) this.ctx.log.warn({ resource: this.id, action: 'conntrackd-link', err: message }, 'route to the peer not found; keeping the sync link as it was');
@@ -117,17 +115,16 @@ export class ConntrackdSyncMode implements SyncMode {
     } catch (e) {
       this.ctx.log.error({ resource: this.id, action: 'conntrackd-apply', outcome: 'error', err: (e as Error).message }, 'conntrackd apply failed');
       this.publish();
-      return;
+      return Outcome.error(`conntrackd: ${(e as Error).message}`);
     }
     if (outcome !== 'running') this.ctx.log.info({ resource: this.id, action: 'conntrackd-apply', outcome, pid: this.engine.pid }, `conntrackd ${outcome}`);
     if (outcome === 'started' || outcome === 'restarted' || outcome === 'adopted') this.applied = undefined;
-    if (outcome === 'backoff' || outcome === 'failed') {
-      this.applied = undefined;
-      setTimeout(() => this.ctx.trigger(`conntrackd ${this.id} retry`), this.engine.retryInMs() + 10).unref();
-    }
+    if (outcome === 'backoff' || outcome === 'failed') this.applied = undefined;
     if (this.engine.pid !== undefined && this.role !== 'unknown' && this.role !== this.lastRequestedRole()) this.enqueue(this.role);
     this.startTimers();
     this.publish();
+    if (outcome === 'backoff' || outcome === 'failed') return Outcome.requeue(this.engine.retryInMs() + 10, `conntrackd ${this.id} restart backoff`);
+    return Outcome.ok;
   }
 
   async stop(opts: { keepEngines: boolean }): Promise<void> {
@@ -231,7 +228,7 @@ export class ConntrackdSyncMode implements SyncMode {
       }
     } else if (step !== 'resend') {
       this.applied = undefined;
-      setTimeout(() => this.ctx.trigger(`conntrackd ${this.id} transition retry`), 1000).unref();
+      this.ctx.requeue(1000, `conntrackd ${this.id} transition retry`);
     }
     this.publish();
   }
@@ -367,14 +364,14 @@ export class ConntrackdSyncMode implements SyncMode {
           }
         : {}),
     };
-    if (this.linkError) return { phase: Phase.Failed, reason: 'SyncLinkUnresolved', message: this.linkError, ...base };
+    if (this.linkError) return { phase: Phase.Failed, reason: Reason.SyncLinkUnresolved, message: this.linkError, ...base };
     if (st.state !== 'running') return { ...base, ...engineDown('conntrackd', this.engine) };
     if (this.overrunAt !== undefined && this.overrunAt > this.healedAt)
-      return { phase: Phase.Degraded, reason: 'EventOverrun', message: `conntrackd lost kernel events (${rt?.netlinkOverruns ?? '?'} overruns); resyncing`, ...base };
-    if (last && last.outcome === 'error') return { phase: Phase.Degraded, reason: 'TransitionFailed', message: last.error ?? 'transition failed', ...base };
-    if (this.statsError) return { phase: Phase.Degraded, reason: 'StatsUnreadable', message: this.statsError, ...base };
-    if (this.role === 'unknown') return { phase: Phase.Pending, reason: 'RoleUnknown', message: 'conntrackd runs; waiting for the VRRP role', ...base };
-    if (this.applied !== this.role || !s) return { phase: Phase.Pending, reason: 'Transitioning', message: `conntrackd → ${this.role}`, ...base };
+      return { phase: Phase.Degraded, reason: Reason.EventOverrun, message: `conntrackd lost kernel events (${rt?.netlinkOverruns ?? '?'} overruns); resyncing`, ...base };
+    if (last && last.outcome === 'error') return { phase: Phase.Degraded, reason: Reason.TransitionFailed, message: last.error ?? 'transition failed', ...base };
+    if (this.statsError) return { phase: Phase.Degraded, reason: Reason.StatsUnreadable, message: this.statsError, ...base };
+    if (this.role === 'unknown') return { phase: Phase.Pending, reason: Reason.RoleUnknown, message: 'conntrackd runs; waiting for the VRRP role', ...base };
+    if (this.applied !== this.role || !s) return { phase: Phase.Pending, reason: Reason.Transitioning, message: `conntrackd → ${this.role}`, ...base };
     const message =
       this.role === 'master'
         ? `master: ${s.internalEntries} sessions replicated to ${target ? targetName(target) : 'the peer'}`
@@ -395,15 +392,14 @@ export class ConntrackdSessionSyncs {
 
   constructor(private readonly makeEngine?: ConntrackdModeDeps['makeEngine']) {}
 
-  async reconcile(r: ResourceOf<'NAT44SessionSync'> & AnyResource, plan: ResourcePlan, input: ReconcileInput, ctx: ControllerContext): Promise<void> {
+  async reconcile(r: ResourceOf<'NAT44SessionSync'> & AnyResource, decision: { readonly role: SyncRole; readonly addresses: readonly string[] }, input: Pick<ReconcileInput, 'planCtx' | 'observed'>, ctx: ControllerContext): Promise<ReconcileOutcome> {
     const id = resourceId(r);
     let mode = this.modes.get(id);
     if (!mode) {
       mode = new ConntrackdSyncMode(id, r.metadata.name, { ctx, ...(this.makeEngine ? { makeEngine: this.makeEngine } : {}) });
       this.modes.set(id, mode);
     }
-    const addresses = (plan.status.snatAddresses as string[] | undefined) ?? [];
-    await mode.update({ spec: r.spec, addresses, role: conntrackdRole(r, input.all, input.planCtx.status), planCtx: input.planCtx, observed: input.observed });
+    return mode.update({ spec: r.spec, addresses: decision.addresses, role: decision.role, planCtx: input.planCtx, observed: input.observed });
   }
 
   /** Stop conntrackd of resources that left the config or the mode. */

@@ -2,13 +2,14 @@
 // and the SNAT addresses are known, a worker pushes the selected sessions to
 // every target; when the gate shuts, the worker stops, so a backup never
 // copies its stale sessions back to the master.
-import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import { resourceId } from '../../api/kinds.ts';
 import { sshControlDir } from '../../config/paths.ts';
 import { targetName } from '../../api/target.ts';
 import { describeFailure, type Host } from '../../host/host.ts';
 import { applyRestore } from '../../kernel/conntrack-batch.ts';
 import { SshHost } from '../../transport/ssh-host.ts';
-import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import { Outcome, type Controller, type ControllerContext, type ReconcileInput, type ReconcileOutcome } from '../controller.ts';
+import type { SessionSyncPayload } from './plan.ts';
 import { ConntrackdSessionSyncs } from './conntrackd.ts';
 import { SessionSyncWorker, type SyncTarget } from './worker.ts';
 
@@ -26,36 +27,37 @@ export function targetHost(local: Host, t: SyncTarget, controlDir: string, snatA
   );
 }
 
-export class SessionSyncController implements Controller {
+export class SessionSyncController implements Controller<'NAT44SessionSync', SessionSyncPayload> {
   readonly name = 'nat44-session-sync';
-  readonly kinds = ['NAT44SessionSync'] as const;
+  readonly kind = 'NAT44SessionSync';
   private readonly workers = new Map<string, SessionSyncWorker>();
   /** Addresses each resource last exported, to prune the ones that leave the selection. */
   private readonly addresses = new Map<string, string[]>();
   private readonly conntrackd = new ConntrackdSessionSyncs();
 
-  async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
+  async reconcile(input: ReconcileInput<'NAT44SessionSync', SessionSyncPayload>, ctx: ControllerContext): Promise<ReconcileOutcome> {
     const plans = new Map(input.plans.map((p) => [p.resource, p]));
     const live = new Set<string>();
     const conntrackdIds = new Set<string>();
-    for (const r of input.resources.filter((x): x is ResourceOf<'NAT44SessionSync'> & AnyResource => x.kind === 'NAT44SessionSync')) {
+    const outcomes: ReconcileOutcome[] = [];
+    for (const r of input.resources) {
       const id = resourceId(r);
       const plan = plans.get(id);
-      if (r.spec.mode === 'conntrackd') {
+      const decision = input.payload.get(id);
+      if (decision?.mode === 'conntrackd') {
         // conntrackd runs in every role (spec.when gives it the role, it does not gate it).
         this.stopWorker(id, ctx, 'mode conntrackd');
         conntrackdIds.add(id);
-        if (plan) await this.conntrackd.reconcile(r, plan, input, ctx);
+        outcomes.push(await this.conntrackd.reconcile(r, decision, input, ctx));
         continue;
       }
-      const runs = plan?.actions.some((a) => a.verb === 'run') ?? false;
-      if (!runs || !plan) {
+      if (!decision?.run || !plan) {
         this.stopWorker(id, ctx, plan?.status.reason ?? 'not planned');
         if (plan) ctx.status.set(id, { ...plan.status, observedGeneration: ctx.generation(id) });
         continue;
       }
       live.add(id);
-      const addresses = (plan.status.snatAddresses as string[] | undefined) ?? [];
+      const addresses = [...decision.addresses];
       const existing = this.workers.get(id);
       if (existing?.matches(r.spec, addresses)) continue;
       if (existing) this.stopWorker(id, ctx, 'spec or addresses changed');
@@ -79,6 +81,7 @@ export class SessionSyncController implements Controller {
     }
     for (const id of [...this.workers.keys()]) if (!live.has(id)) this.stopWorker(id, ctx, 'resource removed or gate shut');
     await this.conntrackd.retain(conntrackdIds);
+    return Outcome.merge(outcomes);
   }
 
   private stopWorker(id: string, ctx: ControllerContext, why: string): void {

@@ -3,6 +3,7 @@
 // it today; snapshot and stream (worker.ts) move behind it in a later step, so
 // a fourth mode would be a fourth file.
 import type { NAT44SessionSyncSpec } from '../../api/nat.ts';
+import type { ReconcileOutcome } from '../controller.ts';
 import type { Observed, PlanContext } from '../types.ts';
 
 /** The VRRP role a mode follows, from the VirtualAddress status that spec.when reads. */
@@ -21,7 +22,7 @@ export interface SyncModeInput {
 export interface SyncMode {
   readonly mode: NAT44SessionSyncSpec['mode'];
   /** Make the mode match the input: start it, adapt it, or leave it as it is. */
-  update(input: SyncModeInput): Promise<void>;
+  update(input: SyncModeInput): Promise<ReconcileOutcome>;
   /** keepEngines: leave a supervised daemon running (a routerd restart). */
   stop(opts: { keepEngines: boolean }): Promise<void>;
 }

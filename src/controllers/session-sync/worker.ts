@@ -183,7 +183,7 @@ export class SessionSyncWorker {
     for (const t of this.spec.targets)
       this.targets.set(targetName(t), {
         target: t,
-        status: { name: targetName(t), host: t.host, phase: 'Pending', reason: 'NotSyncedYet', sent: 0, restored: 0, pruned: 0, failed: 0 },
+        status: { name: targetName(t), host: t.host, phase: 'Pending', reason: Reason.NotSyncedYet, sent: 0, restored: 0, pruned: 0, failed: 0 },
         failures: 0,
         nextAttemptAt: 0,
         needsFull: true,
@@ -222,7 +222,7 @@ export class SessionSyncWorker {
         byAddr = await this.dump(kind === 'udp-refresh' ? 'udp' : undefined);
       } catch (e) {
         this.deps.log.error({ resource: this.id, action: 'dump', outcome: 'error', err: (e as Error).message }, 'cannot read the local conntrack table');
-        this.deps.report({ ...this.aggregate(), phase: Phase.Degraded, reason: 'DumpFailed', message: (e as Error).message });
+        this.deps.report({ ...this.aggregate(), phase: Phase.Degraded, reason: Reason.DumpFailed, message: (e as Error).message });
         return;
       }
       if (kind === 'full') this.localEntries = [...byAddr.values()].reduce((n, l) => n + l.length, 0);
@@ -295,7 +295,7 @@ export class SessionSyncWorker {
       const failure = classifyRestoreResult(r);
       if (failure === undefined) ok = true;
       else if (r.code === TARGET_IS_MASTER) {
-        reason = 'TargetIsMaster';
+        reason = Reason.TargetIsMaster;
         error = describeFailure(r);
       } else if (r.code === SSH_CONNECT_FAILURE || r.timedOut) {
         reason = Reason.TargetUnreachable;
@@ -467,7 +467,7 @@ export class SessionSyncWorker {
     }
     if (synced.length === targets.length)
       return { phase: Phase.Synced, reason: Reason.Synced, message: `${this.localEntries} sessions on ${this.addresses.join(', ')} kept on ${targets.length} target(s)`, ...base };
-    return { phase: Phase.Pending, reason: 'Syncing', message: 'first sync in progress', ...base };
+    return { phase: Phase.Pending, reason: Reason.Syncing, message: 'first sync in progress', ...base };
   }
 
   private publish(): void {
