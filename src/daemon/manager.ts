@@ -101,7 +101,8 @@ export class Manager {
 
   /** Wait until no pass is running or queued (tests, shutdown). */
   async settle(): Promise<void> {
-    while (this.timer || this.running) await (this.current ?? new Promise((r) => setTimeout(r, DEBOUNCE_MS)));
+    // A queued pass has no promise yet (and the last one's is settled): wait for its timer.
+    while (this.timer || this.running) await (this.running && this.current ? this.current : new Promise((r) => setTimeout(r, DEBOUNCE_MS)));
   }
 
   /** A pass after `afterMs`: timers coalesce into one, for the soonest. */

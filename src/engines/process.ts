@@ -4,14 +4,9 @@
 // backoff when it exits on its own.
 import { Backoff } from '../support/backoff.ts';
 import { readFile } from 'node:fs/promises';
-import { describeFailure, type Host } from '../host/host.ts';
+import { describeFailure, type Host, type ProcessTable } from '../host/host.ts';
 
-/** How the supervisor looks at processes it did not spawn itself. */
-export interface ProcessTable {
-  alive(pid: number): boolean;
-  cmdline(pid: number): Promise<string[] | undefined>;
-  kill(pid: number, signal: NodeJS.Signals): void;
-}
+export type { ProcessTable };
 
 export const realProcessTable: ProcessTable = {
   alive(pid) {
@@ -81,8 +76,13 @@ export class SupervisedProcess {
     private readonly host: Host,
     private spec: SupervisedSpec,
     private readonly onExit: (info: ExitInfo) => void,
-    private readonly procs: ProcessTable = realProcessTable,
-  ) {}
+    procs?: ProcessTable,
+  ) {
+    // A host that models its processes (FakeHost) answers for them.
+    this.procs = procs ?? host.processes ?? realProcessTable;
+  }
+
+  private readonly procs: ProcessTable;
 
   /** Update the argv (takes effect on the next start). */
   respec(spec: SupervisedSpec): void {

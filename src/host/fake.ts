@@ -1,7 +1,9 @@
-// FakeHost: scripted command outputs and an in-memory file system, recording
-// every argv and stdin so tests can compare the exact commands issued.
+// FakeHost: scripted command outputs, an in-memory file system and a process
+// table, recording every argv and stdin so tests can compare the exact
+// commands issued. FakeKernel (fake-kernel.ts) adds nftables, conntrack and
+// links that commands change.
 import { PassThrough } from 'node:stream';
-import type { ChildHandle, Host, RunOptions, RunResult, SpawnOptions } from './host.ts';
+import type { ChildHandle, Host, ProcessTable, RunOptions, RunResult, SpawnOptions } from './host.ts';
 
 export interface FakeReply {
   readonly code?: number;
@@ -51,25 +53,38 @@ export class FakeHost implements Host {
     };
   }
 
+  /** Processes spawned and not yet exited, by pid. */
+  readonly running = new Map<number, { readonly argv: readonly string[]; exit(signal: string | null, code?: number | null): void }>();
+
+  readonly processes: ProcessTable = {
+    alive: (pid) => this.running.has(pid),
+    cmdline: async (pid) => {
+      const p = this.running.get(pid);
+      return p ? [...p.argv] : undefined;
+    },
+    kill: (pid, signal) => this.running.get(pid)?.exit(signal),
+  };
+
   spawn(argv: readonly string[], _opts: SpawnOptions = {}): ChildHandle {
     this.spawned.push({ argv: [...argv], stdin: undefined });
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let resolveExit: (v: { code: number | null; signal: string | null }) => void = () => undefined;
     const exited = new Promise<{ code: number | null; signal: string | null }>((r) => (resolveExit = r));
-    return {
-      pid: 100000 + this.spawned.length,
-      argv: [...argv],
-      stdout,
-      stderr,
-      stdin: new PassThrough(),
-      exited,
-      kill: (signal = 'SIGTERM') => {
-        stdout.end();
-        stderr.end();
-        resolveExit({ code: null, signal });
-      },
+    const pid = 100000 + this.spawned.length;
+    const exit = (signal: string | null, code: number | null = null) => {
+      if (!this.running.delete(pid)) return;
+      stdout.end();
+      stderr.end();
+      resolveExit({ code, signal });
     };
+    this.running.set(pid, { argv: [...argv], exit });
+    return { pid, argv: [...argv], stdout, stderr, stdin: new PassThrough(), exited, kill: (signal = 'SIGTERM') => exit(signal) };
+  }
+
+  /** The argv of every process still running, joined with spaces. */
+  processLines(): string[] {
+    return [...this.running.values()].map((p) => p.argv.join(' '));
   }
 
   /** The argv of every run() call, joined with spaces, for compact assertions. */
@@ -81,7 +96,11 @@ export class FakeHost implements Host {
     return this.files.get(path);
   }
 
+  /** Paths written, in order. */
+  readonly written: string[] = [];
+
   async writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+    this.written.push(path);
     this.files.set(path, data.toString());
   }
 

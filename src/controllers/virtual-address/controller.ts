@@ -139,7 +139,7 @@ export class VirtualAddressController implements Controller<'VirtualAddress', Vi
     const vip = this.vips.find((v) => v.metadata.name === name);
     const input = this.lastInput;
     if (!vip || !input) return Promise.resolve({ ok: false, sessions: 0, leaseFiles: 0, durationMs: 0, error: 'no config yet' });
-    const runs = (id: string) => ctx.status.get(id)?.reason !== 'ControllerDisabled';
+    const runs = (id: string) => ctx.status.get(id)?.reason !== Reason.ControllerDisabled;
     const syncs = gatedSyncs(name, this.vips.length, input.all, runs);
     return pullState(vip, syncs, { local: ctx.host, controlDir: sshControlDir(ctx.paths), planCtx: input.planCtx, log: ctx.log, progress, signal });
   }

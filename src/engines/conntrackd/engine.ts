@@ -48,12 +48,13 @@ const CTL_TIMEOUT_MS = 30_000;
 
 export class ConntrackdEngine extends ConfiguredDaemon {
   readonly paths: ConntrackdPaths;
+  private readonly procs: ProcessTable;
 
   constructor(
     host: Host,
     paths: ConntrackdPaths,
     onExit: (info: ExitInfo) => void,
-    private readonly procs: ProcessTable = realProcessTable,
+    procs?: ProcessTable,
   ) {
     const confArg = paths.conf;
     super(
@@ -69,6 +70,7 @@ export class ConntrackdEngine extends ConfiguredDaemon {
       onExit,
       procs,
     );
+    this.procs = procs ?? host.processes ?? realProcessTable;
     this.paths = paths;
   }
 
