@@ -1,0 +1,66 @@
+// Running one controller the way the daemon does (observe, plan, reconcile)
+// against a FakeHost, and writing down what it did to the host: the commands
+// it ran (with their stdin), the processes it spawned, the files it wrote.
+import type { AnyResource } from '../../src/api/kinds.ts';
+import { standaloneContext, type Controller, type ReconcileOutcome } from '../../src/controllers/controller.ts';
+import { observeAndPlan, reconcileInput } from '../../src/controllers/plan.ts';
+import { StatusStore } from '../../src/controllers/status-store.ts';
+import type { FakeHost } from '../../src/host/fake.ts';
+
+export const PATHS = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };
+
+/** Roles the daemon would report, by VirtualAddress name (others unknown). */
+export type Roles = Record<string, string>;
+
+export function reportedRoles(roles: Roles) {
+  return (kind: string, name: string, field: string) => (kind === 'VirtualAddress' && field === 'role' ? roles[name] : undefined);
+}
+
+export interface PassRecord {
+  readonly outcome: ReconcileOutcome;
+  /** What the pass did to the host, a line each. */
+  readonly lines: string[];
+}
+
+export class ControllerRun<C extends Controller> {
+  readonly status = new StatusStore();
+  readonly ctx;
+
+  constructor(
+    readonly controller: C,
+    readonly host: FakeHost,
+    readonly nodeName = 'ra',
+  ) {
+    this.ctx = standaloneContext({ host, paths: PATHS, nodeName, status: this.status });
+  }
+
+  /** One daemon pass for this controller; only what reconcile does is recorded (observing is the manager's). */
+  async pass(resources: readonly AnyResource[], roles: Roles = {}): Promise<PassRecord> {
+    const { observed, plan } = await observeAndPlan(this.host, resources, { paths: PATHS, nodeName: this.nodeName, reported: reportedRoles(roles) });
+    const calls = this.host.calls.length;
+    const spawned = this.host.spawned.length;
+    const written = this.host.written.length;
+    const before = new Set(this.host.running.keys());
+    const outcome = await this.controller.reconcile(reconcileInput(plan, this.controller.kind, resources, observed) as never, this.ctx);
+    const lines = [
+      ...this.host.calls.slice(calls).map((c) => `run ${c.argv.join(' ')}${c.stdin === undefined ? '' : `\n${indent(c.stdin)}`}`),
+      ...this.host.spawned.slice(spawned).map((c) => `spawn ${c.argv.join(' ')}`),
+      ...[...before].filter((pid) => !this.host.running.has(pid)).map((pid) => `stopped pid ${pid}`),
+      ...this.host.written.slice(written).map((p) => `write ${p}`),
+    ];
+    return { outcome, lines };
+  }
+}
+
+function indent(text: string): string {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `  | ${l}`)
+    .join('\n');
+}
+
+/** A transcript file: each pass's title and lines. */
+export function transcript(passes: readonly [string, PassRecord][]): string {
+  return `${passes.map(([title, p]) => `# ${title} (${p.outcome.result})\n${p.lines.length ? p.lines.join('\n') : '(nothing)'}`).join('\n\n')}\n`;
+}

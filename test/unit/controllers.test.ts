@@ -1,0 +1,152 @@
+// Every controller against a stateful FakeHost (FakeKernel: nftables,
+// conntrack, links; FakeHost: files, processes), the way the daemon runs it:
+// observe, plan, reconcile. Golden transcripts record what each pass does to
+// the host; a second pass over the same config does nothing.
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { controllerNameOf, type AnyResource } from '../../src/api/kinds.ts';
+import { DhcpServerController } from '../../src/controllers/dhcp-server/controller.ts';
+import { moduleOf } from '../../src/controllers/registry.ts';
+import { VirtualAddressController } from '../../src/controllers/virtual-address/controller.ts';
+import { KeepalivedEngine } from '../../src/engines/keepalived/engine.ts';
+import { FakeHost } from '../../src/host/fake.ts';
+import { FakeKernel } from '../../src/host/fake-kernel.ts';
+import { resourcesOf, resourcesOfFile } from '../helpers/config.ts';
+import { assertGolden } from '../helpers/golden.ts';
+import { example } from '../helpers/paths.ts';
+import { ControllerRun, transcript, type PassRecord } from '../helpers/transcript.ts';
+
+const LAB_LINKS = { lan0: ['192.0.2.2/24'], wan0: ['198.51.100.2/24', '198.51.100.100/24'] };
+
+function labHost(): { host: FakeHost; kernel: FakeKernel } {
+  const kernel = new FakeKernel(LAB_LINKS);
+  const host = kernel.attach(new FakeHost());
+  return { host, kernel };
+}
+
+const routerA = () => resourcesOfFile(example('lab/router-a.yaml'));
+
+function nothing(p: PassRecord, what: string): void {
+  assert.deepEqual(p.lines, [], `${what}: a second pass over the same config changes nothing`);
+}
+
+test('interface: observes only', async () => {
+  const { host } = labHost();
+  const run = new ControllerRun(moduleOf('Interface').newController(), host);
+  const resources = await routerA();
+  const first = await run.pass(resources);
+  nothing(first, 'interface');
+  assert.equal(run.status.get('Interface/wan')?.phase, 'Ready');
+});
+
+test('nat44-rule: the table once, the flow judgement once; a second pass issues no command', async () => {
+  const { host, kernel } = labHost();
+  kernel.flows = [
+    'ipv4     2 tcp      6 431990 ESTABLISHED src=192.0.2.50 dst=203.0.113.7 sport=40000 dport=443 src=203.0.113.7 dst=198.51.100.100 sport=443 dport=30000 [ASSURED] mark=0 use=1',
+  ];
+  const run = new ControllerRun(moduleOf('NAT44Rule').newController(), host);
+  const resources = await routerA();
+  const first = await run.pass(resources);
+  const second = await run.pass(resources);
+  assertGolden('transcripts/nat44-rule.txt', transcript([['first pass', first], ['second pass', second]]));
+  nothing(second, 'nat44-rule');
+  assert.ok(kernel.digestOf('ip routerd_nat'), 'the table carries its digest');
+  assert.equal(kernel.flows.length, 1, 'a flow the rule still translates stays');
+  assert.equal(run.status.get('NAT44Rule/lan-out')?.phase, 'Ready');
+  // Removing the rule is planned as a removal and done by the same controller.
+  const removal = await run.pass(resources.filter((r) => r.kind !== 'NAT44Rule'));
+  assert.equal(kernel.tables.has('ip routerd_nat'), false);
+  assert.equal(kernel.flows.length, 0, 'the flows of an address no rule uses go');
+  assertGolden('transcripts/nat44-rule-removal.txt', transcript([['rule removed', removal]]));
+});
+
+test('virtual-address: keepalived started once; a second pass issues no command; no VIP left stops it', async () => {
+  const { host } = labHost();
+  const noGate = (await routerA()).map((r) => (r.kind === 'VirtualAddress' ? ({ ...r, spec: { ...r.spec, handover: { ...r.spec.handover, waitForState: false } } } as AnyResource) : r));
+  const controller: VirtualAddressController = new VirtualAddressController(
+    (ctx, c) => new KeepalivedEngine(ctx.host, ctx.paths, { onNotify: (e) => c.onNotify(e), onExit: () => undefined }, async () => new PassThrough()),
+  );
+  const run = new ControllerRun(controller, host);
+  const first = await run.pass(noGate);
+  const second = await run.pass(noGate);
+  assertGolden('transcripts/virtual-address.txt', transcript([['first pass', first], ['second pass', second]]));
+  nothing(second, 'virtual-address');
+  assert.equal(host.processLines().filter((l) => l.startsWith('keepalived ')).length, 1);
+  const gone = await run.pass(noGate.filter((r) => r.kind !== 'VirtualAddress'));
+  assert.deepEqual(host.processLines(), [], 'keepalived stops with the last VIP');
+  assert.equal(gone.outcome.result, 'ok');
+  await controller.stop({ keepEngines: false });
+});
+
+for (const kind of ['DHCPv4Server', 'DHCPv6Server'] as const) {
+  test(`${controllerNameOf(kind)}: dnsmasq only as master; a second pass issues no command; demotion stops it`, async () => {
+    const { host } = labHost();
+    const controller = new DhcpServerController(kind, controllerNameOf(kind));
+    const run = new ControllerRun(controller, host);
+    const resources = await routerA();
+    const backup = await run.pass(resources, { 'lan-vip': 'backup' });
+    const master = await run.pass(resources, { 'lan-vip': 'master' });
+    const again = await run.pass(resources, { 'lan-vip': 'master' });
+    assert.equal(host.processLines().length, 1);
+    const demoted = await run.pass(resources, { 'lan-vip': 'backup' });
+    assertGolden(`transcripts/${controllerNameOf(kind)}.txt`, transcript([['backup', backup], ['promoted', master], ['master again', again], ['demoted', demoted]]));
+    nothing(again, kind);
+    assert.deepEqual(host.processLines(), []);
+    await controller.stop({ keepEngines: false });
+  });
+}
+
+test('dhcpv6-prefix-delegation: dhcpcd only as master; a second pass issues no command', async () => {
+  const { host } = labHost();
+  const controller = moduleOf('DHCPv6PrefixDelegation').newController();
+  const run = new ControllerRun(controller, host);
+  const resources = await resourcesOfFile(example('lab/pd-router-a.yaml'));
+  const master = await run.pass(resources, { 'lan-vip': 'master' });
+  const again = await run.pass(resources, { 'lan-vip': 'master' });
+  assertGolden('transcripts/dhcpv6-prefix-delegation.txt', transcript([['master', master], ['master again', again]]));
+  nothing(again, 'prefix delegation');
+  assert.equal(host.processLines().length, 1);
+  await controller.stop({ keepEngines: false });
+  assert.deepEqual(host.processLines(), []);
+});
+
+test('lease syncs and session sync: nothing runs while the gate is shut, and a second pass changes nothing', async () => {
+  const { host } = labHost();
+  const resources = await routerA();
+  for (const kind of ['DHCPv4ServerLeaseSync', 'DHCPv6ServerLeaseSync', 'NAT44SessionSync'] as const) {
+    const controller = moduleOf(kind).newController();
+    const run = new ControllerRun(controller, host);
+    const first = await run.pass(resources, { 'lan-vip': 'backup' });
+    const second = await run.pass(resources, { 'lan-vip': 'backup' });
+    nothing(first, kind);
+    nothing(second, kind);
+    const [r] = resources.filter((x) => x.kind === kind);
+    assert.equal(run.status.get(`${kind}/${r!.metadata.name}`)?.reason, 'WhenFalse');
+    await controller.stop({ keepEngines: false });
+  }
+});
+
+test('stateless-nat44 (a fresh table): one nft transaction', async () => {
+  const { host, kernel } = labHost();
+  const run = new ControllerRun(moduleOf('StatelessNAT44').newController(), host);
+  const resources = resourcesOf(`
+- apiVersion: net.routerd.net/v1alpha1
+  kind: Interface
+  metadata: {name: wan}
+  spec: {ifname: wan0}
+- apiVersion: net.routerd.net/v1alpha1
+  kind: StatelessNAT44
+  metadata: {name: fips}
+  spec:
+    interface: wan
+    mappings:
+      - {external: 198.51.100.150, internal: 192.0.2.50}
+`);
+  const first = await run.pass(resources);
+  assert.deepEqual(first.lines.filter((l) => l.startsWith('run ')).map((l) => l.split('\n')[0]), ['run nft -f -']);
+  assert.ok(kernel.tables.has('ip routerd_stateless'));
+  const removed = await run.pass(resources.filter((r) => r.kind !== 'StatelessNAT44'));
+  assert.equal(removed.outcome.result, 'ok');
+  assert.equal(kernel.tables.has('ip routerd_stateless'), false, 'no StatelessNAT44 left: the planned removal took the table');
+});
