@@ -7,7 +7,7 @@ import { observeAndPlan } from '../controllers/plan.ts';
 import { DEFAULT_CONFIG_PATH, desiredResources, loadDesired } from '../config/desired.ts';
 import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../config/paths.ts';
 import { LocalHost } from '../host/local.ts';
-import { apiGet, reportedStatuses, type ApiResource } from './client.ts';
+import { apiGet, reportedStatuses, type ApiResource } from '../daemon/api-client.ts';
 import { Exit } from './exit.ts';
 import { registerCompletion } from './completion.ts';
 import { registerExplain } from './explain.ts';

@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { apiGet } from '../../src/cli/client.ts';
+import { apiGet } from '../../src/daemon/api-client.ts';
 import { parseDnsmasqLeases, type DnsmasqLeaseFile } from '../../src/engines/dnsmasq/leases.ts';
 import { privateMountsArgv } from '../../src/engines/dhcpcd/engine.ts';
 import { dhcpClientConf } from '../../src/lab/dhcp-client.ts';

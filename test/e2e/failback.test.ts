@@ -19,7 +19,7 @@ import { startEchoFlows, startTcpEchoServer, type EchoFlows, type EchoServer, ty
 import { requireE2E } from '../helpers/e2e.ts';
 import { blockIncomingSsh, failbackConfig, killRouter, reviveRouter, unblockIncomingSsh } from '../helpers/failback.ts';
 import { installConfig, labConfig, stopAll, until, verboseEcho } from '../helpers/lab.ts';
-import { apiGet } from '../../src/cli/client.ts';
+import { apiGet } from '../../src/daemon/api-client.ts';
 
 const SERVER = '198.51.100.200';
 const PORT = 7007;

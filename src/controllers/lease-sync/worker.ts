@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { sshControlDir, type LeaseSourceKind, type NodePaths } from '../../config/paths.ts';
 import { firstLines, type Host } from '../../host/host.ts';
 import { Backoff } from '../../support/backoff.ts';
-import { parseRsyncStats } from '../../kernel/rsync-stats.ts';
+import { parseRsyncStats } from '../../transport/rsync-stats.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { rsyncArgv, rsyncSshConfig, type RsyncTarget } from '../../transport/rsync.ts';

@@ -6,7 +6,7 @@ import { resourceId } from '../../api/kinds.ts';
 import { sshControlDir } from '../../config/paths.ts';
 import { targetName } from '../../api/target.ts';
 import { describeFailure, type Host } from '../../host/host.ts';
-import { applyRestore } from '../../kernel/conntrack-batch.ts';
+import { applyRestore, restoreDeleteBySnatLine } from '../../kernel/conntrack-batch.ts';
 import { SshHost } from '../../transport/ssh-host.ts';
 import { Outcome, type Controller, type ControllerContext, type ReconcileInput, type ReconcileOutcome } from '../controller.ts';
 import type { SessionSyncPayload } from './plan.ts';
@@ -107,7 +107,7 @@ export class SessionSyncController implements Controller<'NAT44SessionSync', Ses
 async function pruneDropped(id: string, targets: readonly SyncTarget[], dropped: readonly string[], remote: (t: SyncTarget) => SshHost, ctx: ControllerContext): Promise<void> {
   await Promise.all(
     targets.map(async (t) => {
-      const r = await applyRestore(remote(t), dropped.map((a) => `-D --src-nat ${a}\n`).join(''), { timeoutMs: 30_000 });
+      const r = await applyRestore(remote(t), dropped.map((a) => `${restoreDeleteBySnatLine(a)}\n`).join(''), { timeoutMs: 30_000 });
       const ok = r.code === 0;
       ctx.log[ok ? 'info' : 'warn'](
         { resource: id, target: targetName(t), action: 'sync-prune', addresses: dropped, outcome: ok ? 'ok' : 'error', ...(ok ? {} : { err: describeFailure(r) }) },
