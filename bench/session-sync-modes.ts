@@ -28,7 +28,7 @@ import { createMetrics } from '../src/observability/metrics.ts';
 import { ctDeleteHelperPath, ctDeleteHelperPresent } from '../src/kernel/ct-delete.ts';
 import { conntrackDumpArgv, parseConntrackExtended } from '../src/kernel/conntrack.ts';
 import { parseConntrackdRuntime } from '../src/engines/conntrackd/stats.ts';
-import { checked, ctCount, ctFlush, memoryLogger, seconds, sleep, until } from './lab-util.ts';
+import { checked, ctCount, ctFlush, memoryLogger, seconds, sleep, until, untrackRouterTraffic } from './lab-util.ts';
 import { median, type BenchSection } from './results.ts';
 
 const SNAT = '198.51.100.100';
@@ -86,19 +86,6 @@ async function benchKeys(node: LabNode): Promise<Set<string>> {
   const r = await checked(node, conntrackDumpArgv({ format: 'extended', family: 'ipv4', snatAddress: SNAT }), { timeoutMs: 120_000 });
   return new Set(parseConntrackExtended(r.stdout).entries.map((e) => `${e.original.src}:${e.original.sport}:${e.original.dport}`));
 }
-
-/** The routers' own traffic (ssh, conntrackd's UDP) stays out of conntrack, so counts are bench entries only. */
-const NOTRACK = `table ip bench_notrack {
-  chain pre {
-    type filter hook prerouting priority raw; policy accept;
-    notrack
-  }
-  chain out {
-    type filter hook output priority raw; policy accept;
-    notrack
-  }
-}
-`;
 
 // ---------------------------------------------------------------------------
 // the modes, each started on a pair where A is master and B is backup
@@ -280,7 +267,7 @@ async function withLab<T>(tag: string, fn: (lab: Lab) => Promise<T>): Promise<T>
   let ssh: LabSsh | undefined;
   try {
     ssh = await enableLabSsh(lab);
-    for (const n of [lab.nodes.ra, lab.nodes.rb]) await checked(n, ['nft', '-f', '-'], { stdin: NOTRACK });
+    await untrackRouterTraffic([lab.nodes.ra, lab.nodes.rb]);
     await lab.nodes.ra.host.mkdirp(CONTROL_DIR, 0o700);
     return await fn(lab);
   } finally {

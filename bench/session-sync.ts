@@ -17,7 +17,7 @@ import { createLab, labPrefix, type Lab, type LabNode } from '../src/lab/topolog
 import { createMetrics, type Metrics } from '../src/observability/metrics.ts';
 import { sshExitMasterArgv } from '../src/transport/ssh.ts';
 import { SshHost } from '../src/transport/ssh-host.ts';
-import { checked, ctCount, ctFlush, ctMatching, memoryLogger, rate, ratio, seconds, sleep, until, type MemoryLogger } from './lab-util.ts';
+import { checked, ctCount, ctFlush, ctMatching, memoryLogger, rate, ratio, seconds, sleep, until, type MemoryLogger, untrackRouterTraffic } from './lab-util.ts';
 import { median, type BenchSection } from './results.ts';
 
 const SNAT = '198.51.100.100';
@@ -65,19 +65,6 @@ async function insertOnA(ra: LabNode, from: number, count: number): Promise<numb
   await checked(ra, ['conntrack', '-R', '/dev/stdin'], { stdin: text, timeoutMs: 120_000 });
   return performance.now() - t0;
 }
-
-/** The routers' own traffic (ssh, conntrackd's UDP) stays out of conntrack, so `conntrack -C` counts only bench entries. */
-const NOTRACK = `table ip bench_notrack {
-  chain pre {
-    type filter hook prerouting priority raw; policy accept;
-    notrack
-  }
-  chain out {
-    type filter hook output priority raw; policy accept;
-    notrack
-  }
-}
-`;
 
 // ---------------------------------------------------------------------------
 // routerd: the worker as the controller builds it (local Host, SshHost per target, ControlMaster dir)
@@ -324,7 +311,7 @@ export async function benchSessionSync(): Promise<BenchSection> {
   const { ra, rb } = lab.nodes;
   try {
     ssh = await enableLabSsh(lab, { plainRootShell: false });
-    for (const n of [ra, rb]) await checked(n, ['nft', '-f', '-'], { stdin: NOTRACK });
+    await untrackRouterTraffic([ra, rb]);
     await ra.host.mkdirp(CONTROL_DIR, 0o700);
     sshStock = await sshExecMs(lab);
     neutralized = await plainRootShell(lab);

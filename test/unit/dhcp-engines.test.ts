@@ -4,6 +4,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { FakeProcs } from '../helpers/fake-procs.ts';
 import type { AnyResource } from '../../src/api/kinds.ts';
 import { dnsmasqPaths } from '../../src/config/paths.ts';
 import { standaloneContext } from '../../src/controllers/controller.ts';
@@ -12,26 +13,9 @@ import { reconcileKind } from '../../src/controllers/plan.ts';
 import { StatusStore } from '../../src/controllers/status-store.ts';
 import { BIND_AND_EXEC, dhcpcdArgv, dhcpcdPidFile, privateMountsArgv } from '../../src/engines/dhcpcd/engine.ts';
 import { DnsmasqEngine, dnsmasqArgv } from '../../src/engines/dnsmasq/engine.ts';
-import type { ProcessTable } from '../../src/engines/process.ts';
 import { FakeHost } from '../../src/host/fake.ts';
 import { resourcesOfFile } from '../helpers/config.ts';
 import { example, fixture } from '../helpers/paths.ts';
-
-class FakeProcs implements ProcessTable {
-  readonly killed: [number, string][] = [];
-  readonly dead = new Set<number>();
-  readonly cmdlines = new Map<number, string[]>();
-  alive(pid: number): boolean {
-    return !this.dead.has(pid);
-  }
-  async cmdline(pid: number): Promise<string[] | undefined> {
-    return this.cmdlines.get(pid);
-  }
-  kill(pid: number, signal: NodeJS.Signals): void {
-    this.killed.push([pid, signal]);
-    this.dead.add(pid);
-  }
-}
 
 test('dnsmasq argv: foreground, logging to its log file, one config per server', () => {
   assert.deepEqual(dnsmasqArgv('/run/routerd/dnsmasq/dhcpv4-server-lan-dhcpv4.conf'), [

@@ -18,6 +18,7 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { resourcesOf, resourcesOfFile } from '../helpers/config.ts';
 import { assertGolden } from '../helpers/golden.ts';
 import { example } from '../helpers/paths.ts';
+import { mulberry32 } from '../helpers/prng.ts';
 import { PATHS } from '../helpers/transcript.ts';
 
 const LINKS = { lan0: ['192.0.2.2/24'], wan0: ['198.51.100.2/24', '198.51.100.100/24', '198.51.100.101/24'] };
@@ -97,18 +98,6 @@ test('manager: a controller that throws marks its resources failed and is retrie
   await manager.stop(false);
 });
 
-/** A small deterministic PRNG (mulberry32), so a failing walk can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomConfig(rand: () => number): AnyResource[] {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const docs = [
@@ -130,7 +119,7 @@ function randomConfig(rand: () => number): AnyResource[] {
 
 test('manager: seeded random sequences of configs end in the state the last one asks for', async () => {
   for (const seed of [1, 2, 3]) {
-    const rand = prng(seed);
+    const rand = mulberry32(seed);
     const kernel = new FakeKernel(LINKS);
     const host = kernel.attach(new FakeHost());
     const { manager, status } = managerOn(host, makeControllers(['interface', 'nat44-rule', 'dhcpv4-server', 'dhcpv6-server']));
