@@ -1,6 +1,6 @@
 // FakeHost: scripted command outputs, an in-memory file system and a process
 // table, recording every argv and stdin so tests can compare the exact
-// commands issued. FakeKernel (fake-kernel.ts) adds nftables, conntrack and
+// commands issued. FakeKernel (kernel/fake.ts) adds nftables, conntrack and
 // links that commands change.
 import { PassThrough } from 'node:stream';
 import type { ChildHandle, Host, ProcessTable, RunOptions, RunResult, SpawnOptions } from './host.ts';

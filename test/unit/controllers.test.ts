@@ -11,7 +11,7 @@ import { moduleOf } from '../../src/controllers/registry.ts';
 import { VirtualAddressController } from '../../src/controllers/virtual-address/controller.ts';
 import { KeepalivedEngine } from '../../src/engines/keepalived/engine.ts';
 import { FakeHost } from '../../src/host/fake.ts';
-import { FakeKernel } from '../../src/host/fake-kernel.ts';
+import { FakeKernel } from '../../src/kernel/fake.ts';
 import { resourcesOf, resourcesOfFile } from '../helpers/config.ts';
 import { assertGolden } from '../helpers/golden.ts';
 import { example } from '../helpers/paths.ts';

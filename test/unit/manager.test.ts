@@ -12,7 +12,7 @@ import { makeControllers } from '../../src/controllers/registry.ts';
 import { StatusStore } from '../../src/controllers/status-store.ts';
 import { Manager } from '../../src/daemon/manager.ts';
 import { FakeHost } from '../../src/host/fake.ts';
-import { FakeKernel } from '../../src/host/fake-kernel.ts';
+import { FakeKernel } from '../../src/kernel/fake.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { resourcesOf, resourcesOfFile } from '../helpers/config.ts';

@@ -5,8 +5,8 @@
 // the second pass does, or walk a sequence of configs and check where the
 // host ends up. Processes live in FakeHost itself.
 import { isIP } from 'node:net';
-import { parseConntrackExtended, snatAddress } from '../kernel/conntrack.ts';
-import type { FakeHost, FakeReply } from './fake.ts';
+import { parseConntrackExtended, snatAddress } from './conntrack.ts';
+import type { FakeHost, FakeReply } from '../host/fake.ts';
 
 export interface FakeLink {
   readonly name: string;
