@@ -18,6 +18,8 @@ interface FakeTable {
   readonly family: string;
   readonly name: string;
   readonly text: string;
+  /** Each set's or map's elements: key → value (maps), or comment (routerd_state), or undefined. */
+  readonly elements: Map<string, { readonly kind: 'set' | 'map'; readonly items: Map<string, string | undefined> }>;
 }
 
 const META = { metainfo: { version: '1.0.6', release_name: 'fake', json_schema_version: 1 } };
@@ -40,6 +42,8 @@ export class FakeKernel {
       .on(['nft', '-j', 'list', 'chains'], () => ({ stdout: this.objectsJson('chain') }))
       .on(['nft', '-j', '-t', 'list', 'sets'], () => ({ stdout: this.objectsJson('set') }))
       .on(['nft', 'list', 'table'], (argv) => this.listTable(argv[3]!, argv[4]!))
+      .on(['nft', '-j', 'list', 'table'], (argv) => this.listTableJson(argv[4]!, argv[5]!))
+      .on(['nft', '-j', 'list', 'set'], (argv) => this.listSetJson(argv[4]!, argv[5]!, argv[6]!))
       .on(['nft', '-f', '-'], (_argv, stdin) => this.applyNft(stdin ?? ''))
       .on(['conntrack', '-C'], () => ({ stdout: `${this.flows.length}\n` }))
       .on(['conntrack', '-L'], (argv) => ({ stdout: this.dump(argv) }))
@@ -91,13 +95,23 @@ export class FakeKernel {
    * bare `table F N` declaration only makes the delete valid.
    */
   private applyNft(script: string): FakeReply {
-    const next = new Map(this.tables);
+    const next = new Map([...this.tables].map(([k, t]) => [k, { ...t, elements: new Map([...t.elements].map(([n, c]) => [n, { kind: c.kind, items: new Map(c.items) }])) }]));
     const lines = script.split('\n');
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
       const del = /^delete table (\S+) (\S+)$/.exec(line);
       if (del) {
         next.delete(`${del[1]} ${del[2]}`);
+        continue;
+      }
+      const el = /^(add|delete) element (\S+) (\S+) (\S+) \{ (.*) \}$/.exec(line);
+      if (el) {
+        const c = next.get(`${el[2]} ${el[3]}`)?.elements.get(el[4]!);
+        if (!c) return { code: 1, stderr: `Error: No such file or directory\n${line}\n` };
+        for (const [k, v] of parseItems(el[5]!)) {
+          if (el[1] === 'add') c.items.set(k, v);
+          else c.items.delete(k);
+        }
         continue;
       }
       const open = /^table (\S+) (\S+) \{$/.exec(line);
@@ -109,12 +123,32 @@ export class FakeKernel {
         if (depth === 0) break;
       }
       if (end >= lines.length) return { code: 1, stderr: `Error: syntax error, unexpected end of file\n` };
-      next.set(`${open[1]} ${open[2]}`, { family: open[1]!, name: open[2]!, text: lines.slice(i, end + 1).join('\n') });
+      const block = lines.slice(i, end + 1);
+      next.set(`${open[1]} ${open[2]}`, { family: open[1]!, name: open[2]!, text: block.join('\n'), elements: containersOf(block) });
       i = end;
     }
     this.tables.clear();
     for (const [k, v] of next) this.tables.set(k, v);
     return {};
+  }
+
+  private listTableJson(family: string, name: string): FakeReply {
+    const t = this.tables.get(`${family} ${name}`);
+    if (!t) return { code: 1, stderr: `Error: No such file or directory\n` };
+    const items = [...t.elements].map(([n, c]) => {
+      const elem = [...c.items].map(([k, v]) =>
+        c.kind === 'map' ? [{ elem: { val: k, counter: { packets: 0, bytes: 0 } } }, v] : v === undefined ? k : { elem: { val: Number(k), comment: v } },
+      );
+      return { [c.kind]: { family, name: n, table: name, type: 'ipv4_addr', elem } };
+    });
+    return { stdout: JSON.stringify({ nftables: [META, { table: { family, name } }, ...items] }) };
+  }
+
+  private listSetJson(family: string, table: string, set: string): FakeReply {
+    const c = this.tables.get(`${family} ${table}`)?.elements.get(set);
+    if (!c) return { code: 1, stderr: `Error: No such file or directory\n` };
+    const elem = [...c.items].map(([k, v]) => (v === undefined ? Number(k) : { elem: { val: Number(k), comment: v } }));
+    return { stdout: JSON.stringify({ nftables: [META, { set: { family, name: set, table, type: 'inet_service', elem } }] }) };
   }
 
   private dump(argv: readonly string[]): string {
@@ -145,6 +179,30 @@ export class FakeKernel {
     }
     return {};
   }
+}
+
+/** The sets and maps of a table block, with their `elements = { ... }`. */
+function containersOf(block: readonly string[]): FakeTable['elements'] {
+  const out: FakeTable['elements'] = new Map();
+  let current: { kind: 'set' | 'map'; items: Map<string, string | undefined> } | undefined;
+  for (const line of block) {
+    const open = /^\t(set|map) (\S+) \{$/.exec(line);
+    if (open) out.set(open[2]!, (current = { kind: open[1] as 'set' | 'map', items: new Map() }));
+    else if (line === '\t}') current = undefined;
+    const els = /^\t\telements = \{ (.*) \}$/.exec(line);
+    if (els && current) for (const [k, v] of parseItems(els[1]!)) current.items.set(k, v);
+  }
+  return out;
+}
+
+/** `a : b, c : d` (map), `a, b` (set), `0 comment "x"` (commented). */
+function parseItems(text: string): [string, string | undefined][] {
+  return text.split(', ').map((item) => {
+    const commented = /^(\S+) comment "(.*)"$/.exec(item);
+    if (commented) return [commented[1]!, commented[2]!];
+    const [k, v] = item.split(' : ');
+    return [k!, v];
+  });
 }
 
 function inCidr(ip: string, cidr: string): boolean {

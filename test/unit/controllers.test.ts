@@ -127,10 +127,11 @@ test('lease syncs and session sync: nothing runs while the gate is shut, and a s
   }
 });
 
-test('stateless-nat44 (a fresh table): one nft transaction', async () => {
+test('stateless-nat44: the table once; a second pass only reads; a changed mapping is an element update; removal takes the table', async () => {
   const { host, kernel } = labHost();
   const run = new ControllerRun(moduleOf('StatelessNAT44').newController(), host);
-  const resources = resourcesOf(`
+  const config = (internal: string) =>
+    resourcesOf(`
 - apiVersion: net.routerd.net/v1alpha1
   kind: Interface
   metadata: {name: wan}
@@ -142,11 +143,16 @@ test('stateless-nat44 (a fresh table): one nft transaction', async () => {
     interface: wan
     mappings:
       - {external: 198.51.100.150, internal: 192.0.2.50}
+      - {external: 198.51.100.151, internal: ${internal}}
 `);
+  const resources = config('192.0.2.51');
   const first = await run.pass(resources);
-  assert.deepEqual(first.lines.filter((l) => l.startsWith('run ')).map((l) => l.split('\n')[0]), ['run nft -f -']);
-  assert.ok(kernel.tables.has('ip routerd_stateless'));
+  const second = await run.pass(resources);
+  assert.equal(run.status.get('StatelessNAT44/fips')?.phase, 'Ready');
+  const changed = await run.pass(config('192.0.2.52'));
   const removed = await run.pass(resources.filter((r) => r.kind !== 'StatelessNAT44'));
-  assert.equal(removed.outcome.result, 'ok');
+  assertGolden('transcripts/stateless-nat44.txt', transcript([['first pass', first], ['second pass', second], ['one mapping changed', changed], ['removed', removed]]));
+  assert.deepEqual(second.lines.filter((l) => l.startsWith('run nft -f')), [], 'a second pass writes nothing');
+  assert.equal(changed.outcome.result, 'ok');
   assert.equal(kernel.tables.has('ip routerd_stateless'), false, 'no StatelessNAT44 left: the planned removal took the table');
 });
