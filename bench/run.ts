@@ -13,6 +13,7 @@ const BENCHES: Record<string, { root: boolean; run: () => Promise<BenchSection> 
   dhcp: { root: true, run: async () => (await import('./dhcp.ts')).benchDhcp() },
   reconfig: { root: true, run: async () => (await import('./reconfig.ts')).benchReconfig() },
   failback: { root: true, run: async () => (await import('./failback.ts')).benchFailback() },
+  'bgp-pool': { root: true, run: async () => (await import('./bgp-pool.ts')).benchBgpPool() },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,6 +1,7 @@
 // The registry of kinds: schema, controller name and the status fields other
 // resources may gate on. Adding a kind means adding one entry here.
 import { z } from 'zod';
+import { bfdSpec, bgpPeerSpec, bgpRouterSpec } from './bgp.ts';
 import {
   dhcpv4ServerLeaseSyncSpec,
   dhcpv4ServerSpec,
@@ -11,6 +12,7 @@ import {
 } from './dhcp.ts';
 import { nat44RuleSpec, nat44SessionSyncSpec, statelessNat44Spec } from './nat.ts';
 import { interfaceSpec, virtualAddressSpec } from './network.ts';
+import { nat44AddressPoolSpec } from './pool.ts';
 import { API_VERSION, resourceName } from './primitives.ts';
 import type { When } from './when.ts';
 
@@ -90,6 +92,30 @@ export const KINDS = {
     controller: 'dhcpv6-prefix-delegation-lease-sync',
     description: 'Copies the prefix-delegation client state to standby routers (rsync over SSH).',
     statusFields: ['targets', 'lastSyncTime', 'leaseFile'],
+  },
+  BGPRouter: {
+    spec: bgpRouterSpec,
+    controller: 'bgp',
+    description: 'This node\'s BGP speaker (FRR bgpd, with zebra and bfdd).',
+    statusFields: ['process', 'established', 'peers'],
+  },
+  BGPPeer: {
+    spec: bgpPeerSpec,
+    controller: 'bgp',
+    description: 'A BGP session of a BGPRouter with an upstream router, optionally watched by BFD.',
+    statusFields: ['state', 'bfd', 'prefixesSent'],
+  },
+  BFD: {
+    spec: bfdSpec,
+    controller: 'bgp',
+    description: 'A BFD profile (FRR bfdd): detection timers for BGP sessions and pool members.',
+    statusFields: ['sessions', 'up'],
+  },
+  NAT44AddressPool: {
+    spec: nat44AddressPoolSpec,
+    controller: 'bgp',
+    description: 'SNAT addresses shared by N routers: one owner and one successor per address, announced over BGP.',
+    statusFields: ['membersUp', 'owned', 'standby', 'assignments', 'since', 'ready', 'readySince', 'sync'],
   },
 } as const satisfies Record<string, KindEntry>;
 
@@ -174,6 +200,10 @@ export function referencesOf(r: AnyResource): RefUse[] {
     case 'DHCPv6ServerLeaseSync':
     case 'DHCPv6PrefixDelegationLeaseSync':
       return [{ path: ['spec', 'source', 'resource'], target: r.spec.source.resource }];
+    case 'BGPPeer':
+      return [{ path: ['spec', 'routerRef'], target: r.spec.routerRef }, ...(r.spec.bfd ? [{ path: ['spec', 'bfd'], target: r.spec.bfd }] : [])];
+    case 'NAT44AddressPool':
+      return [{ path: ['spec', 'bgpRouter'], target: r.spec.bgpRouter }, ...(r.spec.liveness ? [{ path: ['spec', 'liveness'], target: r.spec.liveness }] : [])];
     default:
       return [];
   }

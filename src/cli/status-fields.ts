@@ -25,6 +25,30 @@ export const COMMON_STATUS_DOCS: Record<string, StatusFieldDoc> = {
 };
 
 export const STATUS_DOCS: { [K in Kind]: Record<string, StatusFieldDoc> } = {
+  BGPRouter: {
+    process: { type: 'string', doc: 'FRR (zebra, bfdd, bgpd) for this node.', values: ['running', 'starting'] },
+    established: { type: 'integer', doc: 'BGP sessions in state Established.' },
+    peers: { type: 'object[]', doc: 'Each BGP neighbour as bgpd reports it: address, state, prefixes sent and received.' },
+  },
+  BGPPeer: {
+    state: { type: 'string', doc: 'The BGP session state bgpd reports (unknown while FRR is not running).', values: ['Idle', 'Connect', 'Active', 'OpenSent', 'OpenConfirm', 'Established', 'unknown'] },
+    bfd: { type: 'string', doc: 'The BFD session to this peer, when spec.bfd is set.', values: ['up', 'down', 'init', 'unknown'] },
+    prefixesSent: { type: 'integer', doc: 'Prefixes (pool /32s and standby routes) announced to this peer.' },
+  },
+  BFD: {
+    sessions: { type: 'integer', doc: 'BFD sessions bfdd runs on this node.' },
+    up: { type: 'integer', doc: 'Of those, the ones up.' },
+  },
+  NAT44AddressPool: {
+    membersUp: { type: 'string[]', doc: 'Pool members that are eligible now (BFD up and ready), this node included when it is.' },
+    owned: { type: 'string[]', doc: 'Pool addresses this node owns (announces and SNATs to).' },
+    standby: { type: 'string[]', doc: 'Pool addresses this node is the successor for (receives their sessions, pre-announces a standby route).' },
+    assignments: { type: 'object[]', doc: 'Every address with its owner and successor, from rendezvous hashing over membersUp.' },
+    since: { type: 'string (RFC 3339)', doc: 'When this node\'s share last changed.' },
+    ready: { type: 'boolean', doc: 'This node passed its takeover gate (holds the sessions of the addresses it will own).', values: ['true', 'false'] },
+    readySince: { type: 'string (RFC 3339)', doc: 'When the gate opened.' },
+    sync: { type: 'object', doc: 'Per address: the last session pull or push for it (peer, entries, outcome).' },
+  },
   Interface: {
     ifname: { type: 'string', doc: 'The kernel link name.' },
     up: { type: 'boolean', doc: 'Administratively up.', values: ['true', 'false'] },

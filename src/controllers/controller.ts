@@ -86,7 +86,10 @@ export const Outcome = {
 export interface Controller<K extends Kind = Kind, P = unknown> {
   /** kebab-case, as in `routerd serve --controllers`. */
   readonly name: string;
+  /** The kind whose module makes this controller, and whose payload it gets. */
   readonly kind: K;
+  /** Kinds it reconciles together with `kind` (one FRR serves the four BGP kinds); their modules make no controller. */
+  readonly alsoKinds?: readonly K[];
   reconcile(input: ReconcileInput<K, P>, ctx: ControllerContext): Promise<ReconcileOutcome>;
   /** keepEngines: leave supervised daemons running (a routerd restart must not move the VIP). */
   stop(opts: { keepEngines: boolean }): Promise<void>;

@@ -8,7 +8,8 @@ import type { Action, Observed, Planner } from './types.ts';
 export interface KindModule<K extends Kind, P> {
   readonly kind: K;
   readonly planner: Planner<K, P>;
-  newController(): Controller<K, P>;
+  /** Absent when another kind's controller reconciles this one too (Controller.alsoKinds). */
+  newController?(): Controller<K, P>;
   /** What removing `r` from the config does on this node, as plan actions. */
   removal(r: ResourceOf<K> & AnyResource, observed: Observed): Action[];
 }

@@ -89,13 +89,14 @@ export function planPass(resources: readonly AnyResource[], observed: Observed, 
   return { plans, byKind, removals, ctx };
 }
 
-/** What one kind's controller gets from a node's plan: its resources, their plans and the kind's payload. */
-export function reconcileInput<K extends Kind, P>(plan: NodePlan, kind: K, all: readonly AnyResource[], observed: Observed): ReconcileInput<K, P> {
-  const kp = plan.byKind.get(kind);
-  if (!kp) throw new Error(`${kind} was not planned`);
+/** What a controller gets from a node's plan: its kinds' resources and plans, and its own kind's payload. */
+export function reconcileInput<K extends Kind, P>(plan: NodePlan, c: Pick<Controller<K, P>, 'kind' | 'alsoKinds'>, all: readonly AnyResource[], observed: Observed): ReconcileInput<K, P> {
+  const kinds = new Set<Kind>([c.kind, ...(c.alsoKinds ?? [])]);
+  const kp = plan.byKind.get(c.kind);
+  if (!kp) throw new Error(`${c.kind} was not planned`);
   return {
-    resources: all.filter((r): r is ResourceOf<K> & AnyResource => r.kind === kind),
-    plans: kp.resources,
+    resources: all.filter((r): r is ResourceOf<K> & AnyResource => kinds.has(r.kind)),
+    plans: [...kinds].flatMap((k) => plan.byKind.get(k)?.resources ?? []),
     payload: kp.payload as P,
     observed,
     all,
@@ -105,7 +106,7 @@ export function reconcileInput<K extends Kind, P>(plan: NodePlan, kind: K, all: 
 
 /** Plan the node and reconcile one controller against it (tests, benchmarks: one daemon pass for one kind). */
 export function reconcileKind<K extends Kind, P>(c: Controller<K, P>, all: readonly AnyResource[], observed: Observed, opts: NodePlanOptions, ctx: ControllerContext): Promise<ReconcileOutcome> {
-  return c.reconcile(reconcileInput<K, P>(planPass(all, observed, opts), c.kind, all, observed), ctx);
+  return c.reconcile(reconcileInput<K, P>(planPass(all, observed, opts), c, all, observed), ctx);
 }
 
 /** Each resource's plan, in config order. */

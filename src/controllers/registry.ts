@@ -6,6 +6,7 @@
 import { controllerNameOf, type Kind } from '../api/kinds.ts';
 import type { Controller } from './controller.ts';
 import { dhcpv4ServerKind, dhcpv6ServerKind } from './dhcp-server/kind.ts';
+import { addressPoolKind, bfdKind, bgpPeerKind, bgpRouterKind } from './address-pool/kind.ts';
 import { interfaceKind } from './interface/kind.ts';
 import type { KindModule } from './kind-module.ts';
 import { dhcpv4LeaseSyncKind, dhcpv6LeaseSyncKind, prefixDelegationLeaseSyncKind } from './lease-sync/kind.ts';
@@ -27,6 +28,10 @@ export const KIND_MODULES = [
   dhcpv4LeaseSyncKind,
   dhcpv6LeaseSyncKind,
   prefixDelegationLeaseSyncKind,
+  addressPoolKind,
+  bfdKind,
+  bgpPeerKind,
+  bgpRouterKind,
 ] as const;
 
 /** A kind with a schema but no module here fails to compile. */
@@ -43,12 +48,15 @@ export function moduleOf<K extends Kind>(kind: K): KindModule<K, unknown> {
   return MODULES.find((m) => m.kind === kind) as unknown as KindModule<K, unknown>;
 }
 
+/** The modules that make a controller (the others' kinds are reconciled by one of these: Controller.alsoKinds). */
+const CONTROLLING = MODULES.filter((m) => m.newController !== undefined);
+
 /** Controller names, in reconcile order. */
-export const CONTROLLER_NAMES = MODULES.map((m) => controllerNameOf(m.kind));
+export const CONTROLLER_NAMES = CONTROLLING.map((m) => controllerNameOf(m.kind));
 
 export function makeControllers(names?: readonly string[]): Controller[] {
   const unknown = (names ?? []).filter((n) => !CONTROLLER_NAMES.includes(n));
   if (unknown.length) throw new Error(`unknown controller(s) ${unknown.join(', ')}; available: ${CONTROLLER_NAMES.join(', ')}`);
   const wanted = new Set(names ?? CONTROLLER_NAMES);
-  return MODULES.filter((m) => wanted.has(controllerNameOf(m.kind))).map((m) => m.newController() as unknown as Controller);
+  return CONTROLLING.filter((m) => wanted.has(controllerNameOf(m.kind))).map((m) => m.newController!() as unknown as Controller);
 }

@@ -50,6 +50,9 @@ export const Reason = {
   EventOverrun: 'EventOverrun',
   TransitionFailed: 'TransitionFailed',
   StatsUnreadable: 'StatsUnreadable',
+  ConfigInvalid: 'ConfigInvalid',
+  Established: 'Established',
+  NotEstablished: 'NotEstablished',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

@@ -50,7 +50,7 @@ export class Manager {
   constructor(private readonly opts: ManagerOptions) {
     const order = MODULES.map((m) => m.kind);
     this.controllers = [...opts.controllers].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
-    this.enabledKinds = new Set(this.controllers.map((c) => c.kind));
+    this.enabledKinds = new Set(this.controllers.flatMap((c) => [c.kind, ...(c.alsoKinds ?? [])]));
     opts.status.on('change', (id) => this.trigger(`status ${id}`));
   }
 
@@ -167,12 +167,13 @@ export class Manager {
       generation: (id) => this.generation(id),
     };
     for (const c of this.controllers) {
-      const resources = all.filter((r) => r.kind === c.kind);
+      const kinds = new Set<Kind>([c.kind, ...(c.alsoKinds ?? [])]);
+      const resources = all.filter((r) => kinds.has(r.kind));
       const ids = new Set(resources.map(resourceId));
       const c0 = performance.now();
       let outcome: ReconcileOutcome;
       try {
-        outcome = await c.reconcile(reconcileInput(plan, c.kind, all, observed), ctx);
+        outcome = await c.reconcile(reconcileInput(plan, c, all, observed), ctx);
       } catch (e) {
         // A throw is a bug or a host that failed under us: every resource of the controller says so.
         const message = (e as Error).message;

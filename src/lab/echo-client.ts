@@ -1,7 +1,7 @@
 // Long-lived echo flows from one process, run inside a lab node:
 //   node --import tsx src/lab/echo-client.ts --target IP --port N --protocol tcp|udp
 //        --count N --interval-ms MS --duration-ms MS [--connect-timeout-ms MS]
-//        [--echo-timeout-ms MS] [--alive-window-ms MS] [--bind ADDR] [--stdin-lifeline]
+//        [--echo-timeout-ms MS] [--alive-window-ms MS] [--bind ADDR[,ADDR...]] [--stdin-lifeline]
 //   node --import tsx src/lab/echo-client.ts --probe --target IP --port N [--connect-timeout-ms MS]
 //
 // Each flow is its own socket (own source port, own conntrack entry) and sends
@@ -172,6 +172,9 @@ function runFlows(): void {
   const gapThresholdMs = 3 * intervalMs;
 
   const flows: Flow[] = [];
+  // Several source addresses: flow i uses the (i mod n)-th.
+  const binds = values.bind ? values.bind.split(',') : [];
+  const bindOf = (f: Flow): string | undefined => (binds.length ? binds[f.id % binds.length] : undefined);
   let stopping = false;
   let readySent = false;
 
@@ -259,7 +262,8 @@ function runFlows(): void {
   }
 
   function openTcp(f: Flow): void {
-    const sock: TcpSocket = connect({ host: target, port, ...(values.bind ? { localAddress: values.bind } : {}) });
+    const bind = bindOf(f);
+    const sock: TcpSocket = connect({ host: target, port, ...(bind ? { localAddress: bind } : {}) });
     f.close = () => sock.destroy();
     sock.setNoDelay(true);
     const connectTimer = setTimeout(() => kill(f, 'ETIMEDOUT'), connectTimeoutMs);
@@ -297,7 +301,8 @@ function runFlows(): void {
     // Connected: ICMP errors (port unreachable → ECONNREFUSED) reach this socket.
     sock.on('error', (e: NodeJS.ErrnoException) => bump(f, e.code ?? 'error'));
     sock.on('message', (msg) => onEcho(f, msg.toString('utf8')));
-    if (values.bind) sock.bind({ address: values.bind, port: 0 });
+    const bind = bindOf(f);
+    if (bind) sock.bind({ address: bind, port: 0 });
     sock.connect(port, target, () => {
       f.localPort = sock.address().port;
       startSending(f, (payload) => {

@@ -6,7 +6,7 @@ import { runChecked } from '../host/host.ts';
 import type { ChildHandle } from '../host/host.ts';
 import type { Lab, LabNode } from './topology.ts';
 
-const SSHD_DIR = '/etc/routerd/lab-sshd';
+export const SSHD_DIR = '/etc/routerd/lab-sshd';
 
 const PLAIN_BASHRC = `${SSHD_DIR}/bashrc`;
 
@@ -26,7 +26,7 @@ export interface LabSsh {
   stop(): Promise<void>;
 }
 
-function sshdConfig(listen: string): string {
+export function sshdConfig(listen: string): string {
   return [
     `ListenAddress ${listen}`,
     'Port 22',
@@ -46,7 +46,7 @@ function sshdConfig(listen: string): string {
   ].join('\n');
 }
 
-async function keygen(node: LabNode, path: string): Promise<string> {
+export async function keygen(node: LabNode, path: string): Promise<string> {
   await node.host.remove(path);
   await node.host.remove(`${path}.pub`);
   await runChecked(node.host, ['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `lab-${node.name}`, '-f', path]);

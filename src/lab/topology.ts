@@ -292,7 +292,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
  * Start the process that holds a node's mount namespace (see the header) and
  * wait until it has left ours; returns its PID.
  */
-async function startMountNsHolder(netns: string): Promise<number> {
+export async function startMountNsHolder(netns: string): Promise<number> {
   const child = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', 'unshare', '--mount', '--propagation', 'slave', '--', 'sleep', 'infinity'], {
     stdio: 'ignore',
   });
@@ -316,7 +316,7 @@ async function startMountNsHolder(netns: string): Promise<number> {
   }
 }
 
-async function setupMountNamespace(node: LabNode, run: (argv: readonly string[]) => Promise<RunResult>): Promise<void> {
+export async function setupMountNamespace(node: LabNode, run: (argv: readonly string[]) => Promise<RunResult>): Promise<void> {
   const enter = ['nsenter', `--net=/run/netns/${node.netns}`, `--mount=${node.mountNsFile}`, '--'];
   // A sysfs mounted from inside the netns shows that netns's links in /sys/class/net.
   await run([...enter, 'umount', '-l', '/sys']);

@@ -53,7 +53,7 @@ export interface EchoFlowsOptions {
   readonly echoTimeoutMs?: number;
   /** A flow is alive at the report if it echoed within this window (default max(1 s, 3 intervals)). */
   readonly aliveWindowMs?: number;
-  /** Source address of every flow (must be configured on the node). */
+  /** Source address of every flow, or several comma-separated (flow i uses the (i mod n)-th); each must be configured on the node. */
   readonly bind?: string;
 }
 

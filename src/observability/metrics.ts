@@ -161,6 +161,18 @@ export function createMetrics() {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers: [registry],
     }),
+    poolAddresses: new Gauge({
+      name: 'routerd_pool_addresses',
+      help: 'Addresses of each NAT44AddressPool this node owns or stands by for (role owner|standby).',
+      labelNames: ['resource', 'role'] as const,
+      registers: [registry],
+    }),
+    poolOwnershipChanges: new Counter({
+      name: 'routerd_pool_ownership_changes_total',
+      help: 'Pool addresses this node took (direction in) or gave up (out).',
+      labelNames: ['resource', 'direction'] as const,
+      registers: [registry],
+    }),
   };
   return m;
 }

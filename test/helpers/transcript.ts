@@ -41,7 +41,7 @@ export class ControllerRun<C extends Controller> {
     const spawned = this.host.spawned.length;
     const written = this.host.written.length;
     const before = new Set(this.host.running.keys());
-    const outcome = await this.controller.reconcile(reconcileInput(plan, this.controller.kind, resources, observed) as never, this.ctx);
+    const outcome = await this.controller.reconcile(reconcileInput(plan, this.controller, resources, observed) as never, this.ctx);
     const lines = [
       ...this.host.calls.slice(calls).map((c) => `run ${c.argv.join(' ')}${c.stdin === undefined ? '' : `\n${indent(c.stdin)}`}`),
       ...this.host.spawned.slice(spawned).map((c) => `spawn ${c.argv.join(' ')}`),

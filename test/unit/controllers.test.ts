@@ -33,7 +33,7 @@ function nothing(p: PassRecord, what: string): void {
 
 test('interface: observes only', async () => {
   const { host } = labHost();
-  const run = new ControllerRun(moduleOf('Interface').newController(), host);
+  const run = new ControllerRun(moduleOf('Interface').newController!(), host);
   const resources = await routerA();
   const first = await run.pass(resources);
   nothing(first, 'interface');
@@ -45,7 +45,7 @@ test('nat44-rule: the table once, the flow judgement once; a second pass issues 
   kernel.flows = [
     'ipv4     2 tcp      6 431990 ESTABLISHED src=192.0.2.50 dst=203.0.113.7 sport=40000 dport=443 src=203.0.113.7 dst=198.51.100.100 sport=443 dport=30000 [ASSURED] mark=0 use=1',
   ];
-  const run = new ControllerRun(moduleOf('NAT44Rule').newController(), host);
+  const run = new ControllerRun(moduleOf('NAT44Rule').newController!(), host);
   const resources = await routerA();
   const first = await run.pass(resources);
   const second = await run.pass(resources);
@@ -99,7 +99,7 @@ for (const kind of ['DHCPv4Server', 'DHCPv6Server'] as const) {
 
 test('dhcpv6-prefix-delegation: dhcpcd only as master; a second pass issues no command', async () => {
   const { host } = labHost();
-  const controller = moduleOf('DHCPv6PrefixDelegation').newController();
+  const controller = moduleOf('DHCPv6PrefixDelegation').newController!();
   const run = new ControllerRun(controller, host);
   const resources = await resourcesOfFile(example('lab/pd-router-a.yaml'));
   const master = await run.pass(resources, { 'lan-vip': 'master' });
@@ -115,7 +115,7 @@ test('lease syncs and session sync: nothing runs while the gate is shut, and a s
   const { host } = labHost();
   const resources = await routerA();
   for (const kind of ['DHCPv4ServerLeaseSync', 'DHCPv6ServerLeaseSync', 'NAT44SessionSync'] as const) {
-    const controller = moduleOf(kind).newController();
+    const controller = moduleOf(kind).newController!();
     const run = new ControllerRun(controller, host);
     const first = await run.pass(resources, { 'lan-vip': 'backup' });
     const second = await run.pass(resources, { 'lan-vip': 'backup' });
@@ -129,7 +129,7 @@ test('lease syncs and session sync: nothing runs while the gate is shut, and a s
 
 test('stateless-nat44: the table once; a second pass only reads; a changed mapping is an element update; removal takes the table', async () => {
   const { host, kernel } = labHost();
-  const run = new ControllerRun(moduleOf('StatelessNAT44').newController(), host);
+  const run = new ControllerRun(moduleOf('StatelessNAT44').newController!(), host);
   const config = (internal: string) =>
     resourcesOf(`
 - apiVersion: net.routerd.net/v1alpha1

@@ -22,11 +22,18 @@ test('the registry order is the dependency order: what a planner reads, an earli
   for (const sync of ['DHCPv4ServerLeaseSync', 'DHCPv6ServerLeaseSync', 'DHCPv6PrefixDelegationLeaseSync']) assert.ok(at('DHCPv6PrefixDelegation') < at(sync));
 });
 
-test('controllers and plans derive from the registry: one controller per kind, named as the kind says', () => {
+test('controllers and plans derive from the registry: a controller for each kind, or reconciled with another, named as the kind says', () => {
   const controllers = makeControllers();
-  assert.deepEqual(controllers.map((c) => c.kind), MODULES.map((m) => m.kind));
-  assert.deepEqual(controllers.map((c) => c.name), MODULES.map((m) => controllerNameOf(m.kind)));
+  const controlling = MODULES.filter((m) => m.newController !== undefined);
+  assert.deepEqual(controllers.map((c) => c.kind), controlling.map((m) => m.kind));
+  assert.deepEqual(controllers.map((c) => c.name), controlling.map((m) => controllerNameOf(m.kind)));
   assert.deepEqual(CONTROLLER_NAMES, controllers.map((c) => c.name));
+  // Every kind is reconciled by exactly one controller, under its own controller name.
+  const reconciledBy = MODULES.map((m) => controllers.filter((c) => c.kind === m.kind || (c.alsoKinds ?? []).includes(m.kind)));
+  for (const [i, by] of reconciledBy.entries()) {
+    assert.equal(by.length, 1, `${MODULES[i]!.kind} is reconciled by ${by.length} controllers`);
+    assert.equal(by[0]!.name, controllerNameOf(MODULES[i]!.kind));
+  }
   assert.throws(() => makeControllers(['nope']), /unknown controller/);
   const plan = planPass([], { files: new Map(), existing: new Set() }, { paths: { stateDir: '/s', runDir: '/r' }, nodeName: 'n' });
   assert.deepEqual([...plan.byKind.keys()], MODULES.map((m) => m.kind), 'every kind is planned, even without resources (its removals)');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { KIND_NAMES } from '../../src/api/kinds.ts';
 import { REPO, example, fixture } from '../helpers/paths.ts';
 
 const routerctl = (...args: string[]) => {
@@ -62,7 +63,7 @@ test('schema exports JSON Schema with defaults and field docs', () => {
   assert.equal(s.properties.spec.properties.mode?.default, 'snapshot');
   assert.match(s.properties.spec.properties.targets?.description ?? '', /Standby/);
   const all = JSON.parse(routerctl('schema').out) as Record<string, unknown>;
-  assert.equal(Object.keys(all).length, 11);
+  assert.equal(Object.keys(all).length, KIND_NAMES.length);
 });
 
 test('describe without a running daemon says how to reach one and exits 1', () => {

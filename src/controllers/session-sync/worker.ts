@@ -98,6 +98,20 @@ function signature(e: ConntrackEntry): string {
   return `${e.tcpState ?? ''}|${e.mark}`;
 }
 
+/**
+ * After lost events: what a target lacks, from a dump and what it is known to
+ * hold, as the stream would have sent it (every dumped flow seen as new:
+ * inserted if the target lacks it, replaced if it became established or got
+ * a new mark). Flows that ended meanwhile wait for the next full replace (it
+ * prunes), as closing states do.
+ */
+export function catchUpChanges(dump: ReadonlyMap<string, readonly ConntrackEntry[]>, known: ReadonlyMap<string, string>): { op: ChangeOp; entry: ConntrackEntry }[] {
+  return planStreamChanges(
+    [...dump.values()].flatMap((list) => list.map((entry): ConntrackEvent => ({ type: 'NEW', entry }))),
+    known,
+  );
+}
+
 /** At most this many table scans (-D lines) in a stream batch; more and a full replace is cheaper. */
 const MAX_STREAM_SCANS = 16;
 
@@ -134,6 +148,8 @@ export class SessionSyncWorker {
   private streams: ChildHandle[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private cycleRunning = false;
+  /** Events were lost: a catch-up from a dump is owed (it runs after the cycle under way). */
+  private catchUpOwed = false;
   private stopped = false;
   private localEntries = 0;
   private skipped = 0;
@@ -212,9 +228,10 @@ export class SessionSyncWorker {
   }
 
   /** A full replace (or a UDP refresh) on every target that is due. */
-  private async cycle(kind: 'full' | 'udp-refresh'): Promise<void> {
+  private async cycle(kind: 'full' | 'udp-refresh' | 'catch-up'): Promise<void> {
     if (this.cycleRunning || this.stopped) return;
     this.cycleRunning = true;
+    if (kind !== 'udp-refresh') this.catchUpOwed = false;
     const dumpedAt = Date.now();
     try {
       let byAddr: Map<string, ConntrackEntry[]>;
@@ -225,19 +242,25 @@ export class SessionSyncWorker {
         this.deps.report({ ...this.aggregate(), phase: Phase.Degraded, reason: Reason.DumpFailed, message: (e as Error).message });
         return;
       }
-      if (kind === 'full') this.localEntries = [...byAddr.values()].reduce((n, l) => n + l.length, 0);
+      if (kind !== 'udp-refresh') this.localEntries = [...byAddr.values()].reduce((n, l) => n + l.length, 0);
       const batch = this.replaceBatch(byAddr, kind === 'udp-refresh' ? 'udp' : undefined);
       await Promise.all(
         [...this.targets.values()].map((ts) => {
           if (Date.now() < ts.nextAttemptAt || ts.busy) return undefined;
+          if (kind === 'catch-up' && !ts.needsFull) {
+            ts.pending = ts.pending.filter((p) => p.at > dumpedAt);
+            const changes = catchUpChanges(byAddr, ts.known);
+            if (changes.filter((c) => c.op !== 'insert').length <= MAX_STREAM_SCANS) return changes.length ? this.send(ts, 'stream', changeBatch(changes), dumpedAt, changes) : undefined;
+          }
           if (kind === 'udp-refresh' && ts.needsFull) return undefined;
           // The dump already reflects every event older than it.
           if (kind === 'full') ts.pending = ts.pending.filter((p) => p.at > dumpedAt);
-          return this.send(ts, kind === 'full' ? 'full' : 'udp-refresh', batch, dumpedAt);
+          return this.send(ts, kind === 'udp-refresh' ? 'udp-refresh' : 'full', batch, dumpedAt);
         }),
       );
     } finally {
       this.cycleRunning = false;
+      if (this.catchUpOwed && !this.stopped) setTimeout(() => void this.cycle('catch-up'), 0).unref();
       this.publish();
     }
   }
@@ -399,9 +422,12 @@ export class SessionSyncWorker {
       for (const line of c.toString().split('\n'))
         if (isEventOverrun(line)) {
           this.deps.metrics.sessionSyncOverruns.inc({ resource: this.id });
-          this.deps.log.warn({ resource: this.id, action: 'events-overrun', address: addr }, 'conntrack events were lost; full resync');
-          for (const ts of this.targets.values()) ts.needsFull = true;
-          void this.cycle('full');
+          this.deps.log.warn({ resource: this.id, action: 'events-overrun', address: addr }, 'conntrack events were lost; catching up from a dump');
+          // Not a full replace: what the target already holds is not sent again. A replace floods the target's own
+          // event streams (every delete and insert is an event there, whatever its address), overruns them in turn,
+          // and the resyncs cascade between routers that push to each other (bench/bgp-pool-replication.ts).
+          this.catchUpOwed = true;
+          void this.cycle('catch-up');
         }
     });
     void child.exited.then((info) => {

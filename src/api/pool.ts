@@ -1,0 +1,81 @@
+// A SNAT address pool shared by N routers: each address has one owner and one
+// successor at a time, chosen by rendezvous hashing over the members that are
+// up (controllers/address-pool/ownership.ts). The owner announces the /32 over
+// BGP; the successor pre-announces it with a longer AS path.
+import { z } from 'zod';
+import { ErrorCode } from './errors.ts';
+import { duration, ifname, interfaceCidr, ipv4Address, port, resourceName, resourceRef, userName } from './primitives.ts';
+import { sshOptionsSchema } from './target.ts';
+
+export const poolMemberSpec = z.strictObject({
+  node: resourceName.describe('The member\'s node name (routerd --node), the same on every member\'s config.'),
+  address: ipv4Address.describe('Where the other members reach it: BFD liveness sessions and session sync.'),
+});
+
+export const nat44AddressPoolSpec = z
+  .strictObject({
+    addresses: z.array(ipv4Address).min(1).max(1024).describe('The shared SNAT addresses (each announced as a /32).'),
+    members: z.array(poolMemberSpec).min(2).max(64).describe('The routers sharing the pool; every member lists them all.'),
+    bgpRouter: resourceRef(['BGPRouter']).describe('The BGPRouter that announces the addresses this node owns.'),
+    liveness: resourceRef(['BFD'])
+      .optional()
+      .describe('BFD profile of the member-to-member sessions that decide which members are up; omitted = every member counts as up.'),
+    interface: ifname
+      .optional()
+      .describe(
+        'Put owned addresses on this interface as /32s (e.g. lo, to answer pings on them). Omitted (recommended): not local anywhere, so a packet ' +
+          'that meets no conntrack entry for a moment (a session restore replacing entries) is dropped and retransmitted, where a local address would answer it with a RST.',
+      ),
+    standbyPrepend: z
+      .number()
+      .int()
+      .min(0)
+      .max(8)
+      .default(3)
+      .describe('AS-path prepends on the successor\'s pre-announced standby route; 0 = no standby route.'),
+    sync: z
+      .strictObject({
+        mode: z.enum(['snapshot', 'stream']).default('stream').describe('How the owner pushes an address\'s sessions to its successor (as NAT44SessionSync).'),
+        interval: duration({ minMs: 100 }).optional().describe('snapshot: push period (default 2s); stream: full resync period (default 30s).'),
+        port: port.default(22).describe('SSH port on the members.'),
+        user: userName.optional().describe('Login user on the members.'),
+        sshOptions: sshOptionsSchema,
+      })
+      .optional()
+      .describe('Session sync between members over ssh (to each member\'s address): the owner pushes, a claimant pulls before it takes an address over.'),
+    lan: z
+      .strictObject({
+        interface: ifname.describe('The LAN interface that carries the gateway addresses.'),
+        advertInterval: duration({ minMs: 10, maxMs: 40_950 }).default('100ms').describe('VRRP advert interval of the gateway groups.'),
+        gateways: z
+          .array(
+            z.strictObject({
+              address: interfaceCidr.describe('Gateway address for the clients whose flows use this pool address, e.g. 192.0.2.116/24.'),
+              virtualRouterId: z.number().int().min(1).max(255).describe('VRRP router id of this gateway group.'),
+            }),
+          )
+          .describe('One VRRP gateway per pool address, in the order of addresses; its master is the address\'s owner.'),
+      })
+      .optional()
+      .describe('The LAN side: per-address VRRP groups (keepalived), priorities from the ownership ranking.'),
+  })
+  .superRefine((s, ctx) => {
+    const dup = <T>(list: readonly T[], key: (x: T) => string, path: string, what: string) => {
+      const seen = new Set<string>();
+      list.forEach((x, i) => {
+        const k = key(x);
+        if (seen.has(k))
+          ctx.addIssue({ code: 'custom', path: [path, i], message: `${what} "${k}" is listed twice`, params: { rdCode: ErrorCode.DuplicateName } });
+        seen.add(k);
+      });
+    };
+    dup(s.addresses, (a) => a, 'addresses', 'address');
+    dup(s.members, (m) => m.node, 'members', 'member');
+    dup(s.members, (m) => m.address, 'members', 'member address');
+    if (s.lan) {
+      if (s.lan.gateways.length !== s.addresses.length)
+        ctx.addIssue({ code: 'custom', path: ['lan', 'gateways'], message: `lan.gateways needs one gateway per address (${s.addresses.length}), has ${s.lan.gateways.length}`, params: { rdCode: ErrorCode.Conflict } });
+      dup(s.lan.gateways, (g) => String(g.virtualRouterId), 'lan', 'virtualRouterId');
+    }
+  });
+export type NAT44AddressPoolSpec = z.infer<typeof nat44AddressPoolSpec>;
