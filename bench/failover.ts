@@ -44,7 +44,7 @@ interface RunResult {
 }
 
 /** PIDs below `root` among the processes of a network namespace, deepest first. */
-async function descendants(netns: string, root: number): Promise<number[]> {
+export async function descendants(netns: string, root: number): Promise<number[]> {
   const r = await new LocalHost().run(['ip', 'netns', 'pids', netns], { timeoutMs: 10_000 });
   const parent = new Map<number, number>();
   for (const tok of r.stdout.split(/\s+/)) {
@@ -69,7 +69,7 @@ async function descendants(netns: string, root: number): Promise<number[]> {
   return [...parent.keys()].filter((p) => depth(p) > 0).sort((a, b) => depth(b) - depth(a));
 }
 
-function roleChangeToMaster(logs: readonly LogLine[], after: number): number | undefined {
+export function roleChangeToMaster(logs: readonly LogLine[], after: number): number | undefined {
   for (const l of logs) {
     if (l.action !== 'role-change' || l.to !== 'master' || typeof l.time !== 'string') continue;
     const t = Date.parse(l.time);

@@ -4,12 +4,14 @@ import { benchValidate } from './validate.ts';
 
 const BENCHES: Record<string, { root: boolean; run: () => Promise<BenchSection> }> = {
   validate: { root: false, run: benchValidate },
+  steady: { root: false, run: async () => (await import('./steady.ts')).benchSteady() },
   startup: { root: false, run: async () => (await import('./startup.ts')).benchStartup() },
   stateless: { root: true, run: async () => (await import('./stateless.ts')).benchStateless() },
   'session-sync': { root: true, run: async () => (await import('./session-sync.ts')).benchSessionSync() },
   'session-sync-modes': { root: true, run: async () => (await import('./session-sync-modes.ts')).benchSessionSyncModes() },
   'session-sync-burst': { root: true, run: async () => (await import('./session-sync-modes.ts')).benchSessionSyncBurst() },
   failover: { root: true, run: async () => (await import('./failover.ts')).benchFailover() },
+  'failover-flows': { root: true, run: async () => (await import('./failover-flows.ts')).benchFailoverFlows(process.env['ROUTERD_BENCH_ADVERTS']?.split(',')) },
   dhcp: { root: true, run: async () => (await import('./dhcp.ts')).benchDhcp() },
   reconfig: { root: true, run: async () => (await import('./reconfig.ts')).benchReconfig() },
   failback: { root: true, run: async () => (await import('./failback.ts')).benchFailback() },

@@ -1,5 +1,5 @@
 // The three NAT44SessionSync modes side by side, each through routerd's own
-// code path: snapshot and stream (SessionSyncWorker over ssh, as the controller
+// code path: snapshot and stream (SnapshotSyncMode/StreamSyncMode over ssh, as the controller
 // builds it) and conntrackd (ConntrackdSyncMode: routerd renders the config,
 // supervises conntrackd on both routers and drives the role transitions).
 //
@@ -18,7 +18,10 @@ import { standaloneContext } from '../src/controllers/controller.ts';
 import { targetHost } from '../src/controllers/session-sync/controller.ts';
 import { ConntrackdSyncMode } from '../src/controllers/session-sync/conntrackd.ts';
 import type { SyncRole } from '../src/controllers/session-sync/mode.ts';
-import { SessionSyncWorker } from '../src/controllers/session-sync/worker.ts';
+import { standaloneInput } from '../src/controllers/session-sync/mode.ts';
+import { SnapshotSyncMode } from '../src/controllers/session-sync/snapshot.ts';
+import { StreamSyncMode } from '../src/controllers/session-sync/stream.ts';
+import { openSession, type RoutedModeDeps } from '../src/controllers/session-sync/targets.ts';
 import type { AnyResource } from '../src/api/kinds.ts';
 import type { ChildHandle } from '../src/host/host.ts';
 import { LocalHost } from '../src/host/local.ts';
@@ -39,6 +42,8 @@ const RB_LAN = '192.0.2.3';
 const SIZES = [10_000, 100_000];
 const MODES = ['snapshot', 'stream', 'conntrackd'] as const;
 type Mode = (typeof MODES)[number];
+/** ROUTERD_BENCH_SYNC_MODES=stream,snapshot runs only those (trial runs); default all three. */
+const BURST_MODES = (process.env.ROUTERD_BENCH_SYNC_MODES?.split(',') ?? MODES).filter((m): m is Mode => (MODES as readonly string[]).includes(m));
 const SNAT_PORTS = 40_000;
 const CONTROL_DIR = '/run/routerd/ssh';
 const PATHS = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };
@@ -104,17 +109,19 @@ function routerdSpec(mode: 'snapshot' | 'stream', interval: string) {
   return nat44SessionSyncSpec.parse({ mode, interval, snatAddresses: [SNAT], targets: [{ name: 'peer', host: RB_LAN, user: 'root' }] });
 }
 
-function startWorker(lab: Lab, mode: 'snapshot' | 'stream', interval: string): Running {
+async function startWorker(lab: Lab, mode: 'snapshot' | 'stream', interval: string): Promise<Running> {
   const ra = lab.nodes.ra.host;
-  const worker = new SessionSyncWorker('NAT44SessionSync/bench', routerdSpec(mode, interval), [SNAT], {
+  const deps: RoutedModeDeps = {
     local: ra,
     remote: (t) => targetHost(ra, t, CONTROL_DIR),
+    session: (t, a) => openSession(ra, t, CONTROL_DIR, a),
     log: memoryLogger('ra').log,
     metrics: createMetrics(),
     report: () => undefined,
     generation: () => 1,
-  });
-  worker.start();
+  };
+  const worker = mode === 'stream' ? new StreamSyncMode('NAT44SessionSync/bench', deps) : new SnapshotSyncMode('NAT44SessionSync/bench', deps);
+  await worker.update(standaloneInput(routerdSpec(mode, interval), [SNAT]));
   return {
     promote: async () => ({}),
     stop: async () => worker.stop(),
@@ -122,6 +129,54 @@ function startWorker(lab: Lab, mode: 'snapshot' | 'stream', interval: string): R
     conntrackdRuntime: async () => '',
   };
 }
+
+/**
+ * snapshot or stream in its own process inside router A (bench/sync-agent.ts),
+ * so its CPU and peak RSS are its own, apart from the load generator.
+ */
+function startAgent(lab: Lab, mode: 'snapshot' | 'stream', interval: string): Running & { usage(): Promise<AgentUsage | undefined> } {
+  const child = lab.nodes.ra.host.spawn(['node', AGENT, JSON.stringify({ mode, interval, snat: SNAT, target: { name: 'peer', host: RB_LAN, user: 'root' }, controlDir: CONTROL_DIR })]);
+  let buf = '';
+  let usage: AgentUsage | undefined;
+  let last: Record<string, unknown> | undefined;
+  child.stdout?.on('data', (b: Buffer) => {
+    buf += b.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const msg = JSON.parse(buf.slice(0, nl)) as { status?: Record<string, unknown>; exit?: AgentUsage };
+      buf = buf.slice(nl + 1);
+      if (msg.exit) usage = msg.exit;
+      if (msg.status) last = msg.status;
+    }
+  });
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      child.kill('SIGTERM');
+      await Promise.race([child.exited, sleep(15_000)]);
+      child.kill('SIGKILL');
+      await child.exited;
+    })());
+  return {
+    promote: async () => ({}),
+    stop,
+    conntrackdPids: async () => [],
+    conntrackdRuntime: async () => '',
+    async usage() {
+      await stop();
+      return usage && last ? { ...usage, status: last } : usage;
+    },
+  };
+}
+
+interface AgentUsage {
+  cpuSelfS: number;
+  cpuChildrenS: number;
+  maxRssMB: number;
+  status?: Record<string, unknown>;
+}
+
+const AGENT = new URL('./sync-agent.mjs', import.meta.url).pathname;
 
 const CTD_SPEC = (peer: string) => nat44SessionSyncSpec.parse({ mode: 'conntrackd', snatAddresses: [SNAT], targets: [{ name: 'peer', host: peer }] });
 
@@ -180,8 +235,9 @@ async function startConntrackdPair(lab: Lab): Promise<Running> {
 
 function start(lab: Lab, mode: Mode, purpose: 'catchup' | 'burst'): Promise<Running> | Running {
   if (mode === 'conntrackd') return startConntrackdPair(lab);
-  // catch-up: only the first cycle counts; burst: the modes' defaults.
-  return startWorker(lab, mode, purpose === 'catchup' ? '1h' : mode === 'snapshot' ? '2s' : '30s');
+  // catch-up: only the first cycle counts; burst: the modes' defaults, in a process of their own.
+  if (purpose === 'burst') return startAgent(lab, mode, mode === 'snapshot' ? '2s' : '30s');
+  return startWorker(lab, mode, '1h');
 }
 
 // ---------------------------------------------------------------------------
@@ -204,6 +260,13 @@ const local = new LocalHost();
 async function netnsPids(lab: Lab, node: 'ra' | 'rb'): Promise<number[]> {
   const out = await local.run(['ip', 'netns', 'pids', lab.nodes[node].netns], { timeoutMs: 10_000 });
   return out.stdout.split(/\s+/).filter((x) => /^\d+$/.test(x)).map(Number);
+}
+
+/** CPU seconds of every process in one router's namespace (with reaped children), but `exclude`. */
+async function nodeCpu(lab: Lab, node: 'ra' | 'rb', exclude: ReadonlySet<number>): Promise<number> {
+  let sum = 0;
+  for (const pid of await netnsPids(lab, node)) if (!exclude.has(pid)) sum += await cpuOf(pid, true);
+  return sum;
 }
 
 /** CPU seconds of routerd's side (this process with its reaped children, and sshd on B running restores) and of conntrackd. */
@@ -325,7 +388,7 @@ export async function benchSessionSyncModes(): Promise<BenchSection> {
     name: 'session-sync-modes',
     title: 'NAT session sync, the three modes: standby catch-up and promotion',
     method:
-      'N synthetic SNAT entries in router A\'s kernel, B\'s table emptied; each mode started as routerd runs it (snapshot/stream: SessionSyncWorker over ssh, first cycle only; ' +
+      'N synthetic SNAT entries in router A\'s kernel, B\'s table emptied; each mode started as routerd runs it (snapshot/stream: SnapshotSyncMode/StreamSyncMode over ssh as the controller builds them, first cycle only; ' +
       'conntrackd: ConntrackdSyncMode on both routers, A master, B backup, conntrackd started fresh) until B\'s `conntrack -C` reaches N. ' +
       'Then B is promoted: the entries B\'s kernel holds before (the VIP would move then) and what runs on B after.',
     header: ['N', 'mode', 'until B holds N', 'in B\'s kernel before the VIP moves', 'left on the critical path at promotion', 'B entries after promotion'],
@@ -359,6 +422,8 @@ interface Burst {
   seenOnA: number;
   cpu: { routerd: number; conntrackd: number };
   overruns: number;
+  /** snapshot/stream: the mode's own process (CPU with its children, peak RSS), the target side on B, and its overrun count. */
+  agent?: { cpuS: number; maxRssMB: number; targetCpuS: number; eventOverruns: number; resyncs: number };
 }
 
 export async function benchSessionSyncBurst(): Promise<BenchSection> {
@@ -366,7 +431,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
   const results: Burst[] = [];
   await withLab('ssburst', async (lab) => {
     const { ra, rb } = lab.nodes;
-    for (const mode of MODES) {
+    for (const mode of BURST_MODES) {
       await ctFlush(ra);
       await ctFlush(rb);
       await insertOnA(ra, 0, BURST_BASE);
@@ -381,6 +446,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
         const exclude = new Set([wa.child.pid, wb.child.pid].filter((p): p is number => p !== undefined));
         const ctdPids = await run.conntrackdPids();
         const cpu0 = await cpuSample(lab, ctdPids, exclude);
+        const b0 = await nodeCpu(lab, 'rb', exclude);
         const perBatch = Math.round((BURST_RATE * BATCH_MS) / 1000);
         const batches = Math.round((BURST_S * 1000) / BATCH_MS);
         const t0 = performance.now();
@@ -405,6 +471,11 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
         await until(`${mode}: B holds what A holds`, async () => (await ctCount(rb)) === live, SETTLE_MS, 100).catch(() => undefined);
         const settleMs = performance.now() - s0;
         const cpu1 = await cpuSample(lab, ctdPids, exclude);
+        const b1 = await nodeCpu(lab, 'rb', exclude);
+        const own = 'usage' in run ? await (run as ReturnType<typeof startAgent>).usage() : undefined;
+        const agent = own
+          ? { cpuS: own.cpuSelfS + own.cpuChildrenS, maxRssMB: own.maxRssMB, targetCpuS: b1 - b0, eventOverruns: Number(own.status?.eventOverruns ?? 0), resyncs: Number(own.status?.resyncs ?? 0) }
+          : undefined;
         const [keysA, keysB] = await Promise.all([benchKeys(ra), benchKeys(rb)]);
         const ctdRuntime = await run.conntrackdRuntime();
         // Judged against what the generator did, not against A: entries [oldest, next) live, [0, oldest) destroyed.
@@ -444,6 +515,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
           settleMs,
           seenOnA,
           cpu: { routerd: cpu1.routerd - cpu0.routerd, conntrackd: cpu1.conntrackd - cpu0.conntrackd },
+          ...(agent ? { agent } : {}),
           overruns: ea.overruns + eb.overruns,
         });
         const r = results.at(-1)!;
@@ -465,7 +537,9 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
     `${seconds(percentile(r.lags, 50))} / ${seconds(percentile(r.lags, 99))}`,
     `${r.missing} / ${r.stale} (A ${r.onA}, B ${r.onB}; ${r.missing === 0 && r.stale === 0 && r.resurrected === 0 ? `as generated after ${seconds(r.settleMs)}` : `not as generated ${seconds(r.settleMs)} after the burst`})`,
     String(r.resurrected),
-    `${r.cpu.routerd.toFixed(1)} s`,
+    r.agent ? `${r.agent.cpuS.toFixed(1)} s (its process); B side ${r.agent.targetCpuS.toFixed(1)} s` : `${r.cpu.routerd.toFixed(1)} s`,
+    r.agent ? `${Math.round(r.agent.maxRssMB)} MB` : '-',
+    r.agent ? `${r.agent.eventOverruns} / ${r.agent.resyncs}` : '-',
     r.mode === 'conntrackd' ? `${r.cpu.conntrackd.toFixed(1)} s` : '-',
   ]);
   return {
@@ -477,13 +551,16 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
       `(${BURST_S} s at 5k/s without destroys would exceed nf_conntrack_max 262144, which cannot be raised inside a network namespace). Lag = first NEW event of an entry on A to its first NEW event on B ` +
       `(\`conntrack -E -o timestamp\` watchers with 64 MB buffers, one per router, writing to files: their own receive times). After the burst, up to ${SETTLE_MS / 1000} s for B's count to equal A's, then both tables are dumped: ` +
       `missing = entries the generator left on A (the last ${BURST_CAP / 1000}k) that B does not hold, stale = destroyed entries B still holds (0 / 0 expected); destroyed entries back on A = destroyed entries A's own kernel holds again (0 expected). CPU = utime+stime over the burst and settle time, from /proc.`,
-    header: ['mode', 'new entries', 'destroyed', 'lag p50 / p99', 'missing / stale on B after settle', 'destroyed entries back on A', 'CPU routerd', 'CPU conntrackd (A+B)'],
+    header: ['mode', 'new entries', 'destroyed', 'lag p50 / p99', 'missing / stale on B after settle', 'destroyed entries back on A', 'CPU routerd', 'routerd peak RSS', 'event overruns / resyncs', 'CPU conntrackd (A+B)'],
     rows,
     notes: [
-      'snapshot: interval 2 s (default), one `-D --src-nat` + `-A` replace per cycle; stream: `conntrack -E` with 32 MB buffer, 20 ms batches, resync 30 s; conntrackd: FTFW over UDP, NetlinkBufferSize 2 MB growing to 64 MB, overrun resync 1 s, DisableExternalCache.',
-      'stream: a batch needing more than 16 deletes is a full replace (every `-D` scans the table), so under 5k destroys/s nearly every batch is one. snapshot prunes what A no longer holds at each cycle. conntrackd sends each destroy as a message. ' +
+      'snapshot: interval 2 s (default), a streamed full resync per cycle (B\'s tuples read over ssh; A\'s dump line by line into 8192-line batches on a restore session; exact deletes for what B holds, then `-A`; what A no longer has pruned at the end); ' +
+        'stream: `conntrack -E` with 32 MB buffer; each batch (events coalesced per flow, formed while the previous batch is applied) goes on its own restore session: ended flows as exact deletes (routerd-ct-delete on B), new flows as `-A`; full resync every 30 s on a second session, events seen meanwhile applied again after it; ' +
+        'conntrackd: FTFW over UDP, NetlinkBufferSize 2 MB growing to 64 MB, overrun resync 1 s, DisableExternalCache.',
+      'snapshot and stream run in a process of their own inside A (bench/sync-agent.ts: the classes, hosts and ssh sessions the controller builds; pino lines written as in routerd): CPU routerd = that process and its children (conntrack -E, dumps, ssh clients), peak RSS = its maxrss; B side = sshd and what it runs on B (the restore sessions\' sh, conntrack -R, routerd-ct-delete, the tuple dumps). ' +
+        'Event overruns / resyncs: what the stream mode counted and healed with a full resync (routerd_session_sync_event_overruns_total, status eventOverruns and resyncs). ' +
         'With destroys, the lag watchers see only NEW events; a destroy\'s lag is not timed, only its end result (stale).',
-      'CPU routerd counts this bench process (the worker, or ConntrackdSyncMode\'s stats polls and transitions) with its reaped children (conntrack dumps and event streams, ssh), and every other process in both routers\' namespaces (sshd running `conntrack -R` on B) except the two measuring watchers and conntrackd, which has its own column. ' +
+      'For conntrackd, CPU routerd counts this bench process (the worker, or ConntrackdSyncMode\'s stats polls and transitions) with its reaped children (conntrack dumps and event streams, ssh), and every other process in both routers\' namespaces (sshd running `conntrack -R` on B) except the two measuring watchers and conntrackd, which has its own column. ' +
         'It also includes the load generator (the `conntrack -R` inserts and the routerd-ct-delete destroys on A, children of the bench process), the same in every mode, so routerd\'s column is an upper bound; in mode conntrackd it is mostly the generator.',
       ...results.map((r) => `${r.mode}: ${r.ctdRuntime ? `conntrackd ${r.ctdRuntime}; ` : ''}${r.lags.length} of ${r.sent} entries timed (seen on A by the watcher: ${r.seenOnA}); watcher overruns ${r.overruns}; lag p90 ${seconds(percentile(r.lags, 90))}, max ${seconds(Math.max(...r.lags, 0))}, median ${seconds(median(r.lags.length ? r.lags : [0]))}.`),
     ],

@@ -1,17 +1,19 @@
 // NAT session sync throughput in the lab: N synthetic SNAT entries on router A
 // copied to router B by (a) the native pipeline an operator would script
 // (conntrack -L -o save | sed | ssh conntrack -R), (b) one routerd snapshot
-// cycle (SessionSyncWorker, as the NAT44SessionSync controller builds it), and
+// cycle (SnapshotSyncMode, as the NAT44SessionSync controller builds it), and
 // (c) conntrackd (FTFW over UDP on the LAN: resync request `-n` on B, then
 // commit `-c`). Plus the lag of routerd's stream mode for new entries.
 // Methods alternate within each round, so machine noise hits them alike.
 import { nat44SessionSyncSpec } from '../src/api/nat.ts';
 import { Phase, type ResourceStatus } from '../src/controllers/status.ts';
 import { targetHost } from '../src/controllers/session-sync/controller.ts';
-import { SessionSyncWorker, type TargetStatus } from '../src/controllers/session-sync/worker.ts';
+import { standaloneInput } from '../src/controllers/session-sync/mode.ts';
+import { SnapshotSyncMode } from '../src/controllers/session-sync/snapshot.ts';
+import { openSession, type TargetStatus } from '../src/controllers/session-sync/targets.ts';
 import type { ChildHandle } from '../src/host/host.ts';
-import { conntrackDumpArgv, parseConntrackExtended, snatAddress } from '../src/kernel/conntrack.ts';
-import { snatRestoreBatch } from '../src/kernel/conntrack-batch.ts';
+import { conntrackDumpArgv } from '../src/kernel/conntrack.ts';
+import { restoreLineFromExtended } from '../src/kernel/conntrack-lines.ts';
 import { enableLabSsh, plainRootShell, type LabSsh } from '../src/lab/sshd.ts';
 import { createLab, labPrefix, type Lab, type LabNode } from '../src/lab/topology.ts';
 import { createMetrics, type Metrics } from '../src/observability/metrics.ts';
@@ -26,7 +28,7 @@ const PORT = 7007;
 const RA_LAN = '192.0.2.2';
 const RB_LAN = '192.0.2.3';
 const MARK = 66;
-const SIZES = [10_000, 50_000, 100_000];
+const SIZES = (process.env.ROUTERD_BENCH_SIZES ?? '10000,100000,200000').split(',').map(Number);
 const ROUNDS = 3;
 const STREAM_TRIALS = 5;
 /** SNAT ports used (the NAT44Rule's portRange 20000-60000). */
@@ -35,6 +37,7 @@ const CONTROL_DIR = '/run/routerd/ssh';
 const CTD_DIR = '/etc/routerd/conntrackd';
 const CTD_CONF = `${CTD_DIR}/conntrackd.conf`;
 const SYNC_TIMEOUT_MS = 180_000;
+const AGENT = new URL('./sync-agent.mjs', import.meta.url).pathname;
 
 /** The pipeline an operator would script; constant, run by sh inside router A. */
 const NATIVE_PIPELINE = `conntrack -L -o save --src-nat ${SNAT} | sed 's/^-A/-I/' | ssh root@${RB_LAN} conntrack -R /dev/stdin`;
@@ -77,21 +80,22 @@ function specFor(mode: 'snapshot' | 'stream') {
 }
 
 interface WorkerRun {
-  readonly worker: SessionSyncWorker;
-  /** start() → first report with phase Synced. */
+  readonly worker: SnapshotSyncMode;
+  /** update() → first report with phase Synced. */
   readonly ms: number;
   readonly target: TargetStatus;
 }
 
-async function startWorker(lab: Lab, mode: 'snapshot' | 'stream', logger: MemoryLogger, metrics: Metrics): Promise<WorkerRun> {
+async function startWorker(lab: Lab, logger: MemoryLogger, metrics: Metrics): Promise<WorkerRun> {
   const ra = lab.nodes.ra.host;
-  const spec = specFor(mode);
+  const spec = specFor('snapshot');
   let settle: ((s: ResourceStatus) => void) | undefined;
   const first = new Promise<ResourceStatus>((resolve) => (settle = resolve));
   let t1 = 0;
-  const worker = new SessionSyncWorker('NAT44SessionSync/bench', spec, [SNAT], {
+  const worker = new SnapshotSyncMode('NAT44SessionSync/bench', {
     local: ra,
     remote: (t) => targetHost(ra, t, CONTROL_DIR),
+    session: (t, a) => openSession(ra, t, CONTROL_DIR, a),
     log: logger.log,
     metrics,
     report: (s) => {
@@ -104,22 +108,72 @@ async function startWorker(lab: Lab, mode: 'snapshot' | 'stream', logger: Memory
     generation: () => 1,
   });
   const t0 = performance.now();
-  worker.start();
+  await worker.update(standaloneInput(spec, [SNAT]));
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_r, reject) => {
-    timer = setTimeout(() => reject(new Error(`${mode} worker: no Synced report within ${SYNC_TIMEOUT_MS} ms`)), SYNC_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(`snapshot: no Synced report within ${SYNC_TIMEOUT_MS} ms`)), SYNC_TIMEOUT_MS);
   });
   try {
     const s = await Promise.race([first, timeout]);
-    if (s.phase !== Phase.Synced) throw new Error(`${mode} worker: ${s.phase} ${s.reason}: ${s.message}`);
+    if (s.phase !== Phase.Synced) throw new Error(`snapshot: ${s.phase} ${s.reason}: ${s.message}`);
     const target = (s.targets as TargetStatus[])[0]!;
     return { worker, ms: t1 - t0, target: { ...target } };
   } catch (e) {
-    worker.stop();
+    await worker.stop();
     throw e;
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Stream mode in its own process inside router A (bench/sync-agent.ts), so its memory is its own. */
+interface Agent {
+  readonly child: ChildHandle;
+  readonly synced: Promise<void>;
+  /** SIGTERM, then its own account of CPU and peak RSS. */
+  stop(): Promise<{ cpuSelfS: number; cpuChildrenS: number; maxRssMB: number }>;
+}
+
+function startAgent(lab: Lab, mode: 'snapshot' | 'stream', interval: string): Agent {
+  const child = lab.nodes.ra.host.spawn(['node', AGENT, JSON.stringify({ mode, interval, snat: SNAT, target: TARGET, controlDir: CONTROL_DIR })]);
+  let buf = '';
+  let onSynced: () => void = () => undefined;
+  let onFail: (e: Error) => void = () => undefined;
+  let onExit: (x: { cpuSelfS: number; cpuChildrenS: number; maxRssMB: number }) => void = () => undefined;
+  const synced = new Promise<void>((resolve, reject) => {
+    onSynced = resolve;
+    onFail = reject;
+  });
+  const exit = new Promise<{ cpuSelfS: number; cpuChildrenS: number; maxRssMB: number }>((resolve) => (onExit = resolve));
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-2000)));
+  child.stdout?.on('data', (b: Buffer) => {
+    buf += b.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const msg = JSON.parse(line) as { status?: ResourceStatus; exit?: { cpuSelfS: number; cpuChildrenS: number; maxRssMB: number } };
+      if (msg.status?.phase === Phase.Synced) onSynced();
+      if (msg.status?.phase === Phase.Degraded) onFail(new Error(`agent: ${msg.status.reason}: ${msg.status.message}`));
+      if (msg.exit) onExit(msg.exit);
+    }
+  });
+  void child.exited.then((x) => onFail(new Error(`agent exited ${x.code ?? x.signal}: ${err}`)));
+  return {
+    child,
+    synced,
+    async stop() {
+      child.kill('SIGTERM');
+      const r = await Promise.race([exit, sleep(10_000).then(() => undefined)]);
+      if (!r) {
+        child.kill('SIGKILL');
+        throw new Error(`agent did not report on exit: ${err}`);
+      }
+      await child.exited;
+      return r;
+    },
+  };
 }
 
 /** One ssh command over the ControlMaster connection (`true`), median of 5: the fixed cost of every batch. */
@@ -276,10 +330,7 @@ async function streamTrial(lab: Lab, wa: Watcher, wb: Watcher, from: number, cou
 interface Round {
   native: number;
   routerd: number;
-  routerdDump: number;
-  routerdSend: number;
   replace: number;
-  replaceSend: number;
   ctdBulk: number;
   ctdCommit: number;
 }
@@ -290,15 +341,17 @@ interface SizeResult {
   readonly rounds: Round[];
   readonly stream100: number[];
   readonly stream1: number[];
-  readonly marks: { native: number; routerd: number; conntrackd: number };
-  readonly floor: { dumpMs: number; restoreMs: number; extDumpMs: number; parseMs: number; buildMs: number; batchBytes: number };
+  readonly marks: { native: number; routerd: number; replace: number; conntrackd: number };
+  readonly streamFirstMs: number;
+  readonly usage: { cpuSelfS: number; cpuChildrenS: number; maxRssMB: number };
+  readonly floor: { dumpMs: number; restoreMs: number; extDumpMs: number; transformMs: number; batchBytes: number };
 }
 
 export async function benchSessionSync(): Promise<BenchSection> {
   const lab = await createLab({ prefix: labPrefix('ssync'), ipv6: false });
   const notes: string[] = [];
   let ssh: LabSsh | undefined;
-  const workers: SessionSyncWorker[] = [];
+  const agents: Agent[] = [];
   const daemons: Conntrackd[] = [];
   const watchers: Watcher[] = [];
   const logger = memoryLogger('ra');
@@ -324,7 +377,7 @@ export async function benchSessionSync(): Promise<BenchSection> {
       const insertMs = await insertOnA(ra, 0, n);
       if ((await ctCount(ra)) !== n) throw new Error(`A holds ${await ctCount(ra)} entries, want ${n}`);
       const rounds: Round[] = [];
-      const marks = { native: 0, routerd: 0, conntrackd: 0 };
+      const marks = { native: 0, routerd: 0, replace: 0, conntrackd: 0 };
       const expectB = async (what: string): Promise<void> => {
         const c = await ctCount(rb);
         if (c !== n) throw new Error(`${what} (N=${n}): B holds ${c} entries, want ${n}`);
@@ -340,11 +393,19 @@ export async function benchSessionSync(): Promise<BenchSection> {
       const e0 = performance.now();
       const ext = await checked(ra, conntrackDumpArgv({ format: 'extended', family: 'ipv4', snatAddress: SNAT }));
       const e1 = performance.now();
-      const parsed = parseConntrackExtended(ext.stdout).entries.filter((e) => snatAddress(e) === SNAT);
+      // routerd's line transform alone (kernel/conntrack-lines.ts), on the whole dump at once.
       const e2 = performance.now();
-      const built = snatRestoreBatch(SNAT, parsed);
+      let transformed = 0;
+      let batchBytes = 0;
+      for (const line of ext.stdout.split('\n')) {
+        const x = restoreLineFromExtended(line, SNAT);
+        if (x.kind === 'entry') {
+          transformed++;
+          batchBytes += x.line.length + 1;
+        }
+      }
       const e3 = performance.now();
-      if (built.entries.length !== n) throw new Error(`parsed ${built.entries.length} of ${n} entries`);
+      if (transformed !== n) throw new Error(`transformed ${transformed} of ${n} entries`);
       await ctFlush(rb);
       const r0 = performance.now();
       await checked(rb, ['conntrack', '-R', '/dev/stdin'], { stdin: lines, timeoutMs: 120_000 });
@@ -364,13 +425,14 @@ export async function benchSessionSync(): Promise<BenchSection> {
         // (b) routerd snapshot: first cycle into an empty B (fresh ssh connection), then a replace into a full B
         await ctFlush(rb);
         await closeControlMaster(lab);
-        const first = await startWorker(lab, 'snapshot', logger, metrics);
-        first.worker.stop();
+        const first = await startWorker(lab, logger, metrics);
+        await first.worker.stop();
         await expectB('routerd snapshot');
         if (round === 0) marks.routerd = await marked();
-        const second = await startWorker(lab, 'snapshot', logger, metrics);
-        second.worker.stop();
+        const second = await startWorker(lab, logger, metrics);
+        await second.worker.stop();
         await expectB('routerd replace');
+        if (round === 0) marks.replace = await marked();
         if (first.target.sent !== n || second.target.sent !== n) throw new Error(`routerd sent ${first.target.sent}/${second.target.sent}, want ${n}`);
 
         // (c) conntrackd: started fresh on both, A's internal cache filled from its startup dump
@@ -398,18 +460,18 @@ export async function benchSessionSync(): Promise<BenchSection> {
         rounds.push({
           native,
           routerd: first.ms,
-          routerdDump: (first.target.lagMs ?? 0) - (first.target.durationMs ?? 0),
-          routerdSend: first.target.durationMs ?? 0,
           replace: second.ms,
-          replaceSend: second.target.durationMs ?? 0,
           ctdBulk: c1 - c0,
           ctdCommit: c2 - c1,
         });
       }
 
-      // Stream mode: B already holds the N entries (conntrackd's commit); the first full replace, then new entries.
-      const stream = await startWorker(lab, 'stream', logger, metrics);
-      workers.push(stream.worker);
+      // Stream mode (its own process in A): B already holds the N entries (conntrackd's commit); the first full resync, then new entries.
+      const s0 = performance.now();
+      const stream = startAgent(lab, 'stream', '1h');
+      agents.push(stream);
+      await Promise.race([stream.synced, sleep(SYNC_TIMEOUT_MS).then(() => Promise.reject(new Error('stream agent: no Synced report')))]);
+      const streamFirstMs = performance.now() - s0;
       // Watchers start after the full replace, so its N events on B do not flood them.
       const wa = watchNew(ra);
       const wb = watchNew(rb);
@@ -428,8 +490,8 @@ export async function benchSessionSync(): Promise<BenchSection> {
         next += 1;
         await sleep(200);
       }
-      stream.worker.stop();
-      workers.splice(workers.indexOf(stream.worker), 1);
+      const usage = await stream.stop();
+      agents.splice(agents.indexOf(stream), 1);
       for (const w of [wa, wb]) {
         w.child.kill('SIGTERM');
         await w.child.exited;
@@ -437,11 +499,11 @@ export async function benchSessionSync(): Promise<BenchSection> {
       }
       const onB = await ctCount(rb);
       if (onB !== next) throw new Error(`stream (N=${n}): B holds ${onB}, want ${next}`);
-      results.push({ n, insertMs, rounds, stream100, stream1, marks, floor: { dumpMs, restoreMs, extDumpMs: e1 - e0, parseMs: e2 - e1, buildMs: e3 - e2, batchBytes: built.text.length } });
+      results.push({ n, insertMs, rounds, stream100, stream1, marks, streamFirstMs, usage, floor: { dumpMs, restoreMs, extDumpMs: e1 - e0, transformMs: e3 - e2, batchBytes } });
       console.log(`session-sync N=${n}: ${JSON.stringify({ rounds, stream100, stream1, marks })}`);
     }
   } finally {
-    for (const w of workers) w.stop();
+    for (const a of agents) a.child.kill('SIGKILL');
     for (const w of watchers) w.child.kill('SIGTERM');
     for (const d of daemons) await d.stop().catch(() => undefined);
     await closeControlMaster(lab).catch(() => undefined);
@@ -465,20 +527,20 @@ export async function benchSessionSync(): Promise<BenchSection> {
       cell(r.n, med(r.rounds, 'replace')),
       `${seconds(med(r.rounds, 'ctdBulk'))} + ${seconds(med(r.rounds, 'ctdCommit'))}`,
       `${seconds(median(r.stream100))} / ${seconds(median(r.stream1))}`,
+      `${Math.round(r.usage.maxRssMB)} MB`,
     ];
   });
   for (const r of results) {
     notes.push(
-      `N=${r.n / 1000}k, where routerd's first cycle goes (medians): dump + parse + build on A ${seconds(med(r.rounds, 'routerdDump'))}, ` +
-        `ssh + \`conntrack -R\` on B ${seconds(med(r.rounds, 'routerdSend'))} (replace into a full B: send ${seconds(med(r.rounds, 'replaceSend'))}); ` +
-        `of the dump part, measured alone: \`-o extended\` dump ${seconds(r.floor.extDumpMs)}, parse in Node ${seconds(r.floor.parseMs)}, batch build ${seconds(r.floor.buildMs)} (${(r.floor.batchBytes / 1e6).toFixed(1)} MB); ` +
+      `N=${r.n / 1000}k, the stages routerd overlaps, measured alone: \`-o extended\` dump ${seconds(r.floor.extDumpMs)}, line transform in Node ${seconds(r.floor.transformMs)} (${(r.floor.batchBytes / 1e6).toFixed(1)} MB of restore lines); ` +
         `floor without transport: \`-o save\` dump on A ${seconds(r.floor.dumpMs)} + \`conntrack -R\` into an empty B ${seconds(r.floor.restoreMs)}; ` +
         `inserting the N entries on A took ${seconds(r.insertMs)}. Per-round times (native / routerd / conntrackd total): ` +
         r.rounds.map((x) => `${seconds(x.native)} / ${seconds(x.routerd)} / ${seconds(x.ctdBulk + x.ctdCommit)}`).join('; ') +
-        `. Stream lags +100: ${r.stream100.map((x) => Math.round(x)).join(', ')} ms; +1: ${r.stream1.map((x) => Math.round(x)).join(', ')} ms.`,
+        `. Stream mode (own process): first full resync into a B that holds N ${seconds(r.streamFirstMs)}; lags +100: ${r.stream100.map((x) => Math.round(x)).join(', ')} ms; +1: ${r.stream1.map((x) => Math.round(x)).join(', ')} ms; ` +
+        `its process: peak RSS ${Math.round(r.usage.maxRssMB)} MB, CPU ${r.usage.cpuSelfS.toFixed(2)} s itself + ${r.usage.cpuChildrenS.toFixed(2)} s children (conntrack -E, dumps, ssh) over the whole stream run.`,
     );
   }
-  const m = results.map((r) => `N=${r.n / 1000}k native ${r.marks.native}, routerd ${r.marks.routerd}, conntrackd ${r.marks.conntrackd}`).join('; ');
+  const m = results.map((r) => `N=${r.n / 1000}k native ${r.marks.native}, routerd ${r.marks.routerd} (after the replace into a full B ${r.marks.replace}), conntrackd ${r.marks.conntrackd}`).join('; ');
   notes.push(
     `Every run was checked: B's \`conntrack -C\` equals N after each method (the routers' own traffic is notrack'ed in a raw table, so the count is the bench entries only). ` +
       `Entries on B carrying ct mark ${MARK}: ${m}. The native pipeline loses every ct mark (\`-o save\` does not print it); routerd (extended dump, \`-m\` per line) and conntrackd keep it.`,
@@ -492,8 +554,9 @@ export async function benchSessionSync(): Promise<BenchSection> {
   notes.push(
     'Comparing like with like: conntrackd, once running, replicates continuously, so at failover only its commit (the second number) is on the critical path; ' +
       'the routerd/conntrackd ratio compares a full copy from A\'s kernel into B\'s (resync + commit) with one routerd snapshot cycle, both starting with B empty. ' +
-      'routerd\'s first cycle includes opening the ssh ControlMaster connection (closed before each measurement, as the native pipeline also connects once); its replace reuses it. ' +
-      'A replace into a full B costs more on B: its `-D --src-nat` deletes N entries first, and conntrack prints every deleted entry (about 170 bytes each, ~17 MB for 100k); routerd discards that output on B, so it does not cross the network.',
+      'routerd\'s first cycle includes opening the ssh ControlMaster connection (closed before each measurement, as the native pipeline also connects once) and reading B\'s tuples for the address (empty here); its replace reuses the connection. ' +
+      'routerd streams: the local `-o extended` dump is read line by line, each line becomes its `-A` line, and every 8192 lines go as one batch to a restore session on B (one ssh command that runs `conntrack -R` per batch, two batches in flight), so dump, transform, ssh and restore overlap. ' +
+      'A replace into a full B first reads B\'s tuples (state, mark) over ssh; an entry B holds as it is (TCP ESTABLISHED, same mark) is left alone, any other is deleted exactly (routerd-ct-delete) just before its insert, and what B holds and A does not is deleted at the end; B is never emptied. Here B holds exactly A\'s entries, so the replace column is the cost of a resync that finds nothing changed (both dumps and the comparison).',
   );
   notes.push(
     neutralized
@@ -503,21 +566,21 @@ export async function benchSessionSync(): Promise<BenchSection> {
       : `One ssh command over the ControlMaster connection: ${seconds(sshNeutral)} (median of 5).`,
   );
   notes.push(
-    `Stream lag: worker in stream mode (interval 1h, so no periodic full replace during the trials) with B already holding N; entries inserted on A with \`conntrack -R\`, ` +
+    `Stream lag: stream mode in its own process inside A (bench/sync-agent.ts: the classes and ssh sessions the controller builds; interval 1h, so no periodic resync during the trials) with B already holding N; entries inserted on A with \`conntrack -R\`, ` +
       `lag = first NEW event for them on A to the last NEW event on B, both seen by \`conntrack -E\` watchers in the bench process (median of ${STREAM_TRIALS}). ` +
-      `It includes the worker's ${20} ms batching delay and one ssh exec over the ControlMaster connection.`,
+      'It includes the 10 ms coalescing delay and one batch on the stream restore session (no ssh exec per batch). Peak RSS is that process\'s maxrss (getrusage), which includes the first full resync of N entries.',
   );
   notes.push(
     `Synthetic entries: TCP ESTABLISHED [SEEN_REPLY,ASSURED], timeout 3600, mark ${MARK}, client 192.0.2.10-249 with varied source ports → ${SERVER}:${PORT}, SNAT ${SNAT}:20000-59999. ` +
       `Ports are 16 bits, so 100k distinct SNAT ports for one server port do not exist: every 40 000 entries the server port goes up by one (${PORT}, ${PORT + 1}, ${PORT + 2}). ` +
-      `Both routers together stay under nf_conntrack_max 262144 (B is emptied before every method). Other work may share this 2-core machine: compare ratios within a row.`,
+      `nf_conntrack_max (262144) bounds each namespace's own count (the count is per network namespace, the limit global): A and B each hold N, 200k each fit. Other work may share this 2-core machine: compare ratios within a row.`,
   );
   return {
     name: 'session-sync',
     title: 'NAT session sync: native pipeline vs routerd vs conntrackd',
     method:
       `N synthetic SNAT entries on router A, copied into B's kernel table, B emptied first; median of ${ROUNDS} rounds, the three methods alternating within each round. ` +
-      `native = \`${NATIVE_PIPELINE}\` until it exits; routerd = SessionSyncWorker (snapshot) start() until its first Synced report; ` +
+      `native = \`${NATIVE_PIPELINE}\` until it exits; routerd = SnapshotSyncMode (as the controller builds it) update() until its first Synced report; ` +
       'conntrackd = `conntrackd -n` on B until its external cache holds N, then `conntrackd -c` until B\'s `conntrack -C` reaches N. ' +
       'Ratios are times (below 1× means routerd is faster).',
     header: [
@@ -530,6 +593,7 @@ export async function benchSessionSync(): Promise<BenchSection> {
       'routerd replace (B full)',
       'conntrackd bulk + commit',
       'stream lag +100 / +1',
+      'stream mode peak RSS',
     ],
     rows,
     notes,

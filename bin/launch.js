@@ -23,11 +23,26 @@ function distIsCurrent() {
   return existsSync(stamp) && newestMtimeMs(`${ROOT}src`) <= statSync(stamp).mtimeMs;
 }
 
+/** True when modules come from dist/ (what loadModule will do). */
+export function fromDist() {
+  // ROUTERD_FROM_SOURCE=1: always the sources (debugging; the start-up benchmark's baseline).
+  return process.env.ROUTERD_FROM_SOURCE !== '1' && distIsCurrent();
+}
+
+let registered = false;
+
+/** Imports one module (`controllers/session-sync/stream`) from dist/ when current, else from the sources. */
+export async function loadModule(entry) {
+  if (fromDist()) return import(`../dist/${entry}.js`);
+  if (!registered) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    registered = true;
+  }
+  return import(`../src/${entry}.ts`);
+}
+
 /** Imports the entry module of one command (`cli/routerd`) and returns its `main`. */
 export async function loadMain(entry) {
-  // ROUTERD_FROM_SOURCE=1: always the sources (debugging; the start-up benchmark's baseline).
-  if (process.env.ROUTERD_FROM_SOURCE !== '1' && distIsCurrent()) return (await import(`../dist/${entry}.js`)).main;
-  const { register } = await import('tsx/esm/api');
-  register();
-  return (await import(`../src/${entry}.ts`)).main;
+  return (await loadModule(entry)).main;
 }

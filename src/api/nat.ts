@@ -134,6 +134,13 @@ export const nat44SessionSyncSpec = z
             .min(1)
             .default(['conntrack'])
             .describe('Command run on the target to restore entries; [sudo, conntrack] when the user needs elevation.'),
+          deleteHelper: z
+            .string()
+            .regex(/^\/[A-Za-z0-9._/+-]+$/, 'an absolute path of plain characters')
+            .optional()
+            .describe(
+              'Path of routerd-ct-delete on the target (exact deletes by tuple, run with the words of restoreCommand before conntrack, e.g. sudo); default: the same path as on this router. Without it deletes fall back to conntrack -D lines (a table scan each).',
+            ),
         }),
       )
       .min(1)

@@ -74,6 +74,10 @@ export const STATUS_DOCS: { [K in Kind]: Record<string, StatusFieldDoc> } = {
     targets: { type: 'object[]', doc: 'Per target: name, host, phase, reason, lastSyncTime, lastFullSyncTime, sent, restored, pruned, failed, durationMs, lagMs, error.', values: SYNC_PHASES },
     lastSyncTime: LAST_SYNC,
     snatAddresses: { type: 'string[]', doc: 'The SNAT addresses whose sessions are mirrored.' },
+    localEntries: { type: 'integer', doc: 'snapshot/stream: selected sessions on this router at the last full resync.' },
+    eventOverruns: { type: 'integer', doc: 'stream: conntrack event overruns (ENOBUFS) since the mode started; each one is healed by a full resync.' },
+    resyncs: { type: 'integer', doc: 'stream: full resyncs that healed lost events (overruns within 5 s of each other are healed by one).' },
+    lastOverrunTime: { type: 'string (RFC 3339)', doc: 'stream: when events were last lost.' },
   },
   DHCPv4Server: {
     leaseCount: { type: 'integer', doc: 'Active leases in the lease file (on a standby: the synced copy).' },

@@ -25,12 +25,19 @@ export class FakeHost implements Host {
   readonly spawned: RecordedCall[] = [];
   readonly files = new Map<string, string>();
   private readonly rules: { match: Matcher; reply: Responder }[] = [];
+  private readonly spawnRules: { match: Matcher; reply: Responder }[] = [];
   /** Reply for commands no rule matches; by default they fail loudly. */
   fallback: FakeReply = { code: 127, stderr: 'FakeHost: no reply scripted' };
 
   /** Script a reply for argv starting with `match` (prefix), or matching a predicate. Later rules win. */
   on(match: Matcher, reply: Responder): this {
     this.rules.unshift({ match, reply });
+    return this;
+  }
+
+  /** Script a spawned child that prints its reply and exits (unmatched children run until killed). */
+  onSpawn(match: Matcher, reply: Responder): this {
+    this.spawnRules.unshift({ match, reply });
     return this;
   }
 
@@ -78,6 +85,17 @@ export class FakeHost implements Host {
       stderr.end();
       resolveExit({ code, signal });
     };
+    const rule = this.spawnRules.find((r) => (typeof r.match === 'function' ? r.match(argv) : r.match.every((a, i) => argv[i] === a)));
+    if (rule) {
+      // A scripted one-shot: it prints its reply and exits.
+      const reply = typeof rule.reply === 'function' ? rule.reply(argv, undefined) : rule.reply;
+      setImmediate(() => {
+        if (!this.running.delete(pid)) return;
+        stdout.end(reply.stdout ?? '');
+        stderr.end(reply.stderr ?? '');
+        resolveExit({ code: reply.code ?? 0, signal: null });
+      });
+    }
     this.running.set(pid, { argv: [...argv], exit });
     return { pid, argv: [...argv], stdout, stderr, stdin: new PassThrough(), exited, kill: (signal = 'SIGTERM') => exit(signal) };
   }

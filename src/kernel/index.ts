@@ -3,6 +3,7 @@
 export * from './conntrack.ts';
 export * from './conntrack-batch.ts';
 export * from './ct-delete.ts';
+export * from './ct-dump.ts';
 export * from './nft-owned.ts';
 export * from './ip.ts';
 export * from './nft.ts';

@@ -25,6 +25,7 @@ import {
 } from '../../src/kernel/index.ts';
 import type { ConntrackEntry } from '../../src/kernel/index.ts';
 import { ctDeleteHelperPath, ctDeleteHelperPresent, deleteExact } from '../../src/kernel/ct-delete.ts';
+import { ctDumpHelperPath, ctDumpHelperPresent, dumpSnatFlows } from '../../src/kernel/ct-dump.ts';
 import { SYSCTL, SysctlWriteError, readConntrackSysctls, sysctlWriteArgv, writeSysctl } from '../../src/kernel/sysctl.ts';
 import type { RunResult } from '../../src/host/host.ts';
 import { requireE2E } from '../helpers/e2e.ts';
@@ -323,6 +324,25 @@ test('conntrack 1.4.7 behaviour the kernel layer relies on', async (t) => {
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /line 2: malformed/);
       assert.equal((await dump()).length, left.length);
+    });
+
+    await t.test('routerd-ct-dump lists, per SNAT address, exactly the entries conntrack -L --src-nat shows, zones and marks included', async (st) => {
+      if (!ctDumpHelperPresent()) {
+        if (process.env.CI === 'true') assert.fail(`${ctDumpHelperPath()} is missing: run scripts/setup`);
+        return st.skip('build/routerd-ct-dump is not built (scripts/setup)');
+      }
+      await flush();
+      const all: ConntrackEntry[] = [...capturedEntries()];
+      for (let n = 0; n < 600; n++) all.push(tcpEntry(n, n % 3 ? SNAT_A : SNAT_B, n));
+      all.push({ ...tcpEntry(7, SNAT_A), zone: 5 });
+      assert.equal((await restore(restoreBatch(all).text)).code, 0);
+      for (const addr of [SNAT_A, SNAT_B]) {
+        const native = parseConntrackExtended((await host.run(conntrackDumpArgv({ format: 'extended', snatAddress: addr }))).stdout).entries.filter((e) => snatAddress(e) === addr);
+        const mine = await dumpSnatFlows(host, [addr]);
+        assert.ok(mine.length > 100, `${mine.length} flows on ${addr}`);
+        sameTable(mine, native.map((e) => ({ ...e, use: undefined, id: undefined })), 5);
+      }
+      assert.equal((await dumpSnatFlows(host, [SNAT_A, SNAT_B])).length, all.filter((e) => [SNAT_A, SNAT_B].includes(snatAddress(e) ?? '')).length);
     });
 
     await t.test('nf_conntrack_max is read-only in a netns; sysctl -w exits 0 anyway, writeSysctl notices', async () => {

@@ -11,7 +11,8 @@ import { test } from 'node:test';
 import { targetHost } from '../../src/controllers/session-sync/controller.ts';
 import { leaseSyncArgv } from '../../src/controllers/lease-sync/worker.ts';
 import { FakeHost } from '../../src/host/fake.ts';
-import { conntrackDeleteBySnatArgv, conntrackRestoreArgv } from '../../src/kernel/conntrack.ts';
+import { conntrackDeleteBySnatArgv, conntrackDumpArgv, conntrackRestoreArgv } from '../../src/kernel/conntrack.ts';
+import { RestoreSession, SESSION_SCRIPT } from '../../src/transport/restore-session.ts';
 import { REPO } from '../helpers/paths.ts';
 
 const COMMAND = join(REPO, 'deploy', 'ssh', 'routerd-sync-command');
@@ -41,6 +42,22 @@ test('a session batch and a prune pass, and run conntrack through sudo by full p
   assert.equal(prune.code, 0, prune.err);
   assert.equal(prune.argv, 'sudo -n /usr/sbin/conntrack -D --src-nat 198.51.100.100');
   assert.equal(forced('sudo conntrack -R /dev/stdin').argv, 'sudo -n /usr/sbin/conntrack -R /dev/stdin');
+});
+
+test('a restore session and the tuple dumps of a full resync pass; the session runs the command\'s own script and helper', async () => {
+  const t = { name: 'rb', host: 'rb.example', port: 22, user: 'routerd-sync', sshOptions: [], restoreCommand: ['sudo', 'conntrack'] };
+  const session = new RestoreSession(new FakeHost(), t, {}, { refuseIfHolding: ['198.51.100.100', '198.51.100.101'], restoreCommand: t.restoreCommand, deleteHelper: '/opt/routerd/build/routerd-ct-delete', timeoutMs: 1000 });
+  const r = forced(session.argv().at(-1)!);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.argv, `sh -c ${SESSION_SCRIPT} routerd-session /usr/sbin/conntrack /usr/local/lib/routerd/routerd-ct-delete 198.51.100.100 198.51.100.101 -- sudo -n`);
+  for (const protocol of [undefined, 'udp'] as const) {
+    const dump = forced(await sessionRemote(conntrackDumpArgv({ format: 'extended', family: 'ipv4', snatAddress: '198.51.100.100', ...(protocol ? { protocol } : {}) })));
+    assert.equal(dump.code, 0, dump.err);
+    assert.equal(dump.argv, `sudo -n /usr/sbin/conntrack -L -o extended -f ipv4${protocol ? ' -p udp' : ''} --src-nat 198.51.100.100`);
+  }
+  const bad = session.argv().at(-1)!.replace('198.51.100.101', '198.51.100.101;id');
+  assert.equal(forced(bad).code, 126);
+  assert.equal(forced(session.argv().at(-1)!.replace('-- sudo', '-- bash')).code, 126);
 });
 
 test('a lease push (rsync with --protect-args) passes', () => {

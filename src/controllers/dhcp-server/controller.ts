@@ -23,10 +23,20 @@ export interface LeaseFileSummary {
   readonly error?: string;
 }
 
+// The last parse of each lease file: a pass that finds the same text (the
+// common case: every reconcile pass reads it for status and metrics) only
+// recounts the active leases instead of parsing 10k lines again.
+const lastParse = new Map<string, { text: string; parsed: ReturnType<typeof parseDnsmasqLeases> }>();
+
 export async function summarizeLeaseFile(ctx: Pick<ControllerContext, 'host'>, path: string): Promise<LeaseFileSummary> {
   const text = await ctx.host.readFile(path).catch(() => undefined);
-  if (text === undefined) return { leaseCount: null };
-  const p = parseDnsmasqLeases(text);
+  if (text === undefined) {
+    lastParse.delete(path);
+    return { leaseCount: null };
+  }
+  let cached = lastParse.get(path);
+  if (cached?.text !== text) lastParse.set(path, (cached = { text, parsed: parseDnsmasqLeases(text) }));
+  const p = cached.parsed;
   if (!p.ok) return { leaseCount: null, error: p.error };
   return { leaseCount: activeLeaseCount(p.leases), ...(p.leases.serverDuid ? { serverDuid: p.leases.serverDuid } : {}) };
 }

@@ -1,20 +1,15 @@
 // Reading the flows bound to managed SNAT addresses, and running a cleanup.
 import { describeFailure, type Host } from '../../host/host.ts';
 import { applyRestore } from '../../kernel/conntrack-batch.ts';
-import { conntrackDeleteBySnatArgv, conntrackDumpArgv, parseConntrackExtended, parseConntrackSummary, snatAddress, type ConntrackEntry } from '../../kernel/conntrack.ts';
+import { conntrackDeleteBySnatArgv, parseConntrackSummary, type ConntrackEntry } from '../../kernel/conntrack.ts';
+import { dumpSnatFlows } from '../../kernel/ct-dump.ts';
 import type { ResolvedNatRule } from '../../engines/nft/nat.ts';
 import type { Observed } from '../types.ts';
 import type { RuleAddresses } from './impact.ts';
 
+/** The flows source-NATed to `addresses`: one kernel-filtered dump per address through routerd-ct-dump (src/kernel/ct-dump.ts). */
 export async function dumpNatFlows(host: Host, addresses: readonly string[]): Promise<ConntrackEntry[]> {
-  const lists = await Promise.all(
-    addresses.map(async (a) => {
-      const r = await host.run(conntrackDumpArgv({ format: 'extended', family: 'ipv4', snatAddress: a }), { timeoutMs: 120_000 });
-      if (r.code !== 0) throw new Error(`conntrack dump for ${a}: ${describeFailure(r)}`);
-      return parseConntrackExtended(r.stdout).entries.filter((e) => snatAddress(e) === a);
-    }),
-  );
-  return lists.flat();
+  return dumpSnatFlows(host, addresses);
 }
 
 /** Delete every flow bound to `addr` (one table scan); returns how many went. */

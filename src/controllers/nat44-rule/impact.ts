@@ -44,34 +44,55 @@ function compileSource(cidr: string): SourceMatch {
 
 /** An IPv4 address as a number; undefined for anything else (IPv6). The flows' addresses come checked from the parser. */
 function dottedToInt(a: string): number | undefined {
-  const parts = a.split('.');
-  if (parts.length !== 4) return undefined;
   let n = 0;
-  for (const x of parts) {
-    const v = Number(x);
-    if (x === '' || !Number.isInteger(v) || v < 0 || v > 255) return undefined;
-    n = n * 256 + v;
+  let part = -1;
+  let parts = 0;
+  for (let i = 0; i <= a.length; i++) {
+    const c = i < a.length ? a.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (part < 0 || part > 255) return undefined;
+      n = n * 256 + part;
+      parts++;
+      part = -1;
+    } else if (c >= 48 && c <= 57) part = (part < 0 ? 0 : part * 10) + c - 48;
+    else return undefined;
   }
-  return n;
+  return parts === 4 ? n : undefined;
 }
 
 function compile(rules: readonly ResolvedNatRule[], addressesOf: RuleAddresses): CompiledRule[] {
   return rules.map((r) => ({ name: r.name, matches: r.sources.map(compileSource), addresses: new Set(addressesOf(r)), portRange: r.portRange }));
 }
 
-function judge(e: ConntrackEntry, rules: readonly CompiledRule[], allAddresses: ReadonlySet<string>): Verdict {
-  const addr = snatAddress(e)!;
-  if (!allAddresses.has(addr)) return { keep: false, reason: 'address-removed' };
+// Verdicts repeat for every flow: one object per (keep, reason, rule), so judging allocates nothing.
+const verdicts = new Map<string, Verdict>();
+function verdict(keep: boolean, reason: InvalidReason | undefined, rule: string | undefined): Verdict {
+  const key = `${keep ? '' : reason}|${rule ?? ''}`;
+  let v = verdicts.get(key);
+  if (!v) {
+    v = keep ? { keep: true, rule: rule! } : { keep: false, reason: reason!, ...(rule !== undefined ? { rule } : {}) };
+    if (verdicts.size < 4096) verdicts.set(key, v);
+  }
+  return v;
+}
+
+function judge(e: ConntrackEntry, addr: string, rules: readonly CompiledRule[], allAddresses: ReadonlySet<string>, v4: number | undefined): Verdict {
+  if (!allAddresses.has(addr)) return verdict(false, 'address-removed', undefined);
   const src = e.original.src;
-  const v4 = dottedToInt(src);
-  const matching = rules.filter((r) => r.matches.some((m) => m(src, v4)));
-  if (matching.length === 0) return { keep: false, reason: 'source-untranslated' };
-  const withAddr = matching.filter((r) => r.addresses.has(addr));
-  if (withAddr.length === 0) return { keep: false, reason: 'address-not-for-source', rule: matching[0]!.name };
+  let firstMatching: CompiledRule | undefined;
+  let firstWithAddr: CompiledRule | undefined;
   const ported = e.protocol === 'tcp' || e.protocol === 'udp';
   const port = snatPort(e);
-  const ok = withAddr.find((r) => !ported || !r.portRange || (port !== undefined && port >= r.portRange.from && port <= r.portRange.to));
-  return ok ? { keep: true, rule: ok.name } : { keep: false, reason: 'port-outside-range', rule: withAddr[0]!.name };
+  for (const r of rules) {
+    if (!r.matches.some((m) => m(src, v4))) continue;
+    firstMatching ??= r;
+    if (!r.addresses.has(addr)) continue;
+    firstWithAddr ??= r;
+    if (!ported || !r.portRange || (port !== undefined && port >= r.portRange.from && port <= r.portRange.to)) return verdict(true, undefined, r.name);
+  }
+  if (!firstMatching) return verdict(false, 'source-untranslated', undefined);
+  if (!firstWithAddr) return verdict(false, 'address-not-for-source', firstMatching.name);
+  return verdict(false, 'port-outside-range', firstWithAddr.name);
 }
 
 /**
@@ -80,7 +101,7 @@ function judge(e: ConntrackEntry, rules: readonly CompiledRule[], allAddresses: 
  * (TCP and UDP; ICMP has no port range).
  */
 export function judgeFlow(e: ConntrackEntry, rules: readonly ResolvedNatRule[], addressesOf: RuleAddresses): Verdict {
-  return judge(e, compile(rules, addressesOf), new Set(rules.flatMap(addressesOf)));
+  return judge(e, snatAddress(e)!, compile(rules, addressesOf), new Set(rules.flatMap(addressesOf)), dottedToInt(e.original.src));
 }
 
 /**
@@ -124,21 +145,23 @@ export function computeImpact(
 ): Impact {
   const kept: ConntrackEntry[] = [];
   const removed: { entry: ConntrackEntry; reason: InvalidReason; rule?: string }[] = [];
-  const counts = new Map<string, { -readonly [K in keyof ImpactGroup]: ImpactGroup[K] }>();
+  // Counted per verdict (a shared object), then per address: no key built per flow.
+  const counts = new Map<Verdict, Map<string, { -readonly [K in keyof ImpactGroup]: ImpactGroup[K] }>>();
   const compiled = compile(rules, addressesOf);
   const all = new Set(rules.flatMap(addressesOf));
   for (const e of entries) {
     const addr = snatAddress(e);
     if (addr === undefined || !managed.has(addr)) continue;
-    const v = judge(e, compiled, all);
-    const key = `${v.rule ?? ''}|${addr}|${v.keep ? '' : v.reason}`;
-    const g = counts.get(key);
+    const v = judge(e, addr, compiled, all, dottedToInt(e.original.src));
+    let byAddr = counts.get(v);
+    if (!byAddr) counts.set(v, (byAddr = new Map()));
+    const g = byAddr.get(addr);
     if (g) g.count++;
-    else counts.set(key, { ...(v.rule ? { rule: v.rule } : {}), address: addr, ...(v.keep ? {} : { reason: v.reason }), count: 1 });
+    else byAddr.set(addr, { ...(v.rule ? { rule: v.rule } : {}), address: addr, ...(v.keep ? {} : { reason: v.reason }), count: 1 });
     if (v.keep) kept.push(e);
-    else removed.push({ entry: e, reason: v.reason, ...(v.rule ? { rule: v.rule } : {}) });
+    else removed.push(v.rule === undefined ? { entry: e, reason: v.reason } : { entry: e, reason: v.reason, rule: v.rule });
   }
-  const groups = [...counts.values()].sort((a, b) => (a.rule ?? '~').localeCompare(b.rule ?? '~') || a.address.localeCompare(b.address) || (a.reason ?? '').localeCompare(b.reason ?? ''));
+  const groups = [...counts.values()].flatMap((m) => [...m.values()]).sort((a, b) => (a.rule ?? '~').localeCompare(b.rule ?? '~') || a.address.localeCompare(b.address) || (a.reason ?? '').localeCompare(b.reason ?? ''));
   return { kept, removed, groups };
 }
 

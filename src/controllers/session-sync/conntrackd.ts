@@ -5,7 +5,7 @@
 // kernel holds them before the VIP moves and promotion has no commit to wait
 // for. See docs/session-sync.md.
 import { isIPv4 } from 'node:net';
-import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import type { AnyResource, ResourceOf } from '../../api/kinds.ts';
 import { conntrackdSyncSpec, DEFAULT_CONNTRACKD_REFRESH_INTERVAL, type NAT44SessionSyncSpec } from '../../api/nat.ts';
 import { parseDuration } from '../../api/primitives.ts';
 import { targetName } from '../../api/target.ts';
@@ -15,7 +15,7 @@ import type { ConntrackdRuntime, ConntrackdStats } from '../../engines/conntrack
 import { parseConntrackCount } from '../../kernel/conntrack.ts';
 import { parseIpRoute } from '../../kernel/ip.ts';
 import { engineDown, onEngineExit } from '../common.ts';
-import { Outcome, type ControllerContext, type ReconcileInput, type ReconcileOutcome } from '../controller.ts';
+import { Outcome, type ControllerContext, type ReconcileOutcome } from '../controller.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
 import type { SyncMode, SyncModeInput, SyncRole } from './mode.ts';
 
@@ -119,7 +119,9 @@ export class ConntrackdSyncMode implements SyncMode {
     }
     if (outcome !== 'running') this.ctx.log.info({ resource: this.id, action: 'conntrackd-apply', outcome, pid: this.engine.pid }, `conntrackd ${outcome}`);
     if (outcome === 'started' || outcome === 'restarted' || outcome === 'adopted') this.applied = undefined;
-    if (outcome === 'backoff' || outcome === 'failed') this.applied = undefined;
+    if (outcome === 'backoff' || outcome === 'failed') {
+      this.applied = undefined;
+    }
     if (this.engine.pid !== undefined && this.role !== 'unknown' && this.role !== this.lastRequestedRole()) this.enqueue(this.role);
     this.startTimers();
     this.publish();
@@ -383,36 +385,5 @@ export class ConntrackdSyncMode implements SyncMode {
 
   private publish(): void {
     if (!this.stopped) this.ctx.status.set(this.id, this.status());
-  }
-}
-
-/** The controller's side: one ConntrackdSyncMode per resource in mode conntrackd. */
-export class ConntrackdSessionSyncs {
-  private readonly modes = new Map<string, ConntrackdSyncMode>();
-
-  constructor(private readonly makeEngine?: ConntrackdModeDeps['makeEngine']) {}
-
-  async reconcile(r: ResourceOf<'NAT44SessionSync'> & AnyResource, decision: { readonly role: SyncRole; readonly addresses: readonly string[] }, input: Pick<ReconcileInput, 'planCtx' | 'observed'>, ctx: ControllerContext): Promise<ReconcileOutcome> {
-    const id = resourceId(r);
-    let mode = this.modes.get(id);
-    if (!mode) {
-      mode = new ConntrackdSyncMode(id, r.metadata.name, { ctx, ...(this.makeEngine ? { makeEngine: this.makeEngine } : {}) });
-      this.modes.set(id, mode);
-    }
-    return mode.update({ spec: r.spec, addresses: decision.addresses, role: decision.role, planCtx: input.planCtx, observed: input.observed });
-  }
-
-  /** Stop conntrackd of resources that left the config or the mode. */
-  async retain(ids: ReadonlySet<string>): Promise<void> {
-    for (const [id, m] of [...this.modes]) {
-      if (ids.has(id)) continue;
-      this.modes.delete(id);
-      await m.stop({ keepEngines: false });
-    }
-  }
-
-  async stop(opts: { keepEngines: boolean }): Promise<void> {
-    for (const m of this.modes.values()) await m.stop(opts);
-    this.modes.clear();
   }
 }

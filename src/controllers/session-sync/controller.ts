@@ -1,7 +1,8 @@
-// NAT44SessionSync: while the gate (spec.when, usually the VIP role) is true
-// and the SNAT addresses are known, a worker pushes the selected sessions to
-// every target; when the gate shuts, the worker stops, so a backup never
-// copies its stale sessions back to the master.
+// NAT44SessionSync: one SyncMode per resource (modes.ts picks it). Gated modes
+// (snapshot, stream) run while the gate (spec.when, usually the VIP role) is
+// true and the SNAT addresses are known, and stop when it shuts, so a backup
+// never copies its stale sessions back to the master; conntrackd runs in every
+// role and takes the role from the gate.
 import { resourceId } from '../../api/kinds.ts';
 import { sshControlDir } from '../../config/paths.ts';
 import { targetName } from '../../api/target.ts';
@@ -10,11 +11,16 @@ import { applyRestore, restoreDeleteBySnatLine } from '../../kernel/conntrack-ba
 import { SshHost } from '../../transport/ssh-host.ts';
 import { Outcome, type Controller, type ControllerContext, type ReconcileInput, type ReconcileOutcome } from '../controller.ts';
 import type { SessionSyncPayload } from './plan.ts';
-import { ConntrackdSessionSyncs } from './conntrackd.ts';
-import { SessionSyncWorker, type SyncTarget } from './worker.ts';
+import { conntrackdRole } from './conntrackd-role.ts';
+import type { ConntrackdModeDeps } from './conntrackd.ts';
+import type { SyncMode } from './mode.ts';
+import { SYNC_MODES, type ModeName } from './modes.ts';
+import { openSession, type SyncTarget } from './targets.ts';
+
+export type { SyncTarget };
 
 /**
- * The Host a target's restores run on: ssh over the shared connection, its
+ * The Host a target's commands run on: ssh over the shared connection, its
  * restoreCommand for conntrack, restore output left on the target, and a
  * restore refused by a target that holds one of `snatAddresses` (it became master).
  */
@@ -27,82 +33,93 @@ export function targetHost(local: Host, t: SyncTarget, controlDir: string, snatA
   );
 }
 
+interface Running {
+  readonly mode: ModeName;
+  readonly impl: SyncMode;
+}
+
 export class SessionSyncController implements Controller<'NAT44SessionSync', SessionSyncPayload> {
   readonly name = 'nat44-session-sync';
   readonly kind = 'NAT44SessionSync';
-  private readonly workers = new Map<string, SessionSyncWorker>();
+  private readonly running = new Map<string, Running>();
   /** Addresses each resource last exported, to prune the ones that leave the selection. */
   private readonly addresses = new Map<string, string[]>();
-  private readonly conntrackd = new ConntrackdSessionSyncs();
+
+  constructor(private readonly makeEngine?: ConntrackdModeDeps['makeEngine']) {}
 
   async reconcile(input: ReconcileInput<'NAT44SessionSync', SessionSyncPayload>, ctx: ControllerContext): Promise<ReconcileOutcome> {
     const plans = new Map(input.plans.map((p) => [p.resource, p]));
     const live = new Set<string>();
-    const conntrackdIds = new Set<string>();
     const outcomes: ReconcileOutcome[] = [];
     for (const r of input.resources) {
       const id = resourceId(r);
       const plan = plans.get(id);
       const decision = input.payload.get(id);
-      if (decision?.mode === 'conntrackd') {
-        // conntrackd runs in every role (spec.when gives it the role, it does not gate it).
-        this.stopWorker(id, ctx, 'mode conntrackd');
-        conntrackdIds.add(id);
-        outcomes.push(await this.conntrackd.reconcile(r, decision, input, ctx));
-        continue;
-      }
-      if (!decision?.run || !plan) {
-        this.stopWorker(id, ctx, plan?.status.reason ?? 'not planned');
+      const entry = SYNC_MODES[r.spec.mode];
+      const existing = this.running.get(id);
+      if (existing && existing.mode !== r.spec.mode) await this.stopMode(id, ctx, `mode ${r.spec.mode}`, false);
+      // The plan decided: conntrackd runs in every role; the gated modes only while the gate is open.
+      const runs = plan !== undefined && decision !== undefined && (decision.mode === 'conntrackd' || decision.run);
+      if (!runs || !plan) {
+        await this.stopMode(id, ctx, plan?.status.reason ?? 'not planned', false);
         if (plan) ctx.status.set(id, { ...plan.status, observedGeneration: ctx.generation(id) });
         continue;
       }
       live.add(id);
-      const addresses = [...decision.addresses];
-      const existing = this.workers.get(id);
-      if (existing?.matches(r.spec, addresses)) continue;
-      if (existing) this.stopWorker(id, ctx, 'spec or addresses changed');
+      const addresses = [...(decision?.addresses ?? [])];
       const controlDir = sshControlDir(ctx.paths);
-      await ctx.host.mkdirp(controlDir, 0o700);
-      const remote = (t: SyncTarget) => targetHost(ctx.host, t, controlDir, addresses);
-      const dropped = (this.addresses.get(id) ?? []).filter((a) => !addresses.includes(a));
-      if (dropped.length) await pruneDropped(id, r.spec.targets, dropped, remote, ctx);
-      this.addresses.set(id, addresses);
-      const worker = new SessionSyncWorker(id, r.spec, addresses, {
-        local: ctx.host,
-        remote,
-        log: ctx.log,
-        metrics: ctx.metrics,
-        report: (s) => ctx.status.set(id, s),
-        generation: () => ctx.generation(id),
-      });
-      this.workers.set(id, worker);
-      ctx.log.info({ resource: id, action: 'sync-start', mode: r.spec.mode, addresses, targets: r.spec.targets.map((t) => t.name ?? t.host), intervalMs: worker.intervalMs }, `${id}: exporting sessions`);
-      worker.start();
+      if (entry.gated) {
+        await ctx.host.mkdirp(controlDir, 0o700);
+        const dropped = (this.addresses.get(id) ?? []).filter((a) => !addresses.includes(a));
+        // Batches already sent land first (mode.ts, quiesce): one dumped before the
+        // dropped address's flows were deleted would otherwise put them back for good.
+        if (dropped.length) await this.running.get(id)?.impl.quiesce?.();
+        if (dropped.length) await pruneDropped(id, r.spec.targets, dropped, (t) => targetHost(ctx.host, t, controlDir, addresses), ctx);
+        this.addresses.set(id, addresses);
+      }
+      let run = this.running.get(id);
+      if (!run) {
+        const impl = entry.create(id, r.metadata.name, {
+          ctx,
+          routed: {
+            local: ctx.host,
+            remote: (t) => targetHost(ctx.host, t, controlDir),
+            session: (t, addrs) => openSession(ctx.host, t, controlDir, addrs),
+            log: ctx.log,
+            metrics: ctx.metrics,
+            report: (s) => ctx.status.set(id, s),
+            generation: () => ctx.generation(id),
+          },
+          ...(this.makeEngine ? { makeEngine: this.makeEngine } : {}),
+        });
+        run = { mode: r.spec.mode, impl };
+        this.running.set(id, run);
+      }
+      const role = decision?.mode === 'conntrackd' ? decision.role : conntrackdRole(r, input.all, input.planCtx.status);
+      outcomes.push((await run.impl.update({ spec: r.spec, addresses, role, planCtx: input.planCtx, observed: input.observed })) ?? Outcome.ok);
     }
-    for (const id of [...this.workers.keys()]) if (!live.has(id)) this.stopWorker(id, ctx, 'resource removed or gate shut');
-    await this.conntrackd.retain(conntrackdIds);
+    for (const id of [...this.running.keys()]) if (!live.has(id)) await this.stopMode(id, ctx, 'resource removed or gate shut', false);
     return Outcome.merge(outcomes);
   }
 
-  private stopWorker(id: string, ctx: ControllerContext, why: string): void {
-    const w = this.workers.get(id);
-    if (!w) return;
-    w.stop();
-    this.workers.delete(id);
-    ctx.log.info({ resource: id, action: 'sync-stop', why }, `${id}: stopped exporting (${why})`);
+  private async stopMode(id: string, ctx: ControllerContext, why: string, keepEngines: boolean): Promise<void> {
+    const run = this.running.get(id);
+    if (!run) return;
+    this.running.delete(id);
+    await run.impl.stop({ keepEngines });
+    ctx.log.info({ resource: id, action: 'sync-stop', mode: run.mode, why }, `${id}: stopped (${why})`);
   }
 
   async stop(opts: { keepEngines: boolean } = { keepEngines: true }): Promise<void> {
-    await this.conntrackd.stop(opts);
     this.addresses.clear();
-    for (const w of this.workers.values()) w.stop();
-    this.workers.clear();
+    for (const run of this.running.values()) await run.impl.stop(opts);
+    this.running.clear();
   }
 }
 
 /**
  * An address left the selection (its NAT44Rule lost it): the targets still hold
- * its sessions, which no later replace would touch, so they go now.
+ * its sessions, which no later resync would touch, so they go now.
  */
 async function pruneDropped(id: string, targets: readonly SyncTarget[], dropped: readonly string[], remote: (t: SyncTarget) => SshHost, ctx: ControllerContext): Promise<void> {
   await Promise.all(

@@ -1,3 +1,7 @@
+// NOTE: NAT44SessionSync no longer uses this class: its modes are snapshot.ts,
+// stream.ts and conntrackd.ts behind SyncMode (modes.ts). It stays only for the
+// address pool's push workers (address-pool/members.ts, bench/bgp-pool-replication.ts)
+// until they move to SnapshotSyncMode/StreamSyncMode (RoutedModeDeps).
 // One NAT44SessionSync at work on the active router: read the selected
 // sessions from the local conntrack table and restore them, with their NAT
 // binding and ct mark, on every target over ssh.
@@ -151,6 +155,8 @@ export class SessionSyncWorker {
   /** Events were lost: a catch-up from a dump is owed (it runs after the cycle under way). */
   private catchUpOwed = false;
   private stopped = false;
+  /** Batches on their way to a target (settled()). */
+  private readonly inflight = new Set<Promise<boolean>>();
   private localEntries = 0;
   private skipped = 0;
 
@@ -296,7 +302,32 @@ export class SessionSyncWorker {
     return pruned;
   }
 
-  private async send(
+  /**
+   * Resolves once no batch of this worker is on its way to a target. After
+   * stop(), no new batch starts; one already sent may still land, and a prune
+   * of an address that left the selection must come after it, or the batch
+   * (dumped before the address's flows were deleted) puts them back for good.
+   */
+  async settled(): Promise<void> {
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+  }
+
+  private send(
+    ts: TargetState,
+    kind: 'full' | 'udp-refresh' | 'stream',
+    batch: RestoreBatch,
+    readAt: number,
+    changes?: readonly { op: ChangeOp; entry: ConntrackEntry }[],
+  ): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
+    const p = this.sendNow(ts, kind, batch, readAt, changes);
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private async sendNow(
     ts: TargetState,
     kind: 'full' | 'udp-refresh' | 'stream',
     batch: RestoreBatch,

@@ -1,0 +1,68 @@
+/* global process, setTimeout */
+// A session sync mode (snapshot or stream) in a process of its own, run inside
+// a lab router by the benches, so its CPU and memory are its own: the same
+// classes, hosts and ssh sessions the NAT44SessionSync controller builds,
+// loaded as routerd loads them (dist/ when current, as an installed routerd
+// runs; else the sources through tsx, reported as fromDist: false).
+// argv[2]: JSON {mode, interval, snat, target, controlDir}. stdout: a JSON line
+// per change of phase and at most one a second otherwise ({"status": ...}); on
+// SIGTERM it stops the mode, lets its children exit and prints
+// {"exit": {cpuSelfS, cpuChildrenS, maxRssMB, fromDist}} (children: conntrack
+// -E, dumps and ssh clients, reaped by then).
+import { createWriteStream, readFileSync } from 'node:fs';
+import { fromDist, loadModule } from '../bin/launch.js';
+
+const cfg = JSON.parse(process.argv[2] ?? '{}');
+const [{ nat44SessionSyncSpec }, { targetHost }, { standaloneInput }, { SnapshotSyncMode }, { StreamSyncMode }, { openSession }, { LocalHost }, { createLogger }, { createMetrics }] = await Promise.all(
+  [
+    'api/nat',
+    'controllers/session-sync/controller',
+    'controllers/session-sync/mode',
+    'controllers/session-sync/snapshot',
+    'controllers/session-sync/stream',
+    'controllers/session-sync/targets',
+    'host/local',
+    'observability/logger',
+    'observability/metrics',
+  ].map((m) => loadModule(m)),
+);
+const spec = nat44SessionSyncSpec.parse({ mode: cfg.mode, interval: cfg.interval, snatAddresses: [cfg.snat], targets: [cfg.target] });
+const local = new LocalHost();
+let lastPhase = '';
+let lastAt = 0;
+const print = (o) => void process.stdout.write(`${JSON.stringify(o)}\n`);
+const deps = {
+  local,
+  remote: (t) => targetHost(local, t, cfg.controlDir),
+  session: (t, a) => openSession(local, t, cfg.controlDir, a),
+  // routerd writes a pino line per batch; to /dev/null here, so that cost stays without a reader.
+  log: createLogger({ node: 'agent', destination: createWriteStream('/dev/null') }),
+  metrics: createMetrics(),
+  report: (s) => {
+    const now = Date.now();
+    if (s.phase !== lastPhase || now - lastAt > 1000) {
+      lastPhase = s.phase;
+      lastAt = now;
+      print({ status: s });
+    }
+  },
+  generation: () => 1,
+};
+const mode = cfg.mode === 'stream' ? new StreamSyncMode('NAT44SessionSync/bench', deps) : new SnapshotSyncMode('NAT44SessionSync/bench', deps);
+await mode.update(standaloneInput(spec, [cfg.snat]));
+
+function cpuChildren() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100;
+}
+
+process.on('SIGTERM', () => {
+  void (async () => {
+    await mode.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    const u = process.resourceUsage();
+    print({ exit: { cpuSelfS: (u.userCPUTime + u.systemCPUTime) / 1e6, cpuChildrenS: cpuChildren(), maxRssMB: u.maxRSS / 1024, fromDist: fromDist() } });
+    process.exit(0);
+  })();
+});

@@ -1,0 +1,240 @@
+// NAT44SessionSync mode stream: snapshot's full resync every interval (default
+// 30 s, it heals whatever events missed) plus `conntrack -E` per SNAT address.
+// Events are coalesced per flow and sent as soon as the previous batch is
+// applied (a batch forms while the one before it is on the wire), on a restore
+// session of their own, so they never wait behind a resync: a flow that ended
+// is deleted exactly (routerd-ct-delete, one hash lookup on the target), a new
+// one inserted (`-A`), one that reached ESTABLISHED or changed mark replaced
+// (exact delete, then `-A`). Events that arrive during a resync are applied
+// again after it (the resync's dump may have carried a flow that ended
+// meanwhile). An overrun of the event socket (ENOBUFS) or an event stream that
+// exited is counted (metric, status) and healed by a full resync, at once or
+// MIN_RESYNC_GAP_MS after the previous one (snapshot.ts).
+import type { ChildHandle } from '../../host/host.ts';
+import { conntrackEventsArgv, snatAddress, type ConntrackEvent } from '../../kernel/conntrack.ts';
+import { ConntrackSerializeError, restoreInsertLine } from '../../kernel/conntrack-batch.ts';
+import { eventFromLine, LineSplitter, tupleKey } from '../../kernel/conntrack-lines.ts';
+import { isEventOverrun } from '../../kernel/conntrack.ts';
+import { SnapshotSyncMode } from './snapshot.ts';
+import { replyFailure, sessionFailure, type TargetState } from './targets.ts';
+
+const SYNCED_PROTOCOLS = new Set(['tcp', 'udp', 'icmp']);
+/** Coalescing delay after the first event of an idle stream. */
+const FLUSH_MS = 10;
+const MAX_STREAM_BATCH = 20_000;
+/** Events held per target while it is unreachable; past this only a full resync can heal it. */
+const MAX_PENDING = 200_000;
+const UDP_REFRESH_MS = 10_000;
+
+interface Queued {
+  readonly ev: ConntrackEvent;
+  readonly at: number;
+}
+
+export interface StreamChanges {
+  /** routerd-ct-delete lines: flows that ended, and the old copy of replaced flows. */
+  readonly deletes: string[];
+  /** `-A` lines: new flows and the new copy of replaced flows. */
+  readonly inserts: string[];
+  readonly counts: { inserts: number; replaces: number; deletes: number };
+  /** Events that cannot be written as a restore line (e.g. an ICMP id remapped by NAT). */
+  readonly failed: number;
+}
+
+/**
+ * What a stream batch does with the latest event of each flow: a flow that
+ * ended is deleted; a new one inserted; one that reached ESTABLISHED, changed
+ * its mark (any non-TCP update) or reused a tuple that ended in the same batch
+ * is replaced. TCP handshake and closing states wait for the next event.
+ */
+export function planStreamChanges(events: readonly ConntrackEvent[]): StreamChanges {
+  const latest = new Map<string, { ev: ConntrackEvent; ended: boolean }>();
+  let failed = 0;
+  for (const ev of events) {
+    let key: string;
+    try {
+      key = tupleKey(ev.entry);
+    } catch {
+      failed++;
+      continue;
+    }
+    const prev = latest.get(key);
+    latest.set(key, { ev, ended: prev !== undefined && (prev.ended || prev.ev.type === 'DESTROY') });
+  }
+  const deletes: string[] = [];
+  const inserts: string[] = [];
+  const counts = { inserts: 0, replaces: 0, deletes: 0 };
+  for (const [key, { ev, ended }] of latest) {
+    if (ev.type === 'DESTROY') {
+      deletes.push(key);
+      counts.deletes++;
+      continue;
+    }
+    const replace = ended || (ev.type === 'UPDATE' && (ev.entry.protocol !== 'tcp' || ev.entry.tcpState === 'ESTABLISHED'));
+    if (ev.type === 'UPDATE' && !replace) continue;
+    let line: string;
+    try {
+      line = restoreInsertLine(ev.entry, { command: '-A' });
+    } catch (e) {
+      if (!(e instanceof ConntrackSerializeError)) throw e;
+      failed++;
+      continue;
+    }
+    if (replace) {
+      deletes.push(key);
+      counts.replaces++;
+    } else counts.inserts++;
+    inserts.push(line);
+  }
+  return { deletes, inserts, counts, failed };
+}
+
+export class StreamSyncMode extends SnapshotSyncMode {
+  override readonly mode = 'stream' as const;
+  private streams: ChildHandle[] = [];
+  private readonly pending = new Map<TargetState, Queued[]>();
+  /** Events seen while a target's resync runs, applied again after it. */
+  private readonly replay = new Map<TargetState, Queued[]>();
+  private flushTimer: NodeJS.Timeout | undefined;
+
+  protected override start(): void {
+    for (const t of this.book?.targets ?? []) this.pending.set(t, []);
+    for (const a of this.addresses) this.follow(a);
+    this.every(Math.min(UDP_REFRESH_MS, this.intervalMs), () => void this.cycle('udp-refresh'));
+    super.start();
+  }
+
+  protected override halt(): void {
+    super.halt();
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    for (const s of this.streams) s.kill('SIGTERM');
+    this.streams = [];
+    this.pending.clear();
+    this.replay.clear();
+  }
+
+  protected override beforeReplace(targets: readonly TargetState[]): void {
+    for (const t of targets) this.replay.set(t, []);
+  }
+
+  protected override afterReplace(targets: readonly TargetState[]): void {
+    for (const t of targets) {
+      const again = this.replay.get(t) ?? [];
+      this.replay.delete(t);
+      const q = this.pending.get(t);
+      if (q && again.length) {
+        // Replayed events go first: those still pending are newer.
+        const held = new Set(q);
+        q.unshift(...again.filter((x) => !held.has(x)));
+      }
+    }
+    this.scheduleFlush();
+  }
+
+  /** Follow events for one SNAT address. */
+  private follow(addr: string): void {
+    const child = this.deps.local.spawn(conntrackEventsArgv(addr));
+    this.streams.push(child);
+    const split = new LineSplitter((line) => {
+      const ev = eventFromLine(line);
+      if (!ev || !SYNCED_PROTOCOLS.has(ev.entry.protocol) || snatAddress(ev.entry) !== addr) return;
+      const q: Queued = { ev, at: Date.now() };
+      for (const [t, list] of this.pending) {
+        if (list.length < MAX_PENDING) list.push(q);
+        else if (!t.needsFull) {
+          t.needsFull = true;
+          list.length = 0;
+          this.requestFull();
+        }
+        this.replay.get(t)?.push(q);
+      }
+    });
+    child.stdout?.on('data', (c: Buffer) => {
+      split.push(c);
+      this.scheduleFlush();
+    });
+    child.stderr?.on('data', (c: Buffer) => {
+      for (const line of c.toString().split('\n')) if (isEventOverrun(line)) this.overrun(addr);
+    });
+    void child.exited.then((info) => {
+      if (this.stopped || !this.streams.includes(child)) return;
+      this.deps.log.warn({ resource: this.id, action: 'events-exit', address: addr, code: info.code, signal: info.signal }, 'conntrack -E exited; restarting it and resyncing');
+      this.streams = this.streams.filter((s) => s !== child);
+      for (const t of this.book?.targets ?? []) t.needsFull = true;
+      setTimeout(() => {
+        if (this.stopped) return;
+        this.follow(addr);
+        this.requestFull();
+      }, 1000).unref();
+    });
+  }
+
+  private overrun(addr: string): void {
+    const book = this.book;
+    if (!book) return;
+    book.overruns++;
+    book.resyncOwed = true;
+    book.lastOverrunTime = new Date().toISOString();
+    this.deps.metrics.sessionSyncOverruns.inc({ resource: this.id });
+    this.deps.log.warn({ resource: this.id, action: 'events-overrun', address: addr, overruns: book.overruns }, 'conntrack events were lost; full resync');
+    for (const t of book.targets) t.needsFull = true;
+    this.requestFull();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.stopped) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, FLUSH_MS);
+  }
+
+  private flush(): void {
+    const book = this.book;
+    if (!book || this.stopped) return;
+    for (const [ts, list] of this.pending) {
+      if (ts.streaming || list.length === 0 || !ts.due()) continue;
+      const take = list.splice(0, MAX_STREAM_BATCH);
+      const plan = planStreamChanges(take.map((q) => q.ev));
+      if (plan.deletes.length === 0 && plan.inserts.length === 0) continue;
+      ts.streaming = true;
+      const startedAt = Date.now();
+      const readAt = take[0]!.at;
+      const restore = plan.inserts.length ? `${plan.inserts.join('\n')}\n` : '';
+      const sent = plan.counts.inserts + plan.counts.replaces + plan.counts.deletes;
+      const base = { kind: 'stream' as const, sent, startedAt, readAt, ...plan.counts };
+      ts.apply(ts.stream, plan.deletes, restore).then(
+        (reply) => {
+          const bad = replyFailure(reply);
+          if (this.book !== book) return;
+          book.record(ts, {
+            ...base,
+            ok: !bad,
+            ...(bad ?? {}),
+            restored: bad ? 0 : plan.inserts.length,
+            pruned: reply.deleted,
+            failed: plan.failed + reply.failed,
+          });
+          this.batchDone(ts, !bad);
+        },
+        (e: unknown) => {
+          if (this.book !== book) return;
+          book.record(ts, { ...base, ok: false, ...sessionFailure(e), restored: 0, pruned: 0, failed: plan.failed });
+          this.batchDone(ts, false);
+        },
+      );
+    }
+  }
+
+  private batchDone(ts: TargetState, ok: boolean): void {
+    ts.streaming = false;
+    if (!ok) {
+      // The failed batch is lost; a full resync once the target is due again heals it.
+      setTimeout(() => this.requestFull(), Math.max(0, ts.nextAttemptAt - Date.now())).unref();
+    }
+    // The next batch goes as soon as this one is applied.
+    if ((this.pending.get(ts)?.length ?? 0) > 0) this.flush();
+    this.publish();
+  }
+}
