@@ -93,8 +93,8 @@ export const conntrackdSyncSpec = z.strictObject({
     .describe('Multicast transport instead of UDP unicast; needed for more than one target.'),
   tuning: z
     .strictObject({
-      netlinkBufferSize: z.number().int().min(65_536).max(1 << 30).default(2_097_152).describe('Netlink event socket buffer (bytes).'),
-      netlinkBufferSizeMaxGrowth: z.number().int().min(65_536).max(1 << 30).default(67_108_864).describe('conntrackd doubles the buffer on an overrun, up to this (bytes).'),
+      netlinkBufferSize: z.number().int().min(65_536).max(1 << 30).default(2_097_152).describe('Netlink event socket buffer (bytes); conntrackd runs with the larger of this and netlinkBufferSizeMaxGrowth (reliable event delivery never grows it).'),
+      netlinkBufferSizeMaxGrowth: z.number().int().min(65_536).max(1 << 30).default(67_108_864).describe('Largest netlink event buffer (bytes); with reliable events (routerd\'s choice) conntrackd starts at it.'),
       socketBufferSize: z.number().int().min(65_536).max(1 << 30).default(24_985_600).describe('Send and receive buffer of the sync socket (bytes).'),
       resendQueueSize: z.number().int().min(1024).max(16_777_216).default(262_144).describe('FTFW resend queue (messages kept for retransmission).'),
       purgeTimeout: z.number().int().min(1).max(3600).default(60).describe('Seconds to the flush that `conntrackd -t` (fault) schedules.'),

@@ -48,6 +48,7 @@ export const Reason = {
   DumpFailed: 'DumpFailed',
   SyncLinkUnresolved: 'SyncLinkUnresolved',
   EventOverrun: 'EventOverrun',
+  EventsIncomplete: 'EventsIncomplete',
   TransitionFailed: 'TransitionFailed',
   StatsUnreadable: 'StatsUnreadable',
   ConfigInvalid: 'ConfigInvalid',

@@ -8,3 +8,4 @@ export * from './nft-owned.ts';
 export * from './ip.ts';
 export * from './nft.ts';
 export * from './sysctl.ts';
+export * from './netlink-sockets.ts';

@@ -12,6 +12,12 @@ export const SYSCTL = {
   /** Read-only inside a non-initial netns (the host's value applies). */
   conntrackMax: 'net.netfilter.nf_conntrack_max',
   conntrackCount: 'net.netfilter.nf_conntrack_count',
+  /**
+   * 2 (the default): an entry gets the event extension only if an event
+   * listener exists when it is created; entries created with no listener never
+   * report an update or their destroy (docs/kernel-facts.md). 1: always.
+   */
+  conntrackEvents: 'net.netfilter.nf_conntrack_events',
 } as const;
 
 /** Dotted (net.ipv4.ip_forward) or slashed (net/ipv4/conf/eth0.100/forwarding) keys. */

@@ -89,7 +89,7 @@ export function createMetrics() {
     }),
     conntrackdCounter: new Gauge({
       name: 'routerd_conntrackd_stat',
-      help: 'conntrackd counters as `conntrackd -s` reports them since it started (packets_sent, packets_received, send_errors, receive_errors, messages_lost, messages_malformed, injected_created, injected_updated, injected_destroyed, injected_failed: entries from the peer written into the kernel, netlink_overruns, kernel_resyncs).',
+      help: 'conntrackd counters as `conntrackd -s` reports them since it started (packets_sent, packets_received, send_errors, receive_errors, messages_lost, messages_malformed, injected_created, injected_updated, injected_destroyed, injected_failed: entries from the peer written into the kernel, netlink_overruns, kernel_resyncs; event_drops: events the kernel could not deliver to conntrackd\'s event socket; heals: resyncs routerd ran because events were missed).',
       labelNames: ['resource', 'counter'] as const,
       registers: [registry],
     }),

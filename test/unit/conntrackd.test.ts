@@ -26,6 +26,9 @@ test('conntrackd.conf: FTFW over UDP, external cache disabled, own addresses ign
   const conf = renderConntrackdConf(UDP_INPUT);
   assertGolden('conntrackd-udp.conf', conf);
   assert.match(conf, /DisableExternalCache on/);
+  // A kernel resync on the backup would take the peer's entries as its own and send them back (test/e2e/conntrackd-facts.test.ts).
+  assert.match(conf, /NetlinkOverrunResync off/);
+  assert.match(conf, /NetlinkEventsReliable on/);
   assert.equal(conf.match(/IPv4_address 192\.0\.2\.2$/gm)?.length, 2, 'once in UDP, once in the ignore list');
 });
 
@@ -170,7 +173,7 @@ test('plan: conntrackd runs in every role; the plan names the transition the rol
   });
   const backup = planConntrackd(r, ctx('backup'));
   assert.deepEqual(backup.actions.map((a) => a.verb), ['run']);
-  assert.match(backup.actions[0]!.detail, /role backup: conntrackd -n/);
+  assert.match(backup.actions[0]!.detail, /role backup: conntrackd -f internal, -n/);
   assert.match(planConntrackd(r, ctx('master')).actions[0]!.detail, /role master: conntrackd -c, -f, -R, -B/);
   assert.match(planConntrackd(r, ctx(undefined)).actions[0]!.detail, /role unknown/);
 });
@@ -221,7 +224,7 @@ test('role transitions run in primary-backup order, one at a time, each once, ho
   await mode.stop({ keepEngines: true });
   const expected = [...TRANSITION_COMMANDS.backup, ...TRANSITION_COMMANDS.master, ...TRANSITION_COMMANDS.fault, ...TRANSITION_COMMANDS.backup].map((c) => c.join(' '));
   assert.deepEqual(engine!.log, expected);
-  assert.deepEqual(engine!.log.slice(1, 5), ['-c', '-f', '-R', '-B']);
+  assert.deepEqual(engine!.log.slice(0, 6), ['-f internal', '-n', '-c', '-f', '-R', '-B']);
   assert.equal(engine!.overlapped, false);
 });
 
@@ -249,9 +252,92 @@ class OverrunEngine extends SlowEngine {
   }
 }
 
-test('a netlink overrun on the master is a status reason, and heals by a resync from the kernel and a bulk send', async () => {
+/** A host where conntrackd (pid 4242) holds one ctnetlink event socket whose kernel drop count the test moves. */
+function droppingHost(): { host: FakeHost; drops: { n: number }; sysctl: { events: string } } {
   const host = new FakeHost();
+  const drops = { n: 0 };
+  const sysctl = { events: '2' };
   host.on(['ip', '-j', '-4', 'route', 'get'], { stdout: '[{"dst":"192.0.2.3","dev":"lan0","prefsrc":"192.0.2.2","flags":[]}]' });
+  host.on(['conntrack', '-C'], { stdout: '5\n' });
+  host.on(['sysctl', 'net.netfilter.nf_conntrack_events'], () => ({ stdout: `net.netfilter.nf_conntrack_events = ${sysctl.events}\n` }));
+  host.on(['sysctl', '-w'], (argv) => {
+    sysctl.events = argv[2]!.split('=')[1]!;
+    return { stdout: `${argv[2]!.replace('=', ' = ')}\n` };
+  });
+  host.on(['find', '/proc/4242/fd'], { stdout: 'socket:[1001]\nsocket:[1002]\n' });
+  host.on(['cat', '/proc/net/netlink'], () => ({
+    stdout:
+      'sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode\n' +
+      `0000000000000001 12  4242       00000007 0        0        0     2        ${drops.n}        1001\n` +
+      '0000000000000002 12  -1000      00000000 0        0        0     2        7        1002\n' +
+      '0000000000000003 12  99         00000007 0        0        0     2        9        2000\n',
+  }));
+  return { host, drops, sysctl };
+}
+
+test('/proc/net/netlink: the kernel drop count of a process\'s ctnetlink event sockets only', async () => {
+  const { host, drops } = droppingHost();
+  drops.n = 41;
+  const { eventSocketDrops, parseProcNetNetlink, parseSocketInodes, socketFdsArgv } = await import('../../src/kernel/netlink-sockets.ts');
+  const inodes = parseSocketInodes((await host.run(socketFdsArgv(4242))).stdout);
+  assert.equal(eventSocketDrops(parseProcNetNetlink((await host.run(['cat', '/proc/net/netlink'])).stdout), inodes), 41, 'not the socket without groups, not another process\'s');
+  assert.equal(eventSocketDrops([], inodes), undefined);
+  assert.throws(() => socketFdsArgv(1), TypeError);
+});
+
+test('conntrackd mode sets nf_conntrack_events=1 before conntrackd runs (entries created with no listener never report their destroy)', async () => {
+  const { host, sysctl } = droppingHost();
+  const ctx = standaloneContext({ host, paths: { stateDir: '/var/lib/routerd', runDir: '/run/routerd' }, nodeName: 'ra' });
+  const id = 'NAT44SessionSync/lan-sessions';
+  const mode = new ConntrackdSyncMode(id, 'lan-sessions', { ctx, makeEngine: () => new OverrunEngine(host, PATHS, () => undefined, new FakeProcs()) });
+  const r = syncResource(true);
+  const planCtx = { resources: [VIP, r], ifname: (n: string) => n, paths: { stateDir: '/var/lib/routerd', runDir: '/run/routerd' }, status: () => undefined, nodeName: 'ra' };
+  await mode.update({ spec: r.spec, addresses: ['198.51.100.100'], role: 'backup', planCtx, observed: { files: new Map(), existing: new Set<string>() } });
+  assert.equal(sysctl.events, '1');
+  assert.equal(ctx.status.get(id)?.everyEntryReportsEvents, true);
+  await mode.update({ spec: r.spec, addresses: ['198.51.100.100'], role: 'backup', planCtx, observed: { files: new Map(), existing: new Set<string>() } });
+  assert.equal(host.commandLines().filter((c) => c.startsWith('sysctl -w')).length, 1, 'written once');
+  await mode.stop({ keepEngines: true });
+  // A kernel that refuses the write: Degraded, with the reason.
+  const refusing = droppingHost();
+  refusing.host.on(['sysctl', '-w'], { stdout: '' });
+  const ctx2 = standaloneContext({ host: refusing.host, paths: { stateDir: '/var/lib/routerd', runDir: '/run/routerd' }, nodeName: 'ra' });
+  const mode2 = new ConntrackdSyncMode(id, 'lan-sessions', { ctx: ctx2, makeEngine: () => new OverrunEngine(refusing.host, PATHS, () => undefined, new FakeProcs()) });
+  await mode2.update({ spec: r.spec, addresses: ['198.51.100.100'], role: 'backup', planCtx, observed: { files: new Map(), existing: new Set<string>() } });
+  await new Promise((res) => setTimeout(res, 100));
+  assert.equal(ctx2.status.get(id)?.reason, 'EventsIncomplete');
+  await mode2.stop({ keepEngines: true });
+});
+
+test('events the kernel could not deliver to conntrackd (reliable delivery hides them from it): the master heals with -R, -B and counts it; a backup has nothing to heal', async () => {
+  for (const role of ['master', 'backup'] as const) {
+    const { host, drops } = droppingHost();
+    const ctx = standaloneContext({ host, paths: { stateDir: '/var/lib/routerd', runDir: '/run/routerd' }, nodeName: 'ra' });
+    let engine: OverrunEngine | undefined;
+    const id = 'NAT44SessionSync/lan-sessions';
+    const mode = new ConntrackdSyncMode(id, 'lan-sessions', { ctx, makeEngine: () => (engine = new OverrunEngine(host, PATHS, () => undefined, new FakeProcs())) });
+    const r = syncResource(true);
+    const planCtx = { resources: [VIP, r], ifname: (n: string) => n, paths: { stateDir: '/var/lib/routerd', runDir: '/run/routerd' }, status: () => undefined, nodeName: 'ra' };
+    await mode.update({ spec: r.spec, addresses: ['198.51.100.100'], role, planCtx, observed: { files: new Map(), existing: new Set<string>() } });
+    await new Promise((res) => setTimeout(res, 150));
+    await mode.pollStats();
+    assert.equal(ctx.status.get(id)?.phase, 'Synced', role);
+    engine!.log.length = 0;
+    drops.n = 500;
+    await mode.pollStats();
+    assert.equal(ctx.status.get(id)?.eventDrops, 500);
+    if (role === 'master') assert.equal(ctx.status.get(id)?.reason, 'EventOverrun');
+    await new Promise((res) => setTimeout(res, 150));
+    assert.deepEqual(engine!.log, role === 'master' ? ['-R', '-B'] : [], role);
+    assert.equal(ctx.status.get(id)?.phase, 'Synced', role);
+    assert.equal(ctx.status.get(id)?.heals, role === 'master' ? 1 : 0, role);
+    assert.match(await ctx.metrics.registry.metrics(), role === 'master' ? /routerd_conntrackd_stat\{[^}]*counter="heals"[^}]*\} 1/ : /counter="event_drops"[^}]*\} 500/);
+    await mode.stop({ keepEngines: true });
+  }
+});
+
+test('a netlink overrun on the master is a status reason, and heals by a resync from the kernel and a bulk send', async () => {
+  const { host } = droppingHost();
   const ctx = standaloneContext({ host, paths: { stateDir: '/var/lib/routerd', runDir: '/run/routerd' }, nodeName: 'ra' });
   let engine: OverrunEngine | undefined;
   const id = 'NAT44SessionSync/lan-sessions';

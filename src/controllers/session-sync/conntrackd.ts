@@ -13,6 +13,8 @@ import { conntrackdPaths, ConntrackdEngine, TRANSITION_COMMANDS, type VrrpRole }
 import { renderConntrackdConf, type ConntrackdTransport } from '../../engines/conntrackd/render.ts';
 import type { ConntrackdRuntime, ConntrackdStats } from '../../engines/conntrackd/stats.ts';
 import { parseConntrackCount } from '../../kernel/conntrack.ts';
+import { readSysctl, SYSCTL, writeSysctl } from '../../kernel/sysctl.ts';
+import { eventSocketDrops, parseProcNetNetlink, parseSocketInodes, socketFdsArgv } from '../../kernel/netlink-sockets.ts';
 import { parseIpRoute } from '../../kernel/ip.ts';
 import { engineDown, onEngineExit } from '../common.ts';
 import { Outcome, type ControllerContext, type ReconcileOutcome } from '../controller.ts';
@@ -63,6 +65,13 @@ export class ConntrackdSyncMode implements SyncMode {
   private statsError: string | undefined;
   private overrunAt: number | undefined;
   private healedAt = 0;
+  /** Events the kernel could not deliver to conntrackd's event socket (reliable delivery hides them from conntrackd). */
+  private eventDrops: number | undefined;
+  /** Resends run because events were missed, and the last one's end. */
+  private heals = 0;
+  private lastHealAt: string | undefined;
+  /** A resend step queued or running because events were missed. */
+  private healPending = false;
   private resyncRequestedAt: string | undefined;
   /** First stats poll after the resync request at which no more entries were arriving from the peer. */
   private resyncDoneAt: string | undefined;
@@ -72,6 +81,8 @@ export class ConntrackdSyncMode implements SyncMode {
   private statsTimer: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Set once net.netfilter.nf_conntrack_events reads 1; the error otherwise. */
+  private eventsSysctl: { ok: true } | { ok: false; error: string } | undefined;
 
   constructor(
     private readonly id: string,
@@ -109,6 +120,7 @@ export class ConntrackdSyncMode implements SyncMode {
         : renderConntrackdConf({ transport: this.link, ignore: this.ignored(input, this.link, cfg.ignoreIPv4), files: this.engine.paths, tuning: cfg.tuning });
     this.conf = conf;
     this.specKey = JSON.stringify(input.spec);
+    await this.ensureEventsForEveryEntry();
     let outcome: Awaited<ReturnType<ConntrackdEngine['run']>>;
     try {
       outcome = await this.engine.run(conf);
@@ -137,6 +149,30 @@ export class ConntrackdSyncMode implements SyncMode {
     this.queue.length = 0;
     await this.chain;
     await this.engine.stop(opts.keepEngines);
+  }
+
+  /**
+   * Before conntrackd starts: with the kernel's default (2), an entry created
+   * while no event listener exists (conntrackd restarting, routerd not yet
+   * started) never reports its destroy, so the peer would keep it for good.
+   */
+  private async ensureEventsForEveryEntry(): Promise<void> {
+    if (this.eventsSysctl?.ok) return;
+    try {
+      const before = await readSysctl(this.ctx.host, SYSCTL.conntrackEvents);
+      if (before !== '1') {
+        await writeSysctl(this.ctx.host, SYSCTL.conntrackEvents, 1);
+        this.ctx.log.info(
+          { resource: this.id, action: 'conntrackd-sysctl', key: SYSCTL.conntrackEvents, from: before ?? null, to: '1' },
+          `${SYSCTL.conntrackEvents} set to 1 (was ${before ?? 'unreadable'}): every entry reports its events to conntrackd`,
+        );
+      }
+      this.eventsSysctl = { ok: true };
+    } catch (e) {
+      const error = (e as Error).message;
+      if (this.eventsSysctl?.ok !== false || this.eventsSysctl.error !== error) this.ctx.log.warn({ resource: this.id, action: 'conntrackd-sysctl', key: SYSCTL.conntrackEvents, err: error }, 'could not make every entry report its events');
+      this.eventsSysctl = { ok: false, error };
+    }
   }
 
   /** UDP to the peer (multicast to the group) from the address and interface of the route to it, unless the spec names them. */
@@ -227,6 +263,13 @@ export class ConntrackdSyncMode implements SyncMode {
       if (step === 'master' || step === 'resend') {
         this.lastBulkSendAt = at;
         this.healedAt = Date.now();
+        if (this.healPending) {
+          this.healPending = false;
+          this.heals++;
+          this.lastHealAt = at;
+          this.ctx.metrics.conntrackdCounter.set({ resource: this.id, counter: 'heals' }, this.heals);
+          this.ctx.log.info({ resource: this.id, action: 'conntrackd-heal', heals: this.heals, durationMs }, `${this.id}: missed events healed (resync from the kernel, bulk send)`);
+        }
       }
     } else if (step !== 'resend') {
       this.applied = undefined;
@@ -272,19 +315,52 @@ export class ConntrackdSyncMode implements SyncMode {
         this.resyncDoneAt = new Date(now).toISOString();
       this.lastInjected = { total, at: now };
     }
-    if (r.runtime) {
-      const before = this.runtime?.netlinkOverruns;
-      this.runtime = r.runtime;
-      if (before !== undefined && r.runtime.netlinkOverruns > before) {
-        // conntrackd lost kernel events: resync from the kernel and re-send now (it would otherwise wait NetlinkOverrunResync).
-        this.overrunAt = Date.now();
-        this.ctx.metrics.sessionSyncOverruns.inc({ resource: this.id });
-        this.ctx.log.warn({ resource: this.id, action: 'conntrackd-overrun', overruns: r.runtime.netlinkOverruns, bufferBytes: r.runtime.netlinkBufferBytes }, 'conntrackd lost kernel events; resync and bulk send');
-        if (this.applied === 'master' && !this.queue.includes('resend')) this.enqueue('resend');
-      }
-    }
+    const overrunsBefore = this.runtime?.netlinkOverruns;
+    const dropsBefore = this.eventDrops;
+    if (r.runtime) this.runtime = r.runtime;
+    this.eventDrops = await this.readEventDrops();
+    if (this.stopped) return;
+    const overruns = (r.runtime?.netlinkOverruns ?? 0) - (overrunsBefore ?? r.runtime?.netlinkOverruns ?? 0);
+    const drops = (this.eventDrops ?? 0) - (dropsBefore ?? this.eventDrops ?? 0);
+    if (overruns > 0 || drops > 0) this.missedEvents(overruns, drops);
     this.exportMetrics();
     this.publish();
+  }
+
+  /** Kernel-counted drops on conntrackd's event socket (undefined: not readable). */
+  private async readEventDrops(): Promise<number | undefined> {
+    const pid = this.engine.pid;
+    if (pid === undefined) return undefined;
+    const [fds, table] = await Promise.all([this.ctx.host.run(socketFdsArgv(pid), { timeoutMs: 5000 }), this.ctx.host.run(['cat', '/proc/net/netlink'], { timeoutMs: 5000 })]);
+    if (fds.code !== 0 || table.code !== 0) return undefined;
+    return eventSocketDrops(parseProcNetNetlink(table.stdout), parseSocketInodes(fds.stdout));
+  }
+
+  /**
+   * conntrackd missed kernel events: its own overrun count (unreliable
+   * delivery) or the kernel's drop count on its event socket (reliable
+   * delivery: destroys are delivered again later, a missed new or update is
+   * not). On the master, resync the internal cache from the kernel and bulk
+   * send now (`-R`, `-B`), so the peer gets what the missed events carried.
+   * A backup has nothing to heal: the events it reads are the peer's entries,
+   * which conntrackd wrote itself and ignores; its own cache is rebuilt at
+   * promotion (`-f`, `-R`).
+   */
+  private missedEvents(overruns: number, drops: number): void {
+    this.overrunAt = Date.now();
+    const heal = this.applied === 'master';
+    // Counted (and alerted on) where it costs something: a backup's drops stay in event_drops only.
+    if (heal) this.ctx.metrics.sessionSyncOverruns.inc({ resource: this.id });
+    this.ctx.log[heal ? 'warn' : 'debug'](
+      { resource: this.id, action: 'conntrackd-overrun', overruns: this.runtime?.netlinkOverruns, newOverruns: overruns, eventDrops: this.eventDrops, newEventDrops: drops, heal: heal ? 'resend' : 'none (not master)' },
+      heal ? 'conntrackd missed kernel events; resync from the kernel and bulk send' : 'conntrackd missed kernel events; nothing to heal as backup',
+    );
+    if (!heal) {
+      this.healedAt = this.overrunAt;
+      return;
+    }
+    this.healPending = true;
+    if (!this.queue.includes('resend')) this.enqueue('resend');
   }
 
   private exportMetrics(): void {
@@ -310,6 +386,7 @@ export class ConntrackdSyncMode implements SyncMode {
       m.conntrackdCounter.set({ resource, counter: 'netlink_overruns' }, this.runtime.netlinkOverruns);
       m.conntrackdCounter.set({ resource, counter: 'kernel_resyncs' }, this.runtime.kernelResyncs);
     }
+    if (this.eventDrops !== undefined) m.conntrackdCounter.set({ resource, counter: 'event_drops' }, this.eventDrops);
   }
 
   private status(): ResourceStatus {
@@ -347,6 +424,10 @@ export class ConntrackdSyncMode implements SyncMode {
           }
         : {}),
       ...(rt ? { netlinkOverruns: rt.netlinkOverruns, kernelResyncs: rt.kernelResyncs, netlinkBufferBytes: rt.netlinkBufferBytes } : {}),
+      ...(this.eventDrops !== undefined ? { eventDrops: this.eventDrops } : {}),
+      heals: this.heals,
+      ...(this.lastHealAt ? { lastHealAt: this.lastHealAt } : {}),
+      ...(this.eventsSysctl ? { everyEntryReportsEvents: this.eventsSysctl.ok } : {}),
       ...(this.kernelEntries !== undefined ? { kernelEntries: this.kernelEntries } : {}),
       ...(this.resyncRequestedAt ? { resyncRequestedAt: this.resyncRequestedAt } : {}),
       ...(this.resyncDoneAt ? { resyncDoneAt: this.resyncDoneAt } : {}),
@@ -369,7 +450,9 @@ export class ConntrackdSyncMode implements SyncMode {
     if (this.linkError) return { phase: Phase.Failed, reason: Reason.SyncLinkUnresolved, message: this.linkError, ...base };
     if (st.state !== 'running') return { ...base, ...engineDown('conntrackd', this.engine) };
     if (this.overrunAt !== undefined && this.overrunAt > this.healedAt)
-      return { phase: Phase.Degraded, reason: Reason.EventOverrun, message: `conntrackd lost kernel events (${rt?.netlinkOverruns ?? '?'} overruns); resyncing`, ...base };
+      return { phase: Phase.Degraded, reason: Reason.EventOverrun, message: `conntrackd missed kernel events (${rt?.netlinkOverruns ?? '?'} overruns, ${this.eventDrops ?? '?'} dropped by the kernel); resyncing`, ...base };
+    if (this.eventsSysctl && !this.eventsSysctl.ok)
+      return { phase: Phase.Degraded, reason: Reason.EventsIncomplete, message: `entries created while no event listener runs would never report their destroy: ${this.eventsSysctl.error}`, ...base };
     if (last && last.outcome === 'error') return { phase: Phase.Degraded, reason: Reason.TransitionFailed, message: last.error ?? 'transition failed', ...base };
     if (this.statsError) return { phase: Phase.Degraded, reason: Reason.StatsUnreadable, message: this.statsError, ...base };
     if (this.role === 'unknown') return { phase: Phase.Pending, reason: Reason.RoleUnknown, message: 'conntrackd runs; waiting for the VRRP role', ...base };

@@ -40,7 +40,7 @@ export type VrrpRole = 'master' | 'backup' | 'fault';
  */
 export const TRANSITION_COMMANDS: Readonly<Record<VrrpRole, readonly (readonly string[])[]>> = {
   master: [['-c'], ['-f'], ['-R'], ['-B']],
-  backup: [['-n']],
+  backup: [['-f', 'internal'], ['-n']],
   fault: [['-t']],
 };
 

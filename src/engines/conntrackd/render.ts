@@ -86,6 +86,8 @@ export function renderConntrackdConf(input: ConntrackdConfInput): string {
   const t = input.tuning;
   const tr = input.transport;
   const buf = int('socket buffer', t.socketBufferSize, 65_536, 1 << 30);
+  int('netlink buffer size', t.netlinkBufferSize, 65_536, 1 << 30);
+  const nlbuf = int('netlink buffer growth', Math.max(t.netlinkBufferSizeMaxGrowth, t.netlinkBufferSize), 65_536, 1 << 30);
   if (tr.kind === 'multicast' && !isMulticast(ipv4('multicast group', tr.group)))
     throw new TypeError(`conntrackd.conf: multicast group ${JSON.stringify(tr.group)} is not in 224.0.0.0/4`);
   const link =
@@ -134,9 +136,11 @@ export function renderConntrackdConf(input: ConntrackdConfInput): string {
     '\tUNIX {',
     `\t\tPath ${path('control socket', input.files.socket)}`,
     '\t}',
-    `\tNetlinkBufferSize ${int('netlink buffer size', t.netlinkBufferSize, 65_536, 1 << 30)}`,
-    `\tNetlinkBufferSizeMaxGrowth ${int('netlink buffer growth', Math.max(t.netlinkBufferSizeMaxGrowth, t.netlinkBufferSize), 65_536, 1 << 30)}`,
-    '\tNetlinkOverrunResync 1',
+    // Reliable events never report ENOBUFS, so conntrackd never grows its buffer: start at the largest size.
+    `\tNetlinkBufferSize ${nlbuf}`,
+    `\tNetlinkBufferSizeMaxGrowth ${nlbuf}`,
+    '\tNetlinkEventsReliable on',
+    '\tNetlinkOverrunResync off',
     '\tFilter From Kernelspace {',
     '\t\tProtocol Accept {',
     '\t\t\tTCP',
