@@ -95,20 +95,4 @@ export function ratio(a: number, b: number): string {
   return b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a';
 }
 
-/** The routers' own traffic (ssh, conntrackd's UDP) stays out of conntrack, so `conntrack -C` counts only bench entries. */
-const NOTRACK = `table ip bench_notrack {
-  chain pre {
-    type filter hook prerouting priority raw; policy accept;
-    notrack
-  }
-  chain out {
-    type filter hook output priority raw; policy accept;
-    notrack
-  }
-}
-`;
-
-/** Keep the routers' own traffic out of conntrack (NOTRACK). */
-export async function untrackRouterTraffic(nodes: readonly LabNode[]): Promise<void> {
-  for (const n of nodes) await checked(n, ['nft', '-f', '-'], { stdin: NOTRACK });
-}
+export { untrackRouterTraffic } from '../src/lab/harden.ts';

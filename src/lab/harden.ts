@@ -34,3 +34,24 @@ export async function hardenRouter(node: LabNode, opts: HardenOptions = {}): Pro
   await runChecked(node.host, ['nft', '-f', '-'], { stdin: labFirewall(opts) });
   await runChecked(node.host, ['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_tcp_loose=0']);
 }
+
+/**
+ * The routers' own traffic (ssh, conntrackd's UDP) stays out of conntrack, so
+ * the tables hold only the entries a bench or test put there and
+ * `conntrack -C` counts exactly those.
+ */
+export const ROUTER_NOTRACK = `table ip lab_notrack {
+  chain pre {
+    type filter hook prerouting priority raw; policy accept;
+    notrack
+  }
+  chain out {
+    type filter hook output priority raw; policy accept;
+    notrack
+  }
+}
+`;
+
+export async function untrackRouterTraffic(nodes: readonly LabNode[]): Promise<void> {
+  for (const n of nodes) await runChecked(n.host, ['nft', '-f', '-'], { stdin: ROUTER_NOTRACK });
+}

@@ -18,6 +18,7 @@ import { ConntrackdSyncMode } from '../../src/controllers/session-sync/conntrack
 import type { SyncRole } from '../../src/controllers/session-sync/mode.ts';
 import { runChecked } from '../../src/host/host.ts';
 import { conntrackDumpArgv, parseConntrackExtended } from '../../src/kernel/conntrack.ts';
+import { untrackRouterTraffic } from '../../src/lab/harden.ts';
 import { createLab, labPrefix, type LabNode } from '../../src/lab/topology.ts';
 import { requireE2E } from '../helpers/e2e.ts';
 
@@ -25,18 +26,6 @@ const SNAT = '198.51.100.100';
 const SERVER = '198.51.100.200';
 const PATHS = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };
 const ID = 'NAT44SessionSync/facts';
-/** The routers' own traffic (conntrackd's UDP) stays out of conntrack, so tables hold test entries only. */
-const NOTRACK = `table ip facts_notrack {
-  chain pre {
-    type filter hook prerouting priority raw; policy accept;
-    notrack
-  }
-  chain out {
-    type filter hook output priority raw; policy accept;
-    notrack
-  }
-}
-`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -101,7 +90,7 @@ test('conntrackd: a kernel dump on the backup takes the peer\'s injected entries
   const modes: { mode: ConntrackdSyncMode }[] = [];
   try {
     const { ra, rb } = lab.nodes;
-    for (const n of [ra, rb]) await runChecked(n.host, ['nft', '-f', '-'], { stdin: NOTRACK });
+    await untrackRouterTraffic([ra, rb]);
     const pair = [
       { node: ra, self: '192.0.2.2', peer: '192.0.2.3', role: 'master' as SyncRole },
       { node: rb, self: '192.0.2.3', peer: '192.0.2.2', role: 'backup' as SyncRole },

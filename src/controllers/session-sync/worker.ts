@@ -43,6 +43,7 @@ import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { SSH_CONNECT_FAILURE, TARGET_IS_MASTER } from '../../transport/ssh-host.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
+import type { TargetStatus } from './targets.ts';
 
 export type SyncTarget = NAT44SessionSyncSpec['targets'][number];
 
@@ -64,22 +65,8 @@ export interface WorkerDeps {
   readonly generation: () => number;
 }
 
-/** What `describe` shows per target. */
-export interface TargetStatus {
-  name: string;
-  host: string;
-  phase: 'Pending' | 'Synced' | 'Degraded';
-  reason?: string;
-  lastSyncTime?: string;
-  lastFullSyncTime?: string;
-  sent: number;
-  restored: number;
-  pruned: number;
-  failed: number;
-  durationMs?: number;
-  lagMs?: number;
-  error?: string;
-}
+/** What `describe` shows per target (the same shape as the modes'). */
+export type { TargetStatus };
 
 interface TargetState {
   readonly target: SyncTarget;
