@@ -9,6 +9,13 @@ import type { FakeHost } from '../../src/host/fake.ts';
 
 export const PATHS = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };
 
+// The conntrack helpers are found in build/ when scripts/setup built them, and
+// the code falls back to `conntrack` when they are absent. A transcript must
+// not depend on whether this checkout ran setup: it records the fallback (the
+// FakeKernel models conntrack's own commands), on every machine.
+process.env['ROUTERD_CT_DUMP'] = '/nonexistent/routerd-ct-dump';
+process.env['ROUTERD_CT_DELETE'] = '/nonexistent/routerd-ct-delete';
+
 /** Roles the daemon would report, by VirtualAddress name (others unknown). */
 export type Roles = Record<string, string>;
 
