@@ -12,6 +12,7 @@ import {
   conntrackCountArgv,
   conntrackDeleteBySnatArgv,
   conntrackDumpArgv,
+  conntrackEventsArgv,
   conntrackRestoreArgv,
   parseConntrackCount,
   parseConntrackExtended,
@@ -343,6 +344,33 @@ test('conntrack 1.4.7 behaviour the kernel layer relies on', async (t) => {
         sameTable(mine, native.map((e) => ({ ...e, use: undefined, id: undefined })), 5);
       }
       assert.equal((await dumpSnatFlows(host, [SNAT_A, SNAT_B])).length, all.filter((e) => [SNAT_A, SNAT_B].includes(snatAddress(e) ?? '')).length);
+    });
+
+    await t.test('-E --buffer-size sizes a socket without event groups; the socket the events arrive on keeps the default', async () => {
+      // conntrack 1.4.7 opens two netlink sockets for -E and grows the receive
+      // buffer of the one that subscribes to no group, so routerd's stream mode
+      // (conntrackEventsArgv) reads its events through the kernel default
+      // (net.core.rmem_default) and overruns under bursts (docs/kernel-facts.md).
+      const asked = 32 * 1024 * 1024;
+      const child = host.spawn(conntrackEventsArgv(SNAT_A, asked));
+      try {
+        let sockets: { groups: number; rb: number }[] = [];
+        for (let i = 0; i < 50 && sockets.length < 2; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          const ss = await runChecked(host, ['ss', '-f', 'netlink', '-a', '-m', '-e']);
+          sockets = [...ss.stdout.matchAll(/groups=0x([0-9a-f]+)\s+skmem:\(r\d+,rb(\d+),/g)]
+            .map((m) => ({ groups: Number.parseInt(m[1]!, 16), rb: Number(m[2]) }))
+            .filter((x) => x.groups === 0x7 || x.rb >= asked);
+        }
+        const events = sockets.find((x) => x.groups === 0x7);
+        const sized = sockets.find((x) => x.groups === 0);
+        assert.ok(events && sized, `both of conntrack's sockets seen: ${JSON.stringify(sockets)}`);
+        assert.ok(sized.rb >= asked, 'the socket without groups got the asked size (doubled by the kernel)');
+        assert.ok(events.rb < asked, `the event socket (groups NEW|UPDATE|DESTROY) keeps ${events.rb} bytes`);
+      } finally {
+        child.kill('SIGTERM');
+        await child.exited;
+      }
     });
 
     await t.test('nf_conntrack_max is read-only in a netns; sysctl -w exits 0 anyway, writeSysctl notices', async () => {
