@@ -94,5 +94,3 @@ export function rate(n: number, ms: number): string {
 export function ratio(a: number, b: number): string {
   return b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a';
 }
-
-export { untrackRouterTraffic } from '../src/lab/harden.ts';

@@ -26,12 +26,13 @@ import type { AnyResource } from '../src/api/kinds.ts';
 import type { ChildHandle } from '../src/host/host.ts';
 import { LocalHost } from '../src/host/local.ts';
 import { enableLabSsh, type LabSsh } from '../src/lab/sshd.ts';
+import { untrackRouterTraffic } from '../src/lab/harden.ts';
 import { createLab, labPrefix, type Lab, type LabNode } from '../src/lab/topology.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
 import { ctDeleteHelperPath, ctDeleteHelperPresent } from '../src/kernel/ct-delete.ts';
 import { conntrackDumpArgv, parseConntrackExtended } from '../src/kernel/conntrack.ts';
 import { parseConntrackdRuntime } from '../src/engines/conntrackd/stats.ts';
-import { checked, ctCount, ctFlush, memoryLogger, seconds, sleep, until, untrackRouterTraffic } from './lab-util.ts';
+import { checked, ctCount, ctFlush, memoryLogger, seconds, sleep, until } from './lab-util.ts';
 import { median, type BenchSection } from './results.ts';
 
 const SNAT = '198.51.100.100';
@@ -571,7 +572,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
     rows,
     notes: [
       'snapshot: interval 2 s (default), a streamed full resync per cycle (B\'s tuples read over ssh; A\'s dump line by line into 8192-line batches on a restore session; exact deletes for what B holds, then `-A`; what A no longer has pruned at the end); ' +
-        'stream: `conntrack -E` with 32 MB buffer; each batch (events coalesced per flow, formed while the previous batch is applied) goes on its own restore session: ended flows as exact deletes (routerd-ct-delete on B), new flows as `-A`; full resync every 30 s on a second session, events seen meanwhile applied again after it; ' +
+        'stream: `conntrack -E` asking for a 32 MB buffer (conntrack 1.4.7 puts it on a socket without event groups; the event socket keeps the kernel default: docs/kernel-facts.md); each batch (events coalesced per flow, formed while the previous batch is applied) goes on its own restore session: ended flows as exact deletes (routerd-ct-delete on B), new flows as `-A`; full resync every 30 s on a second session, events seen meanwhile applied again after it; ' +
         'conntrackd: FTFW over UDP, DisableExternalCache, NetlinkEventsReliable with a 64 MB buffer, NetlinkOverrunResync off ' +
         '(a kernel resync on the backup sent the master\'s entries back: docs/session-sync.md), nf_conntrack_events=1, routerd heals kernel-counted event drops on the master with `-R`, `-B`.',
       'snapshot and stream run in a process of their own inside A (bench/sync-agent.ts: the classes, hosts and ssh sessions the controller builds; pino lines written as in routerd): CPU routerd = that process and its children (conntrack -E, dumps, ssh clients), peak RSS = its maxrss; B side = sshd and what it runs on B (the restore sessions\' sh, conntrack -R, routerd-ct-delete, the tuple dumps). ' +

@@ -15,11 +15,12 @@ import type { ChildHandle } from '../src/host/host.ts';
 import { conntrackDumpArgv } from '../src/kernel/conntrack.ts';
 import { restoreLineFromExtended } from '../src/kernel/conntrack-lines.ts';
 import { enableLabSsh, plainRootShell, type LabSsh } from '../src/lab/sshd.ts';
+import { untrackRouterTraffic } from '../src/lab/harden.ts';
 import { createLab, labPrefix, type Lab, type LabNode } from '../src/lab/topology.ts';
 import { createMetrics, type Metrics } from '../src/observability/metrics.ts';
 import { sshExitMasterArgv } from '../src/transport/ssh.ts';
 import { SshHost } from '../src/transport/ssh-host.ts';
-import { checked, ctCount, ctFlush, ctMatching, memoryLogger, rate, ratio, seconds, sleep, until, type MemoryLogger, untrackRouterTraffic } from './lab-util.ts';
+import { checked, ctCount, ctFlush, ctMatching, memoryLogger, rate, ratio, seconds, sleep, until, type MemoryLogger } from './lab-util.ts';
 import { median, type BenchSection } from './results.ts';
 
 const SNAT = '198.51.100.100';
@@ -367,7 +368,7 @@ export async function benchSessionSync(): Promise<BenchSection> {
     await untrackRouterTraffic([ra, rb]);
     await ra.host.mkdirp(CONTROL_DIR, 0o700);
     sshStock = await sshExecMs(lab);
-    neutralized = await plainRootShell(lab);
+    neutralized = await plainRootShell([lab.nodes.ra, lab.nodes.rb]);
     sshNeutral = await sshExecMs(lab);
     await closeControlMaster(lab);
 

@@ -22,7 +22,6 @@ export interface LabSshOptions {
 }
 
 export interface LabSsh {
-  readonly sshd: Record<'ra' | 'rb', ChildHandle>;
   stop(): Promise<void>;
 }
 
@@ -56,9 +55,9 @@ export async function keygen(node: LabNode, path: string): Promise<string> {
 }
 
 /** Bind an empty file over /root/.bashrc in each router's mount namespace; false when there is none to hide. */
-export async function plainRootShell(lab: Lab): Promise<boolean> {
+export async function plainRootShell(nodes: readonly LabNode[]): Promise<boolean> {
   let done = false;
-  for (const n of [lab.nodes.ra, lab.nodes.rb]) {
+  for (const n of nodes) {
     if (!(await n.host.exists('/root/.bashrc'))) continue;
     await n.host.mkdirp(SSHD_DIR, 0o700);
     await n.host.writeFileAtomic(PLAIN_BASHRC, '# lab router: nothing to set up for commands run by sshd\n', 0o644);
@@ -68,42 +67,62 @@ export async function plainRootShell(lab: Lab): Promise<boolean> {
   return done;
 }
 
-export async function enableLabSsh(lab: Lab, opts: LabSshOptions = {}): Promise<LabSsh> {
-  const routers = { ra: lab.nodes.ra, rb: lab.nodes.rb };
-  if (opts.plainRootShell ?? true) await plainRootShell(lab);
-  const keys: Record<string, { host: string; client: string }> = {};
-  for (const [name, node] of Object.entries(routers)) {
+export interface SshMesh extends LabSsh {
+  /** Start a router's sshd again (after it was killed with the router) and wait until a peer reaches it. */
+  restart(node: LabNode): Promise<void>;
+}
+
+/** Wait until `from` runs a command on `to` over ssh, host-key checking on; the error names the last attempt. */
+async function awaitSsh(from: LabNode, to: LabNode, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await from.host.run(['ssh', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=2', '-l', 'root', to.addresses.lan4!, 'true'], { timeoutMs: 5000 });
+    if (r.code === 0) return;
+    if (Date.now() > deadline) {
+      const why = r.timedOut ? `no answer within ${r.durationMs} ms` : `exit ${r.code ?? r.signal}`;
+      throw new Error(`ssh ${from.name} → ${to.name} does not work (${why}): ${r.stderr.trim() || 'nothing on stderr'}`);
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/**
+ * SSH among every pair of the given routers: each its own sshd on its LAN
+ * address and its own client key, trusting every other one's key and knowing
+ * its host key.
+ */
+export async function enableSshMesh(nodes: readonly LabNode[], opts: LabSshOptions = {}): Promise<SshMesh> {
+  if (opts.plainRootShell ?? true) await plainRootShell(nodes);
+  const keys = new Map<LabNode, { host: string; client: string }>();
+  for (const node of nodes) {
     await node.host.mkdirp(SSHD_DIR, 0o700);
     await runChecked(node.host, ['chmod', '700', '/root/.ssh']);
-    keys[name] = { host: await keygen(node, `${SSHD_DIR}/host_ed25519`), client: await keygen(node, '/root/.ssh/id_ed25519') };
+    keys.set(node, { host: await keygen(node, `${SSHD_DIR}/host_ed25519`), client: await keygen(node, '/root/.ssh/id_ed25519') });
     await node.host.writeFileAtomic(`${SSHD_DIR}/sshd_config`, sshdConfig(node.addresses.lan4!), 0o600);
   }
-  for (const [name, node] of Object.entries(routers)) {
-    const peer = name === 'ra' ? 'rb' : 'ra';
-    const peerNode = routers[peer];
-    await node.host.writeFileAtomic('/root/.ssh/authorized_keys', `${keys[peer]!.client}\n`, 0o600);
-    await node.host.writeFileAtomic('/root/.ssh/known_hosts', `${peerNode.addresses.lan4} ${keys[peer]!.host.split(' ').slice(0, 2).join(' ')}\n`, 0o644);
+  for (const node of nodes) {
+    const others = nodes.filter((o) => o !== node);
+    await node.host.writeFileAtomic('/root/.ssh/authorized_keys', others.map((o) => `${keys.get(o)!.client}\n`).join(''), 0o600);
+    await node.host.writeFileAtomic('/root/.ssh/known_hosts', others.map((o) => `${o.addresses.lan4} ${keys.get(o)!.host.split(' ').slice(0, 2).join(' ')}\n`).join(''), 0o644);
   }
-  const sshd = {
-    ra: routers.ra.host.spawn(['/usr/sbin/sshd', '-D', '-e', '-f', `${SSHD_DIR}/sshd_config`]),
-    rb: routers.rb.host.spawn(['/usr/sbin/sshd', '-D', '-e', '-f', `${SSHD_DIR}/sshd_config`]),
-  };
-  // Up when each side can run a command on the other, with host-key checking on.
-  for (const [name, node] of Object.entries(routers)) {
-    const peer = routers[name === 'ra' ? 'rb' : 'ra'];
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const r = await node.host.run(['ssh', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=2', '-l', 'root', peer.addresses.lan4!, 'true'], { timeoutMs: 5000 });
-      if (r.code === 0) break;
-      if (Date.now() > deadline) throw new Error(`ssh ${name} → ${peer.name} does not work: ${r.stderr.trim()}`);
-      await new Promise((res) => setTimeout(res, 100));
-    }
-  }
+  const sshd = new Map<string, ChildHandle>();
+  const start = (n: LabNode) => sshd.set(n.name, n.host.spawn(['/usr/sbin/sshd', '-D', '-e', '-f', `${SSHD_DIR}/sshd_config`]));
+  for (const n of nodes) start(n);
+  // Up when each side can run a command on every other one.
+  for (const n of nodes) for (const o of nodes) if (o !== n) await awaitSsh(n, o);
   return {
-    sshd,
+    async restart(n) {
+      start(n);
+      const peer = nodes.find((o) => o !== n);
+      if (peer) await awaitSsh(peer, n);
+    },
     async stop() {
-      for (const c of Object.values(sshd)) c.kill('SIGTERM');
-      await Promise.all(Object.values(sshd).map((c) => c.exited));
+      for (const c of sshd.values()) c.kill('SIGTERM');
+      await Promise.all([...sshd.values()].map((c) => c.exited));
     },
   };
+}
+
+export function enableLabSsh(lab: Lab, opts: LabSshOptions = {}): Promise<LabSsh> {
+  return enableSshMesh([lab.nodes.ra, lab.nodes.rb], opts);
 }

@@ -26,7 +26,6 @@ const SNAT = '198.51.100.100';
 const SERVER = '198.51.100.200';
 const PATHS = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };
 const ID = 'NAT44SessionSync/facts';
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, fn: () => Promise<boolean>, ms = 10_000): Promise<void> {

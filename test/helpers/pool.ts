@@ -20,6 +20,9 @@ async function diagnose(lab: MultiLab, procs: Partial<Record<MultiRouter, Router
     const st = await p.resource('NAT44AddressPool/egress').catch((e: Error) => ({ status: { message: e.message } as Record<string, unknown> }));
     const bfd = await lab.node(r as MultiRouter).host.run(['vtysh', '-N', 'routerd', '-c', 'show bfd peers brief', '-c', 'show bgp ipv4 unicast summary'], { timeoutMs: 10_000 });
     out.push(`${r}: ${JSON.stringify({ membersUp: st?.status.membersUp, owned: st?.status.owned, ready: st?.status.ready, message: st?.status.message })}; bfd: ${(bfd.stdout + bfd.stderr).trim()}`);
+    // Its own account: the last pool steps and warnings it logged.
+    const lines = p.logs.filter((l) => String(l.action ?? '').startsWith('pool') || Number(l.level) >= 40).slice(-15);
+    out.push(`${r} log:\n${lines.map((l) => `    ${JSON.stringify(l)}`).join('\n')}`);
   }
   return out.join('\n');
 }

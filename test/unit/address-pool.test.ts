@@ -160,22 +160,25 @@ test('hold-back: a successor whose last sync from a dead owner failed or is stal
   const paths = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };
   const files = new Map<string, string>();
   const noop = () => undefined;
+  let sshResult = { argv: ['ssh'], code: 0 as number | null, stdout: 'ready\n', stderr: '', timedOut: false };
+  const logged: Array<Record<string, unknown>> = [];
   const host = {
     description: 'fake',
     // Over ssh: `cat ready` prints a time; a dump prints nothing; a restore succeeds.
-    run: async () => ({ code: 0, stdout: 'ready\n', stderr: '', timedOut: false }),
+    run: async () => sshResult,
     readFile: async (p: string) => files.get(p),
     writeFileAtomic: async (p: string, d: string) => void files.set(p, d),
     mkdirp: async () => undefined,
     remove: async () => undefined,
     exists: async () => false,
   };
-  const ctx = { host, paths, log: { info: noop, warn: noop, error: noop, debug: noop } } as never;
+  const record = (o: Record<string, unknown>) => void logged.push(o);
+  const ctx = { host, paths, log: { info: record, warn: record, error: noop, debug: noop } } as never;
   const m = new PoolMembers(rs.find((r) => r.kind === 'NAT44AddressPool') as never, self);
   const allUp = new Map(members.filter((x) => x !== self).map((x) => [lan[x]!, true]));
   const t0 = Date.now();
   m.observeBfd(allUp, t0);
-  await m.pollReady(ctx);
+  await m.pollReady(ctx, 'NAT44AddressPool/egress');
   await m.maybeBecomeReady(ctx, 'NAT44AddressPool/egress');
   assert.ok(m.selfReady);
   assert.deepEqual(m.eligible(t0), members);
@@ -184,17 +187,32 @@ test('hold-back: a successor whose last sync from a dead owner failed or is stal
 
   // The last push from rb failed: rb stays in this node's plan (its addresses not taken) until the bound.
   mark(`failed ${new Date(t0 - 1000).toISOString()}\n`);
-  await m.pollReady(ctx);
+  await m.pollReady(ctx, 'NAT44AddressPool/egress');
   m.observeBfd(rbDown, t0 + 1000);
   assert.deepEqual(m.eligible(t0 + 1000), members);
   assert.equal(assign(addrs, m.eligible(t0 + 1000)).find((a) => a.address === victim.address)!.owner, 'rb');
   assert.deepEqual(m.eligible(t0 + 1000 + TAKEOVER_MAX_HOLD_MS), members.filter((x) => x !== 'rb'));
   // rb comes back: nothing held; it goes down again after a good recent sync: taken over at once.
   m.observeBfd(allUp, t0 + 2000);
-  await m.pollReady(ctx);
+  await m.pollReady(ctx, 'NAT44AddressPool/egress');
   mark(`ok ${new Date(t0 + 2500).toISOString()}\n`);
-  await m.pollReady(ctx);
+  await m.pollReady(ctx, 'NAT44AddressPool/egress');
   m.observeBfd(rbDown, t0 + 3000);
   assert.deepEqual(m.eligible(t0 + 3000), members.filter((x) => x !== 'rb'));
   assert.equal(assign(addrs, m.eligible(t0 + 3000)).find((a) => a.address === victim.address)!.owner, self);
+
+  // ssh failing says nothing about a member: its state stays, and the failure is logged once, then its end.
+  m.observeBfd(allUp, t0 + 4000);
+  await m.pollReady(ctx, 'NAT44AddressPool/egress');
+  logged.length = 0;
+  sshResult = { ...sshResult, code: 255, stdout: '', stderr: 'ssh: connect to host 192.0.2.3 port 22: Connection timed out' };
+  await m.pollReady(ctx, 'NAT44AddressPool/egress');
+  await m.pollReady(ctx, 'NAT44AddressPool/egress');
+  assert.deepEqual(m.eligible(t0 + 4000), members);
+  const polls = logged.filter((l) => l.action === 'pool-ready-poll');
+  assert.equal(polls.filter((l) => l.outcome === 'error').length, 2, 'one warning per member that cannot be read, not one per poll');
+  assert.match(String(polls[0]!.err), /Connection timed out/);
+  sshResult = { ...sshResult, code: 0, stdout: 'ready\n', stderr: '' };
+  await m.pollReady(ctx, 'NAT44AddressPool/egress');
+  assert.equal(logged.filter((l) => l.action === 'pool-ready-poll' && l.outcome === 'ok').length, 2);
 });

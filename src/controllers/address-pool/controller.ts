@@ -288,7 +288,7 @@ export class BgpController implements Controller<BgpKind, undefined> {
             // Not awaited: an ssh to a member that just died hangs until its timeout, and BFD must keep being read meanwhile.
             if (!polling) {
               polling = true;
-              void Promise.all([...this.members.values()].map((m) => m.pollReady(ctx))).finally(() => {
+              void Promise.all([...this.members].map(([id, m]) => m.pollReady(ctx, id))).finally(() => {
                 polling = false;
               });
             }

@@ -120,8 +120,11 @@ export class PoolMembers {
     }
   }
 
+  /** Members whose ready file could not be read at the last poll: why (logged when it starts and when it ends). */
+  private readonly unreadable = new Map<string, string>();
+
   /** Read the ready file of every up member, and the sync marks they left here (sync pools only). */
-  async pollReady(ctx: ControllerContext): Promise<void> {
+  async pollReady(ctx: ControllerContext, id: string): Promise<void> {
     if (this.pool.spec.sync === undefined) return;
     for (const m of this.members) {
       if (m === this.self) continue;
@@ -136,7 +139,12 @@ export class PoolMembers {
         const r = await this.ssh(ctx, node).run(['cat', path], { timeoutMs: 3000 });
         // Only cat's own "no such file" means not ready; ssh failing (exit 255) tells nothing and leaves the view as it was.
         const missing = r.code === 1 && /^cat: .*No such file/m.test(r.stderr);
-        if (r.code !== 0 && !missing) return;
+        if (r.code !== 0 && !missing) {
+          if (!this.unreadable.has(node)) ctx.log.warn({ resource: id, action: 'pool-ready-poll', target: node, outcome: 'error', err: describeFailure(r) }, `${id}: cannot read ${node}'s ready file; its state stays as it was`);
+          this.unreadable.set(node, describeFailure(r));
+          return;
+        }
+        if (this.unreadable.delete(node)) ctx.log.info({ resource: id, action: 'pool-ready-poll', target: node, outcome: 'ok', ready: !missing }, `${id}: reads ${node}'s ready file again`);
         const ready = r.code === 0 && r.stdout.trim().length > 0;
         const cur = this.views.get(node);
         if (cur?.up) this.views.set(node, { up: true, ready });

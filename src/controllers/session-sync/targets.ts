@@ -236,26 +236,14 @@ export class TargetBook {
   }
 
   aggregate(): ResourceStatus {
-    const targets = this.targets.map((t) => ({ ...t.status }));
-    const degraded = targets.filter((t) => t.phase === 'Degraded');
-    const synced = targets.filter((t) => t.phase === 'Synced');
-    const lastSync = synced.map((t) => t.lastSyncTime!).sort().pop();
-    const base = {
-      observedGeneration: this.deps.generation(),
+    return aggregateSyncStatus({
+      targets: this.targets.map((t) => ({ ...t.status })),
+      generation: this.deps.generation(),
       mode: this.mode,
-      snatAddresses: [...this.addresses],
+      addresses: this.addresses,
       localEntries: this.localEntries,
-      ...(this.mode === 'stream' ? { eventOverruns: this.overruns, resyncs: this.resyncs, ...(this.lastOverrunTime ? { lastOverrunTime: this.lastOverrunTime } : {}) } : {}),
-      ...(lastSync ? { lastSyncTime: lastSync } : {}),
-      targets,
-    };
-    if (degraded.length > 0) {
-      const reason = degraded.some((t) => t.reason === Reason.TargetUnreachable) ? Reason.TargetUnreachable : Reason.SyncFailed;
-      return { phase: Phase.Degraded, reason, message: degraded.map((t) => `${t.name}: ${t.error ?? t.reason}`).join('; '), ...base };
-    }
-    if (synced.length === targets.length)
-      return { phase: Phase.Synced, reason: Reason.Synced, message: `${this.localEntries} sessions on ${this.addresses.join(', ')} kept on ${targets.length} target(s)`, ...base };
-    return { phase: Phase.Pending, reason: Reason.Syncing, message: 'first sync in progress', ...base };
+      ...(this.mode === 'stream' ? { extra: { eventOverruns: this.overruns, resyncs: this.resyncs, ...(this.lastOverrunTime ? { lastOverrunTime: this.lastOverrunTime } : {}) } } : {}),
+    });
   }
 
   async drained(): Promise<void> {
@@ -265,4 +253,39 @@ export class TargetBook {
   close(): void {
     for (const t of this.targets) t.close();
   }
+}
+
+/**
+ * A sync resource's status from its targets' (the modes' TargetBook and the
+ * pool's push worker): Degraded if any target is, Synced once all are,
+ * Pending before. `extra` fields (a mode's own counters) come before the times.
+ */
+export function aggregateSyncStatus(s: {
+  readonly targets: TargetStatus[];
+  readonly generation: number;
+  readonly mode: string;
+  readonly addresses: readonly string[];
+  readonly localEntries: number;
+  readonly extra?: Record<string, unknown>;
+}): ResourceStatus {
+  const { targets } = s;
+  const degraded = targets.filter((t) => t.phase === 'Degraded');
+  const synced = targets.filter((t) => t.phase === 'Synced');
+  const lastSync = synced.map((t) => t.lastSyncTime!).sort().pop();
+  const base = {
+    observedGeneration: s.generation,
+    mode: s.mode,
+    snatAddresses: [...s.addresses],
+    localEntries: s.localEntries,
+    ...(s.extra ?? {}),
+    ...(lastSync ? { lastSyncTime: lastSync } : {}),
+    targets,
+  };
+  if (degraded.length > 0) {
+    const reason = degraded.some((t) => t.reason === Reason.TargetUnreachable) ? Reason.TargetUnreachable : Reason.SyncFailed;
+    return { phase: Phase.Degraded, reason, message: degraded.map((t) => `${t.name}: ${t.error ?? t.reason}`).join('; '), ...base };
+  }
+  if (synced.length === targets.length)
+    return { phase: Phase.Synced, reason: Reason.Synced, message: `${s.localEntries} sessions on ${s.addresses.join(', ')} kept on ${targets.length} target(s)`, ...base };
+  return { phase: Phase.Pending, reason: Reason.Syncing, message: 'first sync in progress', ...base };
 }

@@ -43,7 +43,7 @@ import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { SSH_CONNECT_FAILURE, TARGET_IS_MASTER } from '../../transport/ssh-host.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
-import type { TargetStatus } from './targets.ts';
+import { aggregateSyncStatus, type TargetStatus } from './targets.ts';
 
 export type SyncTarget = NAT44SessionSyncSpec['targets'][number];
 
@@ -493,25 +493,13 @@ export class SessionSyncWorker {
   }
 
   private aggregate(): ResourceStatus {
-    const targets = [...this.targets.values()].map((t) => ({ ...t.status }));
-    const degraded = targets.filter((t) => t.phase === 'Degraded');
-    const synced = targets.filter((t) => t.phase === 'Synced');
-    const lastSync = synced.map((t) => t.lastSyncTime!).sort().pop();
-    const base = {
-      observedGeneration: this.deps.generation(),
+    return aggregateSyncStatus({
+      targets: [...this.targets.values()].map((t) => ({ ...t.status })),
+      generation: this.deps.generation(),
       mode: this.spec.mode,
-      snatAddresses: [...this.addresses],
+      addresses: this.addresses,
       localEntries: this.localEntries,
-      ...(lastSync ? { lastSyncTime: lastSync } : {}),
-      targets,
-    };
-    if (degraded.length > 0) {
-      const reason = degraded.some((t) => t.reason === Reason.TargetUnreachable) ? Reason.TargetUnreachable : Reason.SyncFailed;
-      return { phase: Phase.Degraded, reason, message: degraded.map((t) => `${t.name}: ${t.error ?? t.reason}`).join('; '), ...base };
-    }
-    if (synced.length === targets.length)
-      return { phase: Phase.Synced, reason: Reason.Synced, message: `${this.localEntries} sessions on ${this.addresses.join(', ')} kept on ${targets.length} target(s)`, ...base };
-    return { phase: Phase.Pending, reason: Reason.Syncing, message: 'first sync in progress', ...base };
+    });
   }
 
   private publish(): void {
