@@ -12,7 +12,21 @@ export interface FakeReply {
 }
 
 type Matcher = readonly string[] | ((argv: readonly string[]) => boolean);
-type Responder = FakeReply | ((argv: readonly string[], stdin: string | undefined) => FakeReply);
+/** A talking child's ends, as its fake sees them. */
+export interface SessionIo {
+  readonly argv: readonly string[];
+  readonly stdin: PassThrough;
+  readonly stdout: PassThrough;
+  readonly stderr: PassThrough;
+  exit(code: number): void;
+}
+type SessionServer = (io: SessionIo) => void;
+
+function matches(match: Matcher, argv: readonly string[]): boolean {
+  return typeof match === 'function' ? match(argv) : match.every((a, i) => argv[i] === a);
+}
+
+type Responder = FakeReply | ((argv: readonly string[], stdin: string | undefined) => FakeReply | Promise<FakeReply>);
 
 export interface RecordedCall {
   readonly argv: readonly string[];
@@ -26,6 +40,7 @@ export class FakeHost implements Host {
   readonly files = new Map<string, string>();
   private readonly rules: { match: Matcher; reply: Responder }[] = [];
   private readonly spawnRules: { match: Matcher; reply: Responder }[] = [];
+  private readonly sessionRules: { match: Matcher; serve: SessionServer }[] = [];
   /** Reply for commands no rule matches; by default they fail loudly. */
   fallback: FakeReply = { code: 127, stderr: 'FakeHost: no reply scripted' };
 
@@ -41,13 +56,17 @@ export class FakeHost implements Host {
     return this;
   }
 
+  /** Script a spawned child that talks: `serve` reads its stdin and writes its stdout until it calls exit (a long-lived ssh session). */
+  onSpawnSession(match: Matcher, serve: SessionServer): this {
+    this.sessionRules.unshift({ match, serve });
+    return this;
+  }
+
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
     const stdin = opts.stdin === undefined ? undefined : opts.stdin.toString();
     this.calls.push({ argv: [...argv], stdin });
-    const rule = this.rules.find((r) =>
-      typeof r.match === 'function' ? r.match(argv) : r.match.every((a, i) => argv[i] === a),
-    );
-    const reply = rule ? (typeof rule.reply === 'function' ? rule.reply(argv, stdin) : rule.reply) : this.fallback;
+    const rule = this.rules.find((r) => matches(r.match, argv));
+    const reply = rule ? await (typeof rule.reply === 'function' ? rule.reply(argv, stdin) : rule.reply) : this.fallback;
     return {
       argv: [...argv],
       code: reply.code ?? 0,
@@ -85,11 +104,15 @@ export class FakeHost implements Host {
       stderr.end();
       resolveExit({ code, signal });
     };
-    const rule = this.spawnRules.find((r) => (typeof r.match === 'function' ? r.match(argv) : r.match.every((a, i) => argv[i] === a)));
+    const stdin = new PassThrough();
+    const session = this.sessionRules.find((r) => matches(r.match, argv));
+    const rule = session ? undefined : this.spawnRules.find((r) => matches(r.match, argv));
+    if (session) setImmediate(() => session.serve({ argv, stdin, stdout, stderr, exit: (code) => exit(null, code) }));
     if (rule) {
       // A scripted one-shot: it prints its reply and exits.
-      const reply = typeof rule.reply === 'function' ? rule.reply(argv, undefined) : rule.reply;
-      setImmediate(() => {
+      const replied = Promise.resolve(typeof rule.reply === 'function' ? rule.reply(argv, undefined) : rule.reply);
+      setImmediate(async () => {
+        const reply = await replied;
         if (!this.running.delete(pid)) return;
         stdout.end(reply.stdout ?? '');
         stderr.end(reply.stderr ?? '');
@@ -97,7 +120,7 @@ export class FakeHost implements Host {
       });
     }
     this.running.set(pid, { argv: [...argv], exit });
-    return { pid, argv: [...argv], stdout, stderr, stdin: new PassThrough(), exited, kill: (signal = 'SIGTERM') => exit(signal) };
+    return { pid, argv: [...argv], stdout, stderr, stdin, exited, kill: (signal = 'SIGTERM') => exit(signal) };
   }
 
   /** The argv of every process still running, joined with spaces. */

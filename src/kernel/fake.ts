@@ -47,6 +47,7 @@ export class FakeKernel {
       .on(['nft', '-f', '-'], (_argv, stdin) => this.applyNft(stdin ?? ''))
       .on(['conntrack', '-C'], () => ({ stdout: `${this.flows.length}\n` }))
       .on(['conntrack', '-L'], (argv) => ({ stdout: this.dump(argv) }))
+      .onSpawn(['conntrack', '-L'], (argv) => ({ stdout: this.dump(argv) }))
       .on(['conntrack', '-D', '--src-nat'], (argv) => this.deleteBySnat(argv[3]!))
       .on(['conntrack', '-R'], (_argv, stdin) => this.restore(stdin ?? ''))
       .on(['mkfifo'], (argv) => {
@@ -169,9 +170,18 @@ export class FakeKernel {
     return { code: n ? 0 : 1, stderr: `conntrack v1.4.7 (conntrack-tools): ${n} flow entries have been deleted.\n` };
   }
 
-  /** `conntrack -R`: the `-D --src-nat A [-s CIDR]` lines routerd writes to drop flows. */
+  /** `conntrack -R`: the `-D --src-nat A [-s CIDR]` lines routerd writes to drop flows, and the `-A` lines a sync restores (conntrack-lines.ts). */
   private restore(text: string): FakeReply {
     for (const line of text.split('\n')) {
+      const add = /^-A -p (tcp|udp) -s (\S+) -d (\S+) --sport (\d+) --dport (\d+) --src-nat (\S+):(\d+) -t (\d+)(?: -u (\S+))?(?: --state (\S+))? -m (\d+)$/.exec(line.trim());
+      if (add) {
+        const [, proto, src, dst, sport, dport, snat, nport, timeout, status, state, mark] = add;
+        const flags = status?.includes('ASSURED') ? ' [ASSURED]' : '';
+        this.flows.push(
+          `ipv4     2 ${proto} ${proto === 'tcp' ? 6 : 17} ${timeout}${state ? ` ${state}` : ''} src=${src} dst=${dst} sport=${sport} dport=${dport} src=${dst} dst=${snat} sport=${dport} dport=${nport}${flags} mark=${mark} use=1`,
+        );
+        continue;
+      }
       const m = /^-D --src-nat (\S+)(?: -s (\S+))?$/.exec(line.trim());
       if (!m) continue;
       const [, addr, cidr] = m;

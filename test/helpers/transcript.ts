@@ -5,6 +5,7 @@ import type { AnyResource } from '../../src/api/kinds.ts';
 import { standaloneContext, type Controller, type ReconcileOutcome } from '../../src/controllers/controller.ts';
 import { observeAndPlan, reconcileInput } from '../../src/controllers/plan.ts';
 import { StatusStore } from '../../src/controllers/status-store.ts';
+import type { NodePaths } from '../../src/config/paths.ts';
 import type { FakeHost } from '../../src/host/fake.ts';
 
 export const PATHS = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };
@@ -37,18 +38,27 @@ export class ControllerRun<C extends Controller> {
     readonly controller: C,
     readonly host: FakeHost,
     readonly nodeName = 'ra',
+    readonly paths: NodePaths = PATHS,
   ) {
-    this.ctx = standaloneContext({ host, paths: PATHS, nodeName, status: this.status });
+    this.ctx = standaloneContext({ host, paths, nodeName, status: this.status });
   }
 
-  /** One daemon pass for this controller; only what reconcile does is recorded (observing is the manager's). */
-  async pass(resources: readonly AnyResource[], roles: Roles = {}): Promise<PassRecord> {
-    const { observed, plan } = await observeAndPlan(this.host, resources, { paths: PATHS, nodeName: this.nodeName, reported: reportedRoles(roles) });
+  /**
+   * One daemon pass for this controller; only what reconcile does is recorded
+   * (observing is the manager's). `until`: work the pass started outside it (a
+   * sync worker's first push) is recorded too, up to when this holds.
+   */
+  async pass(resources: readonly AnyResource[], roles: Roles = {}, until?: () => boolean): Promise<PassRecord> {
+    const { observed, plan } = await observeAndPlan(this.host, resources, { paths: this.paths, nodeName: this.nodeName, reported: reportedRoles(roles) });
     const calls = this.host.calls.length;
     const spawned = this.host.spawned.length;
     const written = this.host.written.length;
     const before = new Set(this.host.running.keys());
     const outcome = await this.controller.reconcile(reconcileInput(plan, this.controller, resources, observed) as never, this.ctx);
+    for (const end = Date.now() + 10_000; until && !until(); ) {
+      if (Date.now() > end) throw new Error('the work a pass started did not finish');
+      await new Promise((r) => setTimeout(r, 5));
+    }
     const lines = [
       ...this.host.calls.slice(calls).map((c) => `run ${c.argv.join(' ')}${c.stdin === undefined ? '' : `\n${indent(c.stdin)}`}`),
       ...this.host.spawned.slice(spawned).map((c) => `spawn ${c.argv.join(' ')}`),

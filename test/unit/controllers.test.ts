@@ -3,18 +3,25 @@
 // observe, plan, reconcile. Golden transcripts record what each pass does to
 // the host; a second pass over the same config does nothing.
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { controllerNameOf, type AnyResource } from '../../src/api/kinds.ts';
+import { leaseSyncPath } from '../../src/config/paths.ts';
 import { DhcpServerController } from '../../src/controllers/dhcp-server/controller.ts';
 import { moduleOf } from '../../src/controllers/registry.ts';
 import { VirtualAddressController } from '../../src/controllers/virtual-address/controller.ts';
 import { KeepalivedEngine } from '../../src/engines/keepalived/engine.ts';
 import { FakeHost } from '../../src/host/fake.ts';
 import { FakeKernel } from '../../src/kernel/fake.ts';
+import { SESSION_SCRIPT } from '../../src/transport/restore-session.ts';
+import { shellQuote } from '../../src/transport/ssh.ts';
 import { resourcesOf, resourcesOfFile } from '../helpers/config.ts';
 import { assertGolden } from '../helpers/golden.ts';
-import { example } from '../helpers/paths.ts';
+import { FakePeer } from '../helpers/fake-peer.ts';
+import { example, fixture } from '../helpers/paths.ts';
 import { ControllerRun, transcript, type PassRecord } from '../helpers/transcript.ts';
 
 const LAB_LINKS = { lan0: ['192.0.2.2/24'], wan0: ['198.51.100.2/24', '198.51.100.100/24'] };
@@ -24,6 +31,8 @@ function labHost(): { host: FakeHost; kernel: FakeKernel } {
   const host = kernel.attach(new FakeHost());
   return { host, kernel };
 }
+
+const LEASES = await readFile(fixture('dhcp', 'dnsmasq-v4.leases'), 'utf8');
 
 const routerA = () => resourcesOfFile(example('lab/router-a.yaml'));
 
@@ -155,4 +164,75 @@ test('stateless-nat44: the table once; a second pass only reads; a changed mappi
   assert.deepEqual(second.lines.filter((l) => l.startsWith('run nft -f')), [], 'a second pass writes nothing');
   assert.equal(changed.outcome.result, 'ok');
   assert.equal(kernel.tables.has('ip routerd_stateless'), false, 'no StatelessNAT44 left: the planned removal took the table');
+});
+
+/** A transcript with what varies or is long named instead (a temporary dir, the restore session's script), and what the peer ran last. */
+function peerTranscript(passes: [string, PassRecord][], peer: FakePeer, names: [string | RegExp, string][]): string {
+  const name = (l: string) => names.reduce((s, [from, to]) => s.replaceAll(from, to), l);
+  const named = passes.map(([t, p]) => [t, { ...p, lines: p.lines.map(name) }] as [string, PassRecord]);
+  return `${transcript(named)}\n# on the peer\n${peer.ran.map(name).join('\n')}\n`;
+}
+
+test('dhcpv4-server-lease-sync: the gate open pushes the lease file to the peer once; a second pass issues no command; demotion stops the pushes', async () => {
+  const tmp = await mkdtemp(join(tmpdir(), 'routerd-ctl-'));
+  const paths = { stateDir: join(tmp, 'state'), runDir: join(tmp, 'run') };
+  try {
+    const { host } = labHost();
+    const peer = new FakePeer('192.0.2.3');
+    peer.attach(host);
+    const leases = leaseSyncPath(paths, 'DHCPv4Server', 'lan-dhcpv4');
+    await mkdir(dirname(leases), { recursive: true });
+    await writeFile(leases, LEASES);
+    const controller = moduleOf('DHCPv4ServerLeaseSync').newController!();
+    const run = new ControllerRun(controller, host, 'ra', paths);
+    const id = 'DHCPv4ServerLeaseSync/lan-v4-leases';
+    const synced = () => (run.status.get(id)?.['targets'] as { phase: string }[] | undefined)?.[0]?.phase === 'Synced';
+    const resources = (await routerA()).filter((r) => r.kind !== 'DHCPv6ServerLeaseSync');
+    const backup = await run.pass(resources, { 'lan-vip': 'backup' });
+    const master = await run.pass(resources, { 'lan-vip': 'master' }, synced);
+    const again = await run.pass(resources, { 'lan-vip': 'master' });
+    const demoted = await run.pass(resources, { 'lan-vip': 'backup' });
+    assertGolden('transcripts/dhcpv4-server-lease-sync.txt', peerTranscript([['backup', backup], ['promoted', master], ['master again', again], ['demoted', demoted]], peer, [
+      [tmp, '$TMP'],
+      [/ssh-config-[0-9a-f]+/g, 'ssh-config-$DIGEST'],
+    ]));
+    nothing(backup, 'lease sync as backup');
+    nothing(again, 'lease sync');
+    nothing(demoted, 'lease sync demoted');
+    assert.equal(peer.host.files.get(leases), LEASES, 'the peer holds the lease file at the same derived path');
+    assert.equal(run.status.get(id)?.reason, 'WhenFalse');
+    await controller.stop({ keepEngines: false });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test('nat44-session-sync (snapshot): the gate open restores the NAT flows on the peer once; a second pass issues no command; demotion ends the session', async () => {
+  const { host, kernel } = labHost();
+  kernel.flows = [
+    'ipv4     2 tcp      6 431990 ESTABLISHED src=192.0.2.50 dst=203.0.113.7 sport=40000 dport=443 src=203.0.113.7 dst=198.51.100.100 sport=443 dport=30000 [ASSURED] mark=0 use=1',
+    'ipv4     2 tcp      6 431990 ESTABLISHED src=192.0.2.60 dst=203.0.113.8 sport=40001 dport=80 src=203.0.113.8 dst=192.0.2.60 sport=80 dport=40001 [ASSURED] mark=0 use=1',
+  ];
+  const peer = new FakePeer('192.0.2.3');
+  peer.attach(host);
+  const controller = moduleOf('NAT44SessionSync').newController!();
+  const run = new ControllerRun(controller, host);
+  // An hour between full resyncs: the passes below are all this test records.
+  const resources = (await routerA()).map((r) => (r.kind === 'NAT44SessionSync' ? ({ ...r, spec: { ...r.spec, interval: '1h' } } as AnyResource) : r));
+  const id = 'NAT44SessionSync/lan-sessions';
+  const backup = await run.pass(resources, { 'lan-vip': 'backup' });
+  const master = await run.pass(resources, { 'lan-vip': 'master' }, () => run.status.get(id)?.phase === 'Synced');
+  const again = await run.pass(resources, { 'lan-vip': 'master' });
+  const demoted = await run.pass(resources, { 'lan-vip': 'backup' });
+  assertGolden('transcripts/nat44-session-sync.txt', peerTranscript([['backup', backup], ['promoted', master], ['master again', again], ['demoted', demoted]], peer, [[shellQuote(SESSION_SCRIPT), '$SESSION_SCRIPT']]));
+  nothing(backup, 'session sync as backup');
+  nothing(again, 'session sync');
+  assert.deepEqual(
+    peer.kernel.flows.map((f) => /src=(\S+)/.exec(f)?.[1]),
+    ['192.0.2.50'],
+    'the peer holds the SNAT flow, and not the flow without SNAT',
+  );
+  assert.equal(run.status.get(id)?.reason, 'WhenFalse');
+  assert.deepEqual(host.processLines(), [], 'no session left open');
+  await controller.stop({ keepEngines: false });
 });
