@@ -2,7 +2,8 @@
 // what a later planner reads (a VIP's role, a NAT rule's SNAT addresses), an
 // earlier one projects, and the manager reconciles in the same order. This is
 // the only list: planning, the controllers `routerd serve` runs and removal
-// plans all derive from it. A kind's schema is its entry in src/api/kinds.ts.
+// plans all derive from it. A kind's schema side (spec, controller name, gateable
+// status fields, references) is its entry in src/api/kinds.ts, in this order.
 import { controllerNameOf, type Kind } from '../api/kinds.ts';
 import type { Controller } from './controller.ts';
 import { dhcpv4ServerKind, dhcpv6ServerKind } from './dhcp-server/kind.ts';

@@ -14,6 +14,10 @@ test('every kind is registered exactly once, and nothing else is', () => {
   assert.deepEqual([...kinds].sort(), [...KIND_NAMES].sort());
 });
 
+test('the kinds\' schema entries (api/kinds.ts) stand in the registry\'s order: it is the one list, they are its schema side', () => {
+  assert.deepEqual(KIND_NAMES, KIND_MODULES.map((m) => m.kind));
+});
+
 test('the registry order is the dependency order: what a planner reads, an earlier one projects', () => {
   const at = (k: string) => MODULES.findIndex((m) => m.kind === k);
   assert.equal(at('Interface'), 0);
