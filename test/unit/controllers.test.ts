@@ -13,6 +13,7 @@ import { leaseSyncPath } from '../../src/config/paths.ts';
 import { DhcpServerController } from '../../src/controllers/dhcp-server/controller.ts';
 import { moduleOf } from '../../src/controllers/registry.ts';
 import { VirtualAddressController } from '../../src/controllers/virtual-address/controller.ts';
+import { frrPaths } from '../../src/engines/frr/paths.ts';
 import { KeepalivedEngine } from '../../src/engines/keepalived/engine.ts';
 import { FakeHost } from '../../src/host/fake.ts';
 import { FakeKernel } from '../../src/kernel/fake.ts';
@@ -234,5 +235,28 @@ test('nat44-session-sync (snapshot): the gate open restores the NAT flows on the
   );
   assert.equal(run.status.get(id)?.reason, 'WhenFalse');
   assert.deepEqual(host.processLines(), [], 'no session left open');
+  await controller.stop({ keepEngines: false });
+});
+
+test('bgp: FRR started and configured once; a second pass only reads; a member leaving the config restarts bfdd and bgpd with the new file; no BGPRouter stops FRR', async () => {
+  const kernel = new FakeKernel({ lan0: ['192.0.2.2/24'], wan0: ['198.51.100.2/24'] });
+  const host = kernel.attach(new FakeHost());
+  host.files.set(frrPaths.zservSocket, ''); // zebra's socket, which the engine waits for after starting it
+  host.on(['chown', 'frr:frr'], {}).on(['vtysh', '-N', 'routerd'], { stdout: '{}' });
+  const controller = moduleOf('BGPRouter').newController!();
+  const run = new ControllerRun(controller, host);
+  // Status reads (vtysh show …) are left out: the BFD watcher polls them on its own timer too.
+  const changes = (p: PassRecord): PassRecord => ({ ...p, lines: p.lines.filter((l) => !/^run vtysh -N routerd -c show /.test(l)) });
+  const resources = await resourcesOfFile(example('nat44-address-pool.yaml'));
+  const first = changes(await run.pass(resources));
+  const second = changes(await run.pass(resources));
+  // rc leaves the config: its BFD peer goes, which `vtysh -b` cannot take back (engines/frr/engine.ts).
+  const withoutRc = resources.map((r) => (r.kind === 'NAT44AddressPool' ? ({ ...r, spec: { ...r.spec, members: r.spec.members.filter((m) => m.node !== 'rc') } } as AnyResource) : r));
+  const shrunk = changes(await run.pass(withoutRc));
+  const removed = changes(await run.pass(resources.filter((r) => !['BGPRouter', 'BGPPeer', 'BFD', 'NAT44AddressPool'].includes(r.kind))));
+  assertGolden('transcripts/bgp.txt', transcript([['first pass', first], ['second pass', second], ['rc left the pool', shrunk], ['BGP kinds removed', removed]]));
+  nothing(second, 'bgp');
+  assert.ok(host.files.get(frrPaths.conf)?.includes('router bgp 64501'), 'frr.conf holds the speaker');
+  assert.deepEqual(host.processLines(), [], 'no BGPRouter left: zebra, bfdd and bgpd stop');
   await controller.stop({ keepEngines: false });
 });
