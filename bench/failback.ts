@@ -8,11 +8,10 @@
 // flows were lost.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { hardenRouter } from '../src/lab/harden.ts';
-import { killKeepalived, LAB_CONFIG_PATH, startRouterd, type LogLine, type RouterdProcess } from '../src/lab/routerd.ts';
-import { enableLabSsh, type LabSsh } from '../src/lab/sshd.ts';
+import { killKeepalived, type LogLine } from '../src/lab/routerd.ts';
+import { HardenedPair, PAIR_CONTROLLERS } from '../src/lab/pair.ts';
 import { createLab, labPrefix, type Lab } from '../src/lab/topology.ts';
-import { startEchoFlows, startTcpEchoServer, type EchoFlows, type EchoServer } from '../src/lab/traffic.ts';
+import { startEchoFlows } from '../src/lab/traffic.ts';
 import { checked, ctMatching, killPid, seconds, sleep, until } from './lab-util.ts';
 import type { BenchSection } from './results.ts';
 
@@ -23,7 +22,6 @@ const PORT = 7007;
 const SYNTH_PORT = 9000;
 const SNAT_PORTS = 40_000;
 const SIZES = [10_000, 100_000];
-const CONTROLLERS = ['interface', 'virtual-address', 'nat44-rule', 'nat44-session-sync'];
 
 function synthLines(count: number): string {
   const out: string[] = [];
@@ -62,22 +60,11 @@ interface Run {
 
 async function measure(n: number): Promise<Run> {
   const lab: Lab = await createLab({ prefix: labPrefix(`fbk${n / 1000}`) });
-  let ssh: LabSsh | undefined;
-  let server: EchoServer | undefined;
-  const procs: Record<'ra' | 'rb', RouterdProcess | undefined> = { ra: undefined, rb: undefined };
-  const flows: EchoFlows[] = [];
-  const start = async (node: 'ra' | 'rb') => (procs[node] = await startRouterd(lab.nodes[node], { controllers: CONTROLLERS }));
+  const pair = new HardenedPair(lab, { controllers: PAIR_CONTROLLERS });
+  const { procs, flows } = pair;
+  const start = (node: 'ra' | 'rb') => pair.start(node);
   try {
-    ssh = await enableLabSsh(lab);
-    await lab.nodes.ra.host.writeFileAtomic(LAB_CONFIG_PATH, await config('a'));
-    await lab.nodes.rb.host.writeFileAtomic(LAB_CONFIG_PATH, await config('b'));
-    await hardenRouter(lab.nodes.ra);
-    await hardenRouter(lab.nodes.rb);
-    server = await startTcpEchoServer(lab.nodes.server, PORT);
-    await start('ra');
-    await start('rb');
-    await procs.ra!.waitFor('VirtualAddress/lan-vip', (r) => r.status.role === 'master', 20_000);
-    await procs.rb!.waitFor('VirtualAddress/lan-vip', (r) => r.status.role === 'backup' && r.status.reason !== 'Demoted', 20_000);
+    await pair.up({ a: await config('a'), b: await config('b') }, PORT);
     const opts = { target: SERVER, port: PORT, intervalMs: 100, durationMs: 240_000 };
     const tcp = await startEchoFlows(lab.nodes.client, { ...opts, protocol: 'tcp', count: 20 });
     flows.push(tcp);
@@ -121,11 +108,7 @@ async function measure(n: number): Promise<Run> {
       resets: tr.flows.filter((f) => f.fatal !== null).length,
     };
   } finally {
-    for (const f of flows) await f.stop().catch(() => undefined);
-    await Promise.all([procs.ra?.stop('SIGKILL').catch(() => undefined), procs.rb?.stop('SIGKILL').catch(() => undefined)]);
-    await server?.stop().catch(() => undefined);
-    await ssh?.stop().catch(() => undefined);
-    await lab.destroy();
+    await pair.close();
   }
 }
 

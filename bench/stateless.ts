@@ -8,7 +8,7 @@ import { resourceId, type AnyResource } from '../src/api/kinds.ts';
 import { parseConfigText } from '../src/config/load.ts';
 import { StatelessNAT44Controller } from '../src/controllers/stateless-nat44/controller.ts';
 import { observeNode } from '../src/controllers/observe.ts';
-import { planContext, planNode } from '../src/controllers/plan.ts';
+import { reconcileKind } from '../src/controllers/plan.ts';
 import { StatusStore } from '../src/controllers/status-store.ts';
 import { applyTable, removeTable } from '../src/engines/nft/apply.ts';
 import { NAT_TABLE, renderNatTable } from '../src/engines/nft/nat.ts';
@@ -81,7 +81,7 @@ async function reconcilePass(
     },
   });
   const ctx = standaloneContext({ host: counting.host, paths: opts.paths, nodeName: 'bench', status, log: createLogger({ node: 'bench', level: 'info', destination: sink }) });
-  await controller.reconcile({ resources: all, plans: planNode(all, observed, opts), observed, all, planCtx: planContext(all, opts, new Map()) }, ctx);
+  await reconcileKind(controller, all, observed, opts, ctx);
   const took = performance.now() - t0;
   await new Promise((r) => setImmediate(r));
   const s = status.get(resourceId(all[0]!));

@@ -1,5 +1,11 @@
-// The registry of kinds: schema, controller name and the status fields other
-// resources may gate on. Adding a kind means adding one entry here.
+// Each kind's API facts: its schema, controller name, description, the status
+// fields other resources may gate on and the references its spec holds. This
+// is the schema side of a kind, not a second list of kinds: the ordered list is
+// src/controllers/registry.ts, which api/ must not import (config/ loads these
+// schemas, below controllers/). The compiler fails on a kind here with no
+// module there (registry.ts, Unregistered), a module needs its kind here
+// (KindModule<K extends Kind>), and test/unit/registry.test.ts checks that the
+// entries stand in the registry's order.
 import { z } from 'zod';
 import { bfdSpec, bgpPeerSpec, bgpRouterSpec } from './bgp.ts';
 import {
@@ -24,7 +30,17 @@ interface KindEntry {
   readonly controller: string;
   readonly description: string;
   readonly statusFields: readonly string[];
+  /** Resource references in the spec (not counting `when`, which the loader walks itself). */
+  readonly references?: (spec: never) => readonly RefUse[];
 }
+
+/** A reference from one resource to another, with the field path that holds it. */
+export interface RefUse {
+  readonly path: readonly (string | number)[];
+  readonly target: string;
+}
+
+const sourceRef = (s: { readonly source: { readonly resource: string } }): RefUse[] => [{ path: ['spec', 'source', 'resource'], target: s.source.resource }];
 
 export const KINDS = {
   Interface: {
@@ -51,12 +67,6 @@ export const KINDS = {
     description: 'One-to-one floating IPs translated without conntrack.',
     statusFields: ['mappings', 'externalAddresses'],
   },
-  NAT44SessionSync: {
-    spec: nat44SessionSyncSpec,
-    controller: 'nat44-session-sync',
-    description: 'Keeps selected NAT44 conntrack sessions warm on standby routers.',
-    statusFields: ['targets', 'lastSyncTime', 'snatAddresses'],
-  },
   DHCPv4Server: {
     spec: dhcpv4ServerSpec,
     controller: 'dhcpv4-server',
@@ -75,35 +85,43 @@ export const KINDS = {
     description: 'Requests a delegated IPv6 prefix on the WAN (dhcpcd).',
     statusFields: ['prefix', 'validLifetime', 'preferredLifetime', 'leaseFile', 'process'],
   },
+  NAT44SessionSync: {
+    spec: nat44SessionSyncSpec,
+    controller: 'nat44-session-sync',
+    description: 'Keeps selected NAT44 conntrack sessions warm on standby routers.',
+    statusFields: ['targets', 'lastSyncTime', 'snatAddresses'],
+    references: (s: z.output<typeof nat44SessionSyncSpec>) => [
+      ...s.natRules.map((t, i) => ({ path: ['spec', 'natRules', i], target: t })),
+      ...s.excludeNatRules.map((t, i) => ({ path: ['spec', 'excludeNatRules', i], target: t })),
+    ],
+  },
   DHCPv4ServerLeaseSync: {
     spec: dhcpv4ServerLeaseSyncSpec,
     controller: 'dhcpv4-server-lease-sync',
     description: 'Copies a DHCPv4Server lease file to standby routers (rsync over SSH).',
     statusFields: ['targets', 'lastSyncTime', 'leaseFile'],
+    references: sourceRef,
   },
   DHCPv6ServerLeaseSync: {
     spec: dhcpv6ServerLeaseSyncSpec,
     controller: 'dhcpv6-server-lease-sync',
     description: 'Copies a DHCPv6Server lease file to standby routers (rsync over SSH).',
     statusFields: ['targets', 'lastSyncTime', 'leaseFile'],
+    references: sourceRef,
   },
   DHCPv6PrefixDelegationLeaseSync: {
     spec: dhcpv6PrefixDelegationLeaseSyncSpec,
     controller: 'dhcpv6-prefix-delegation-lease-sync',
     description: 'Copies the prefix-delegation client state to standby routers (rsync over SSH).',
     statusFields: ['targets', 'lastSyncTime', 'leaseFile'],
+    references: sourceRef,
   },
-  BGPRouter: {
-    spec: bgpRouterSpec,
+  NAT44AddressPool: {
+    spec: nat44AddressPoolSpec,
     controller: 'bgp',
-    description: 'This node\'s BGP speaker (FRR bgpd, with zebra and bfdd).',
-    statusFields: ['process', 'established', 'peers'],
-  },
-  BGPPeer: {
-    spec: bgpPeerSpec,
-    controller: 'bgp',
-    description: 'A BGP session of a BGPRouter with an upstream router, optionally watched by BFD.',
-    statusFields: ['state', 'bfd', 'prefixesSent'],
+    description: 'SNAT addresses shared by N routers: one owner and one successor per address, announced over BGP.',
+    statusFields: ['membersUp', 'owned', 'standby', 'assignments', 'since', 'ready', 'readySince', 'sync'],
+    references: (s: z.output<typeof nat44AddressPoolSpec>) => [{ path: ['spec', 'bgpRouter'], target: s.bgpRouter }, ...(s.liveness ? [{ path: ['spec', 'liveness'], target: s.liveness }] : [])],
   },
   BFD: {
     spec: bfdSpec,
@@ -111,11 +129,18 @@ export const KINDS = {
     description: 'A BFD profile (FRR bfdd): detection timers for BGP sessions and pool members.',
     statusFields: ['sessions', 'up'],
   },
-  NAT44AddressPool: {
-    spec: nat44AddressPoolSpec,
+  BGPPeer: {
+    spec: bgpPeerSpec,
     controller: 'bgp',
-    description: 'SNAT addresses shared by N routers: one owner and one successor per address, announced over BGP.',
-    statusFields: ['membersUp', 'owned', 'standby', 'assignments', 'since', 'ready', 'readySince', 'sync'],
+    description: 'A BGP session of a BGPRouter with an upstream router, optionally watched by BFD.',
+    statusFields: ['state', 'bfd', 'prefixesSent'],
+    references: (s: z.output<typeof bgpPeerSpec>) => [{ path: ['spec', 'routerRef'], target: s.routerRef }, ...(s.bfd ? [{ path: ['spec', 'bfd'], target: s.bfd }] : [])],
+  },
+  BGPRouter: {
+    spec: bgpRouterSpec,
+    controller: 'bgp',
+    description: 'This node\'s BGP speaker (FRR bgpd, with zebra and bfdd).',
+    statusFields: ['process', 'established', 'peers'],
   },
 } as const satisfies Record<string, KindEntry>;
 
@@ -182,31 +207,10 @@ export function kindOfController(name: string): Kind | undefined {
   return KIND_NAMES.find((k) => KINDS[k].controller === name);
 }
 
-/** A reference from one resource to another, with the field path that holds it. */
-export interface RefUse {
-  readonly path: readonly (string | number)[];
-  readonly target: string;
-}
-
 /** Resource references in a spec (not counting `when`, which the loader walks itself). */
 export function referencesOf(r: AnyResource): RefUse[] {
-  switch (r.kind) {
-    case 'NAT44SessionSync':
-      return [
-        ...r.spec.natRules.map((t, i) => ({ path: ['spec', 'natRules', i], target: t })),
-        ...r.spec.excludeNatRules.map((t, i) => ({ path: ['spec', 'excludeNatRules', i], target: t })),
-      ];
-    case 'DHCPv4ServerLeaseSync':
-    case 'DHCPv6ServerLeaseSync':
-    case 'DHCPv6PrefixDelegationLeaseSync':
-      return [{ path: ['spec', 'source', 'resource'], target: r.spec.source.resource }];
-    case 'BGPPeer':
-      return [{ path: ['spec', 'routerRef'], target: r.spec.routerRef }, ...(r.spec.bfd ? [{ path: ['spec', 'bfd'], target: r.spec.bfd }] : [])];
-    case 'NAT44AddressPool':
-      return [{ path: ['spec', 'bgpRouter'], target: r.spec.bgpRouter }, ...(r.spec.liveness ? [{ path: ['spec', 'liveness'], target: r.spec.liveness }] : [])];
-    default:
-      return [];
-  }
+  const entry: KindEntry = KINDS[r.kind];
+  return [...(entry.references?.(r.spec as never) ?? [])];
 }
 
 export function whenOf(r: AnyResource): When | undefined {

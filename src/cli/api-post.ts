@@ -2,7 +2,7 @@
 // (the TCP API takes no actions).
 import { request } from 'node:http';
 import type { ReloadOutcome } from '../daemon/serve.ts';
-import { DaemonUnavailable } from './client.ts';
+import { DaemonUnavailable } from '../daemon/api-client.ts';
 import { Exit } from './exit.ts';
 
 export function apiPost<T>(socketPath: string, path: string, body: unknown, timeoutMs = 60_000): Promise<{ status: number; body: T }> {

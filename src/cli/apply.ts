@@ -11,7 +11,7 @@ import { loadDesired } from '../config/desired.ts';
 import type { Generation } from '../daemon/generations.ts';
 import type { ApplyOutcome } from '../daemon/serve.ts';
 import { apiPost, reportOutcome } from './api-post.ts';
-import { apiGet } from './client.ts';
+import { apiGet } from '../daemon/api-client.ts';
 import { Exit } from './exit.ts';
 import { formatErrors } from './format.ts';
 import { renderTable } from './table.ts';

@@ -1,7 +1,7 @@
 // Human output for routerctl: plans, validation results, resource status.
 import { formatConfigError, type ConfigError } from '../api/errors.ts';
 import type { ResourcePlan } from '../controllers/types.ts';
-import type { ApiResource } from './client.ts';
+import type { ApiResource } from '../daemon/api-client.ts';
 import { renderTable } from './table.ts';
 
 const WIDTH = Math.max(100, Math.min(process.stdout.columns ?? 160, 200));

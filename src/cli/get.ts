@@ -4,7 +4,7 @@
 import type { Command} from 'commander';
 import { Option } from 'commander';
 import { DEFAULT_RUN_DIR } from '../config/paths.ts';
-import { apiGet, type ApiResource } from './client.ts';
+import { apiGet, type ApiResource } from '../daemon/api-client.ts';
 import { Exit } from './exit.ts';
 import { formatList, formatListWide } from './format.ts';
 import { resolveKind, resolveRef } from './kind-ref.ts';

@@ -5,7 +5,7 @@ import { API_VERSION } from '../api/primitives.ts';
 import type { AnyResource } from '../api/kinds.ts';
 import { hasChanges } from '../controllers/changes.ts';
 import type { ResourcePlan } from '../controllers/types.ts';
-import { apiGet, type ApiResource } from './client.ts';
+import { apiGet, type ApiResource } from '../daemon/api-client.ts';
 
 /** Exit codes of `routerctl plan --detailed-exitcode`, as terraform's. */
 export const PlanExit = { NoChanges: 0, Error: 1, Changes: 2 } as const;

@@ -9,7 +9,7 @@ import { resourceId, type AnyResource, type ResourceOf } from '../api/kinds.ts';
 import { DEFAULT_CONFIG_PATH, desiredResources, loadDesired } from '../config/desired.ts';
 import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR } from '../config/paths.ts';
 import { dnsmasqConfFor } from '../controllers/dhcp-server/plan.ts';
-import { desiredNatTable, resolveNatRule } from '../controllers/nat44-rule/plan.ts';
+import { desiredNatTable, resolveNatRule } from '../controllers/nat44-rule/resolve.ts';
 import { planContext } from '../controllers/plan.ts';
 import { keepalivedConfFor } from '../controllers/virtual-address/plan.ts';
 import { renderDhcpcdConf } from '../engines/dhcpcd/render.ts';

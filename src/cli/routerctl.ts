@@ -3,13 +3,11 @@ import { hostname } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
 import { KINDS, KIND_NAMES, resourceSchema } from '../api/kinds.ts';
-import { observeNatFlows } from '../controllers/nat44-rule/flows.ts';
-import { planContext, planNode, pathsToObserve } from '../controllers/plan.ts';
-import { observeNode } from '../controllers/observe.ts';
+import { observeAndPlan } from '../controllers/plan.ts';
 import { DEFAULT_CONFIG_PATH, desiredResources, loadDesired } from '../config/desired.ts';
 import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../config/paths.ts';
 import { LocalHost } from '../host/local.ts';
-import { apiGet, reportedStatuses, type ApiResource } from './client.ts';
+import { apiGet, reportedStatuses, type ApiResource } from '../daemon/api-client.ts';
 import { Exit } from './exit.ts';
 import { registerCompletion } from './completion.ts';
 import { registerExplain } from './explain.ts';
@@ -22,7 +20,7 @@ import { registerApply } from './apply.ts';
 import { registerReload } from './reload.ts';
 import { checkEngineFiles, registerRender } from './render.ts';
 import { validatePair } from './validate-pair.ts';
-import { changePaths, mergeChanges, planChanges } from '../controllers/changes.ts';
+import { mergeChanges, planChanges } from '../controllers/changes.ts';
 import { planExitCode, runningConfig } from './plan-changes.ts';
 
 interface LoadFlags {
@@ -112,20 +110,9 @@ export function buildRouterctl(): Command {
       if (flags.node !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(flags.node)) throw new CommanderError(Exit.Usage, 'routerctl.usage', `--node ${JSON.stringify(flags.node)} is not a valid node name`);
       const paths = { runDir: flags.runDir, stateDir: flags.stateDir };
       const reported = await reportedStatuses(socketOf(flags));
-      const host = new LocalHost();
-      const planOpts = { paths, nodeName: flags.node, reported: reported.lookup };
-      const wanted = pathsToObserve(resources, planOpts);
-      const base = await observeNode(host, { ...wanted, contents: [...wanted.contents, ...changePaths(planOpts)] });
-      const problems = [...base.problems];
-      let observed = base.observed;
-      try {
-        const natFlows = await observeNatFlows(host, resources, observed, planContext(resources, planOpts, new Map()));
-        if (natFlows) observed = { ...observed, natFlows };
-      } catch (e) {
-        problems.push(`NAT flows: ${(e as Error).message}`);
-      }
+      const { observed, problems, plan } = await observeAndPlan(new LocalHost(), resources, { paths, nodeName: flags.node, reported: reported.lookup, deep: true });
       const running = reported.reachable ? await runningConfig(socketOf(flags)) : undefined;
-      const plans = mergeChanges(planNode(resources, observed, planOpts), planChanges(running, resources, observed, planOpts));
+      const plans = mergeChanges(plan.plans, planChanges(running, resources, observed), plan.removals);
       if (flags.detailedExitcode) process.exitCode = planExitCode(plans);
       // The engines judge the files serve would install. A refusal is a warning
       // here (the plan may be read on another machine, e.g. without the

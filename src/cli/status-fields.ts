@@ -18,7 +18,7 @@ const SYNC_PHASES = ['Pending', 'Synced', 'Degraded', 'Paused'];
 
 export const COMMON_STATUS_DOCS: Record<string, StatusFieldDoc> = {
   phase: { type: 'string', doc: 'Where the resource stands.', values: Object.values(Phase) },
-  reason: { type: 'string', doc: 'Why, as a stable CamelCase word scripts can match (not a closed set; these are the common ones).', values: [...Object.values(Reason), 'NotReconciled', 'ReconcileError', 'ControllerDisabled'] },
+  reason: { type: 'string', doc: 'Why, as a stable CamelCase word scripts can match: one of a closed set (docs/api.md).', values: Object.values(Reason) },
   message: { type: 'string', doc: 'The same for people: what is wrong and what to do.' },
   observedGeneration: { type: 'integer', doc: 'The config generation the status describes; behind `generation` while a change is being applied.' },
   lastTransitionTime: { type: 'string (RFC 3339)', doc: 'When phase last changed.' },

@@ -5,11 +5,19 @@ import type { ControllerContext } from './controller.ts';
 import { Phase, Reason, type ResourceStatus } from './status.ts';
 import type { Action, Observed, ObservedInterface, PlanContext, ResourcePlan, Verb } from './types.ts';
 
+/** The resource of node-wide actions (a table or a daemon no resource owns any more). */
+export const NODE = 'node';
+
 export function action(r: { readonly kind: string; readonly metadata: { readonly name: string } }, verb: Verb, object: string, detail: string): Action {
   return { resource: resourceId(r), verb, object, detail };
 }
 
-export function status(phase: ResourceStatus['phase'], reason: string, message: string, extra: Record<string, unknown> = {}): ResourceStatus {
+/** Removing a sync of any kind: its targets keep their last copy. */
+export function syncRemoval(r: { readonly kind: string; readonly metadata: { readonly name: string }; readonly spec: { readonly targets: readonly { readonly name?: string; readonly host: string }[] } }): Action[] {
+  return [action(r, 'delete', `sync ${resourceId(r)}`, `sync stopped: ${r.spec.targets.map((t) => t.name ?? t.host).join(', ')} keep their last copy, which ages`)];
+}
+
+export function status(phase: ResourceStatus['phase'], reason: Reason, message: string, extra: Record<string, unknown> = {}): ResourceStatus {
   return { phase, reason, message, ...extra };
 }
 

@@ -1,43 +1,17 @@
-// Planning a whole node: every kind's planner in dependency order, each
-// reading the statuses projected by the ones before it (a NAT44SessionSync sees
-// the snatAddresses its NAT44Rules will have). The same code serves
-// `routerctl plan` and `routerd serve`.
+// Planning a whole node: every kind's planner in dependency order (the
+// registry's), each reading the statuses projected by the ones before it (a
+// NAT44SessionSync sees the snatAddresses its NAT44Rules will have). One
+// function observes and plans, for `routerctl plan` and `routerd serve` alike.
 import { resourceId, type AnyResource, type Kind, type ResourceOf } from '../api/kinds.ts';
 import type { NodePaths } from '../config/paths.ts';
 import { interfaceResolver } from '../config/validate.ts';
+import type { Host } from '../host/host.ts';
 import { readField, type StatusLookup } from '../when/evaluate.ts';
-import { addressPoolPlanner, bfdPlanner, bgpPeerPlanner, bgpRouterPlanner } from './address-pool/plan.ts';
-import { dhcpv4ServerPlanner, dhcpv6ServerPlanner } from './dhcp-server/plan.ts';
-import { interfacePlanner } from './interface/plan.ts';
-import { dhcpv4LeaseSyncPlanner, dhcpv6LeaseSyncPlanner, prefixDelegationLeaseSyncPlanner } from './lease-sync/plan.ts';
-import { nat44RulePlanner } from './nat44-rule/plan.ts';
-import { prefixDelegationPlanner } from './prefix-delegation/plan.ts';
-import { sessionSyncPlanner } from './session-sync/plan.ts';
-import { statelessNat44Planner } from './stateless-nat44/plan.ts';
+import type { Controller, ControllerContext, ReconcileInput, ReconcileOutcome } from './controller.ts';
+import { observeNode } from './observe.ts';
+import { MODULES, type AnyKindModule } from './registry.ts';
 import type { ResourceStatus } from './status.ts';
-import type { Observed, PlanContext, Planner, ResourcePlan } from './types.ts';
-import { virtualAddressPlanner } from './virtual-address/plan.ts';
-
-type AnyPlanner = { [K in Kind]: Planner<K> }[Kind];
-
-/** Dependency order: what a later planner reads, an earlier one projects. */
-export const PLANNERS: readonly AnyPlanner[] = [
-  interfacePlanner,
-  virtualAddressPlanner,
-  nat44RulePlanner,
-  statelessNat44Planner,
-  dhcpv4ServerPlanner,
-  dhcpv6ServerPlanner,
-  prefixDelegationPlanner,
-  sessionSyncPlanner,
-  dhcpv4LeaseSyncPlanner,
-  dhcpv6LeaseSyncPlanner,
-  prefixDelegationLeaseSyncPlanner,
-  addressPoolPlanner,
-  bfdPlanner,
-  bgpPeerPlanner,
-  bgpRouterPlanner,
-];
+import type { Action, KindPlan, Observed, PlanContext, Planner, ResourcePlan } from './types.ts';
 
 export interface NodePlanOptions {
   readonly paths: NodePaths;
@@ -48,8 +22,18 @@ export interface NodePlanOptions {
   readonly kinds?: ReadonlySet<Kind>;
 }
 
-function selected(opts: NodePlanOptions): readonly AnyPlanner[] {
-  return opts.kinds ? PLANNERS.filter((p) => opts.kinds!.has(p.kind)) : PLANNERS;
+/** A node's plan: each resource's plan in config order, and each kind's plan for its controller. */
+export interface NodePlan {
+  readonly plans: readonly ResourcePlan[];
+  readonly byKind: ReadonlyMap<Kind, KindPlan<unknown>>;
+  /** Node-wide removals (a table or a daemon no resource owns any more). */
+  readonly removals: readonly Action[];
+  /** The context the plans were made in. */
+  readonly ctx: PlanContext;
+}
+
+function selected(opts: NodePlanOptions): readonly AnyKindModule[] {
+  return opts.kinds ? MODULES.filter((m) => opts.kinds!.has(m.kind)) : MODULES;
 }
 
 export function planContext(resources: readonly AnyResource[], opts: NodePlanOptions, projected: Map<string, ResourceStatus>): PlanContext {
@@ -70,32 +54,87 @@ function ofKind<K extends Kind>(resources: readonly AnyResource[], kind: K): Res
   return resources.filter((r) => r.kind === kind) as unknown as ResourceOf<K>[];
 }
 
-function runPlanner<K extends Kind>(p: Planner<K>, resources: readonly AnyResource[], observed: Observed, ctx: PlanContext): ResourcePlan[] {
-  return p.plan(ofKind(resources, p.kind), observed, ctx);
-}
+const plannerOf = (m: AnyKindModule) => m.planner as Planner<Kind, unknown>;
 
 /** Files and paths the planners compare against, so `observe` reads exactly those. */
 export function pathsToObserve(resources: readonly AnyResource[], opts: NodePlanOptions): { contents: string[]; existence: string[] } {
   const ctx = planContext(resources, opts, new Map());
   const contents: string[] = [];
   const existence: string[] = [];
-  for (const p of selected(opts)) {
-    const want = (p as Planner<Kind>).paths(ofKind(resources, p.kind), ctx);
+  for (const m of selected(opts)) {
+    const want = plannerOf(m).paths(ofKind(resources, m.kind), ctx);
     contents.push(...want.contents);
     existence.push(...want.existence);
   }
   return { contents, existence };
 }
 
-export function planNode(resources: readonly AnyResource[], observed: Observed, opts: NodePlanOptions): ResourcePlan[] {
+export function planPass(resources: readonly AnyResource[], observed: Observed, opts: NodePlanOptions): NodePlan {
   const projected = new Map<string, ResourceStatus>();
   const ctx = planContext(resources, opts, projected);
   const byId = new Map<string, ResourcePlan>();
-  for (const p of selected(opts))
-    for (const rp of runPlanner(p as Planner<Kind>, resources, observed, ctx)) {
+  const byKind = new Map<Kind, KindPlan<unknown>>();
+  const removals: Action[] = [];
+  for (const m of selected(opts)) {
+    const kp = plannerOf(m).plan(ofKind(resources, m.kind), observed, ctx);
+    byKind.set(m.kind, kp);
+    removals.push(...(kp.removals ?? []));
+    for (const rp of kp.resources) {
       projected.set(rp.resource, rp.status);
       byId.set(rp.resource, rp);
     }
+  }
   // Report in config order.
-  return resources.map((r) => byId.get(resourceId(r))).filter((x): x is ResourcePlan => x !== undefined);
+  const plans = resources.map((r) => byId.get(resourceId(r))).filter((x): x is ResourcePlan => x !== undefined);
+  return { plans, byKind, removals, ctx };
+}
+
+/** What a controller gets from a node's plan: its kinds' resources and plans, and its own kind's payload. */
+export function reconcileInput<K extends Kind, P>(plan: NodePlan, c: Pick<Controller<K, P>, 'kind' | 'alsoKinds'>, all: readonly AnyResource[], observed: Observed): ReconcileInput<K, P> {
+  const kinds = new Set<Kind>([c.kind, ...(c.alsoKinds ?? [])]);
+  const kp = plan.byKind.get(c.kind);
+  if (!kp) throw new Error(`${c.kind} was not planned`);
+  return {
+    resources: all.filter((r): r is ResourceOf<K> & AnyResource => kinds.has(r.kind)),
+    plans: [...kinds].flatMap((k) => plan.byKind.get(k)?.resources ?? []),
+    payload: kp.payload as P,
+    observed,
+    all,
+    planCtx: plan.ctx,
+  };
+}
+
+/** Plan the node and reconcile one controller against it (tests, benchmarks: one daemon pass for one kind). */
+export function reconcileKind<K extends Kind, P>(c: Controller<K, P>, all: readonly AnyResource[], observed: Observed, opts: NodePlanOptions, ctx: ControllerContext): Promise<ReconcileOutcome> {
+  return c.reconcile(reconcileInput<K, P>(planPass(all, observed, opts), c, all, observed), ctx);
+}
+
+/** Each resource's plan, in config order. */
+export function planNode(resources: readonly AnyResource[], observed: Observed, opts: NodePlanOptions): ResourcePlan[] {
+  return [...planPass(resources, observed, opts).plans];
+}
+
+export interface ObserveAndPlanOptions extends NodePlanOptions {
+  /** Also read what only a preview needs (routerctl plan: the NAT flows a rule change judges). */
+  readonly deep?: boolean;
+}
+
+/** Observe what the planners compare against, then plan: the one pass both routerctl plan and the daemon make. */
+export async function observeAndPlan(host: Host, resources: readonly AnyResource[], opts: ObserveAndPlanOptions): Promise<{ observed: Observed; problems: string[]; plan: NodePlan }> {
+  const base = await observeNode(host, pathsToObserve(resources, opts));
+  const problems = [...base.problems];
+  let observed = base.observed;
+  if (opts.deep) {
+    const ctx = planContext(resources, opts, new Map());
+    for (const m of selected(opts)) {
+      const deep = plannerOf(m).observeDeep;
+      if (!deep) continue;
+      try {
+        observed = { ...observed, ...(await deep.call(m.planner, host, ofKind(resources, m.kind), observed, ctx)) };
+      } catch (e) {
+        problems.push(`${m.kind}: ${(e as Error).message}`);
+      }
+    }
+  }
+  return { observed, problems, plan: planPass(resources, observed, opts) };
 }

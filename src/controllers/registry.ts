@@ -1,34 +1,63 @@
-// The controllers routerd can run, by their kebab-case name.
-import { BgpController } from './address-pool/controller.ts';
+// Every kind routerd plans and reconciles, once each, in dependency order:
+// what a later planner reads (a VIP's role, a NAT rule's SNAT addresses), an
+// earlier one projects, and the manager reconciles in the same order. This is
+// the only list: planning, the controllers `routerd serve` runs and removal
+// plans all derive from it. A kind's schema side (spec, controller name, gateable
+// status fields, references) is its entry in src/api/kinds.ts, in this order.
+import { controllerNameOf, type Kind } from '../api/kinds.ts';
 import type { Controller } from './controller.ts';
-import { DhcpServerController } from './dhcp-server/controller.ts';
-import { InterfaceController } from './interface/controller.ts';
-import { LeaseSyncController } from './lease-sync/controller.ts';
-import { NAT44RuleController } from './nat44-rule/controller.ts';
-import { PrefixDelegationController } from './prefix-delegation/controller.ts';
-import { SessionSyncController } from './session-sync/controller.ts';
-import { StatelessNAT44Controller } from './stateless-nat44/controller.ts';
-import { VirtualAddressController } from './virtual-address/controller.ts';
+import { dhcpv4ServerKind, dhcpv6ServerKind } from './dhcp-server/kind.ts';
+import { addressPoolKind, bfdKind, bgpPeerKind, bgpRouterKind } from './address-pool/kind.ts';
+import { interfaceKind } from './interface/kind.ts';
+import type { KindModule } from './kind-module.ts';
+import { dhcpv4LeaseSyncKind, dhcpv6LeaseSyncKind, prefixDelegationLeaseSyncKind } from './lease-sync/kind.ts';
+import { nat44RuleKind } from './nat44-rule/kind.ts';
+import { prefixDelegationKind } from './prefix-delegation/kind.ts';
+import { sessionSyncKind } from './session-sync/kind.ts';
+import { statelessNat44Kind } from './stateless-nat44/kind.ts';
+import { virtualAddressKind } from './virtual-address/kind.ts';
 
-export const CONTROLLER_FACTORIES: Readonly<Record<string, () => Controller>> = {
-  interface: () => new InterfaceController(),
-  'virtual-address': () => new VirtualAddressController(),
-  'nat44-rule': () => new NAT44RuleController(),
-  'dhcpv4-server': () => new DhcpServerController('DHCPv4Server', 'dhcpv4-server'),
-  'dhcpv6-server': () => new DhcpServerController('DHCPv6Server', 'dhcpv6-server'),
-  'dhcpv6-prefix-delegation': () => new PrefixDelegationController(),
-  'dhcpv4-server-lease-sync': () => new LeaseSyncController('DHCPv4ServerLeaseSync', 'dhcpv4-server-lease-sync'),
-  'dhcpv6-server-lease-sync': () => new LeaseSyncController('DHCPv6ServerLeaseSync', 'dhcpv6-server-lease-sync'),
-  'dhcpv6-prefix-delegation-lease-sync': () => new LeaseSyncController('DHCPv6PrefixDelegationLeaseSync', 'dhcpv6-prefix-delegation-lease-sync'),
-  'stateless-nat44': () => new StatelessNAT44Controller(),
-  'nat44-session-sync': () => new SessionSyncController(),
-  bgp: () => new BgpController(),
-};
+export const KIND_MODULES = [
+  interfaceKind,
+  virtualAddressKind,
+  nat44RuleKind,
+  statelessNat44Kind,
+  dhcpv4ServerKind,
+  dhcpv6ServerKind,
+  prefixDelegationKind,
+  sessionSyncKind,
+  dhcpv4LeaseSyncKind,
+  dhcpv6LeaseSyncKind,
+  prefixDelegationLeaseSyncKind,
+  addressPoolKind,
+  bfdKind,
+  bgpPeerKind,
+  bgpRouterKind,
+] as const;
 
-export const CONTROLLER_NAMES = Object.keys(CONTROLLER_FACTORIES);
+/** A kind with a schema but no module here fails to compile. */
+type Unregistered = Exclude<Kind, (typeof KIND_MODULES)[number]['kind']>;
+const everyKindRegistered: [Unregistered] extends [never] ? true : Unregistered = true;
+void everyKindRegistered;
+
+/** One module, with its payload type forgotten: what generic code (plan, manager) handles. */
+export type AnyKindModule = { [K in Kind]: KindModule<K, unknown> }[Kind];
+
+export const MODULES: readonly AnyKindModule[] = KIND_MODULES as unknown as readonly AnyKindModule[];
+
+export function moduleOf<K extends Kind>(kind: K): KindModule<K, unknown> {
+  return MODULES.find((m) => m.kind === kind) as unknown as KindModule<K, unknown>;
+}
+
+/** The modules that make a controller (the others' kinds are reconciled by one of these: Controller.alsoKinds). */
+const CONTROLLING = MODULES.filter((m) => m.newController !== undefined);
+
+/** Controller names, in reconcile order. */
+export const CONTROLLER_NAMES = CONTROLLING.map((m) => controllerNameOf(m.kind));
 
 export function makeControllers(names?: readonly string[]): Controller[] {
-  const unknown = (names ?? []).filter((n) => !CONTROLLER_FACTORIES[n]);
+  const unknown = (names ?? []).filter((n) => !CONTROLLER_NAMES.includes(n));
   if (unknown.length) throw new Error(`unknown controller(s) ${unknown.join(', ')}; available: ${CONTROLLER_NAMES.join(', ')}`);
-  return (names ?? CONTROLLER_NAMES).map((n) => CONTROLLER_FACTORIES[n]!());
+  const wanted = new Set(names ?? CONTROLLER_NAMES);
+  return CONTROLLING.filter((m) => wanted.has(controllerNameOf(m.kind))).map((m) => m.newController!() as unknown as Controller);
 }

@@ -1,5 +1,6 @@
 import type { AnyResource, Kind, ResourceOf } from '../api/kinds.ts';
 import type { NodePaths } from '../config/paths.ts';
+import type { Host } from '../host/host.ts';
 import type { ConntrackEntry } from '../kernel/conntrack.ts';
 import type { StatusLookup } from '../when/evaluate.ts';
 import type { ResourceStatus } from './status.ts';
@@ -70,10 +71,27 @@ export interface ResourcePlan {
   readonly status: ResourceStatus;
 }
 
-/** Files a plan needs observed (configs it renders, lease files it reads). */
-export interface Planner<K extends Kind> {
+/**
+ * The plan of one kind: each resource's actions and status for operators, and
+ * the payload its controller applies (rendered files and digests, run or stop,
+ * a table to replace or remove). What is to be done is decided here, once;
+ * the controller does it and reports what happened.
+ */
+export interface KindPlan<P> {
+  readonly resources: readonly ResourcePlan[];
+  readonly payload: P;
+  /** Node-wide actions: what the host still holds that no resource of this kind owns any more (a table, a daemon). */
+  readonly removals?: readonly Action[];
+}
+
+export interface Planner<K extends Kind, P = unknown> {
   readonly kind: K;
   /** Paths whose content or existence this planner compares against. */
   paths(resources: readonly ResourceOf<K>[], ctx: PlanContext): { contents: string[]; existence: string[] };
-  plan(resources: readonly ResourceOf<K>[], observed: Observed, ctx: PlanContext): ResourcePlan[];
+  plan(resources: readonly ResourceOf<K>[], observed: Observed, ctx: PlanContext): KindPlan<P>;
+  /**
+   * More of the host, read only when a plan should show everything a change
+   * would do (routerctl plan: the NAT flows a rule change judges).
+   */
+  observeDeep?(host: Host, resources: readonly ResourceOf<K>[], observed: Observed, ctx: PlanContext): Promise<Partial<Observed>>;
 }

@@ -2,6 +2,7 @@
 // given). Over TCP it is read-only and unauthenticated (docs/api.md); the unix
 // socket (mode 0660, root's group) also takes the actions routerctl sends
 // (POST /api/v1/reload).
+import { Reason } from '../controllers/status.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -28,7 +29,7 @@ function send(res: ServerResponse, code: number, body: unknown, type = 'applicat
 
 function item(src: ApiSource, r: AnyResource) {
   const id = `${r.kind}/${r.metadata.name}`;
-  return { kind: r.kind, name: r.metadata.name, generation: src.generation(id), spec: r.spec, status: src.store.get(id) ?? { phase: 'Pending', reason: 'NotReconciled', message: 'no pass has run yet' } };
+  return { kind: r.kind, name: r.metadata.name, generation: src.generation(id), spec: r.spec, status: src.store.get(id) ?? { phase: 'Pending', reason: Reason.NotReconciled, message: 'no pass has run yet' } };
 }
 
 /** What the unix socket may ask of the daemon; absent on TCP. */

@@ -1,15 +1,19 @@
 // The controller manager: one reconcile pass at a time over the whole desired
 // state (observe → plan → each controller applies), triggered by config
 // changes, engine events and status changes that can open a spec.when gate,
-// plus a periodic resync so a missed event heals.
+// plus a periodic resync so a missed event heals. Each controller's pass ends
+// in an outcome (ok, requeue after, error); the manager schedules the next
+// look from it (requeues at their time, errors with one backoff per
+// controller) and counts outcomes in routerd_reconcile_total.
 import { controllerNameOf, resourceId, type AnyResource, type Kind } from '../api/kinds.ts';
-import type { Controller, ControllerContext } from '../controllers/controller.ts';
-import { observeNode } from '../controllers/observe.ts';
-import { PLANNERS, planContext, planNode, pathsToObserve } from '../controllers/plan.ts';
+import { Outcome, type Controller, type ControllerContext, type ReconcileOutcome } from '../controllers/controller.ts';
+import { observeAndPlan, reconcileInput } from '../controllers/plan.ts';
+import { MODULES } from '../controllers/registry.ts';
 import type { StatusStore } from '../controllers/status-store.ts';
-import { Phase } from '../controllers/status.ts';
+import { Phase, Reason } from '../controllers/status.ts';
 import type { NodePaths } from '../config/paths.ts';
-import { shortDigest } from '../engines/digest.ts';
+import { Backoff } from '../support/backoff.ts';
+import { shortDigest } from '../support/digest.ts';
 import type { Host } from '../host/host.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -26,7 +30,6 @@ export interface ManagerOptions {
 }
 
 const DEBOUNCE_MS = 30;
-const RETRY_AFTER_ERROR_MS = 2000;
 
 export class Manager {
   private resources: AnyResource[] = [];
@@ -39,12 +42,15 @@ export class Manager {
   private resyncTimer: NodeJS.Timeout | undefined;
   private current: Promise<void> | undefined;
   private stopped = false;
+  private readonly backoffs = new Map<string, Backoff>();
+  /** The one timer for the soonest requeue or retry, and when it fires. */
+  private requeueTimer: { timer: NodeJS.Timeout; at: number } | undefined;
   passes = 0;
 
   constructor(private readonly opts: ManagerOptions) {
-    const order = PLANNERS.map((p) => p.kind);
-    this.controllers = [...opts.controllers].sort((a, b) => order.indexOf(a.kinds[0]!) - order.indexOf(b.kinds[0]!));
-    this.enabledKinds = new Set(this.controllers.flatMap((c) => c.kinds));
+    const order = MODULES.map((m) => m.kind);
+    this.controllers = [...opts.controllers].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
+    this.enabledKinds = new Set(this.controllers.flatMap((c) => [c.kind, ...(c.alsoKinds ?? [])]));
     opts.status.on('change', (id) => this.trigger(`status ${id}`));
   }
 
@@ -95,12 +101,28 @@ export class Manager {
 
   /** Wait until no pass is running or queued (tests, shutdown). */
   async settle(): Promise<void> {
-    while (this.timer || this.running) await (this.current ?? new Promise((r) => setTimeout(r, DEBOUNCE_MS)));
+    // A queued pass has no promise yet (and the last one's is settled): wait for its timer.
+    while (this.timer || this.running) await (this.running && this.current ? this.current : new Promise((r) => setTimeout(r, DEBOUNCE_MS)));
+  }
+
+  /** A pass after `afterMs`: timers coalesce into one, for the soonest. */
+  requeue(afterMs: number, reason: string): void {
+    if (this.stopped) return;
+    const at = Date.now() + afterMs;
+    if (this.requeueTimer && this.requeueTimer.at <= at) return;
+    if (this.requeueTimer) clearTimeout(this.requeueTimer.timer);
+    const timer = setTimeout(() => {
+      this.requeueTimer = undefined;
+      this.trigger(reason);
+    }, afterMs);
+    timer.unref();
+    this.requeueTimer = { timer, at };
   }
 
   async stop(keepEngines: boolean): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.requeueTimer) clearTimeout(this.requeueTimer.timer);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.current;
     for (const c of [...this.controllers].reverse()) await c.stop({ keepEngines });
@@ -124,19 +146,15 @@ export class Manager {
     const t0 = performance.now();
     this.passes++;
     const all = this.resources;
-    const enabled = all.filter((r) => this.enabledKinds.has(r.kind));
     for (const r of this.resources)
       if (!this.enabledKinds.has(r.kind))
         status.set(resourceId(r), {
           phase: Phase.Pending,
-          reason: 'ControllerDisabled',
+          reason: Reason.ControllerDisabled,
           message: `the ${controllerNameOf(r.kind)} controller does not run on this node (routerd serve --controllers)`,
         });
-    const planOpts = { paths, nodeName, reported: status.lookup, kinds: this.enabledKinds };
-    const { observed, problems } = await observeNode(host, pathsToObserve(all, planOpts));
+    const { observed, problems, plan } = await observeAndPlan(host, all, { paths, nodeName, reported: status.lookup, kinds: this.enabledKinds });
     if (problems.length) log.warn({ action: 'observe', problems }, 'parts of the host could not be observed');
-    const plans = planNode(all, observed, planOpts);
-    const planCtx = planContext(all, planOpts, new Map());
     const ctx: ControllerContext = {
       host,
       paths,
@@ -145,25 +163,26 @@ export class Manager {
       metrics,
       status,
       trigger: (reason) => this.trigger(reason),
+      requeue: (afterMs, why) => this.requeue(afterMs, why),
       generation: (id) => this.generation(id),
     };
     for (const c of this.controllers) {
-      const kinds = new Set<Kind>(c.kinds);
-      const resources = enabled.filter((r) => kinds.has(r.kind));
+      const kinds = new Set<Kind>([c.kind, ...(c.alsoKinds ?? [])]);
+      const resources = all.filter((r) => kinds.has(r.kind));
       const ids = new Set(resources.map(resourceId));
       const c0 = performance.now();
+      let outcome: ReconcileOutcome;
       try {
-        await c.reconcile({ resources, plans: plans.filter((p) => ids.has(p.resource)), observed, all, planCtx }, ctx);
-        metrics.reconcileTotal.inc({ controller: c.name, outcome: 'ok' });
+        outcome = await c.reconcile(reconcileInput(plan, c, all, observed), ctx);
       } catch (e) {
-        metrics.reconcileTotal.inc({ controller: c.name, outcome: 'error' });
+        // A throw is a bug or a host that failed under us: every resource of the controller says so.
         const message = (e as Error).message;
-        log.error({ controller: c.name, action: 'reconcile', outcome: 'error', err: message }, `${c.name} reconcile failed`);
-        for (const id of ids) status.set(id, { ...(status.get(id) ?? {}), phase: Phase.Failed, reason: 'ReconcileError', message });
-        setTimeout(() => this.trigger(`retry ${c.name}`), RETRY_AFTER_ERROR_MS).unref();
+        for (const id of ids) status.set(id, { ...(status.get(id) ?? {}), phase: Phase.Failed, reason: Reason.ReconcileError, message });
+        outcome = Outcome.error(message);
       } finally {
         metrics.reconcileSeconds.observe({ controller: c.name }, (performance.now() - c0) / 1000);
       }
+      this.schedule(c.name, outcome);
     }
     metrics.resourcePhase.reset();
     for (const r of this.resources) {
@@ -171,5 +190,21 @@ export class Manager {
       if (s) metrics.resourcePhase.set({ kind: r.kind, name: r.metadata.name, phase: s.phase }, 1);
     }
     log.debug({ action: 'pass', reasons: [...new Set(reasons)].slice(0, 10), durationMs: Math.round(performance.now() - t0) }, 'reconcile pass');
+  }
+
+  /** Count a controller's outcome and schedule what it asks for: nothing, a requeue, or a retry after its backoff. */
+  private schedule(controller: string, outcome: ReconcileOutcome): void {
+    const { log, metrics } = this.opts;
+    metrics.reconcileTotal.inc({ controller, outcome: outcome.result });
+    let backoff = this.backoffs.get(controller);
+    if (outcome.result !== 'error') {
+      backoff?.reset();
+      if (outcome.result === 'requeue') this.requeue(outcome.afterMs, outcome.why);
+      return;
+    }
+    if (!backoff) this.backoffs.set(controller, (backoff = new Backoff()));
+    const retryInMs = backoff.fail();
+    log.error({ controller, action: 'reconcile', outcome: 'error', err: outcome.error, retryInMs }, `${controller} reconcile failed; retrying in ${Math.round(retryInMs / 1000)} s`);
+    this.requeue(retryInMs, `retry ${controller}`);
   }
 }

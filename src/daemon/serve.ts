@@ -151,7 +151,7 @@ async function startLocked(opts: ServeOptions, log: Logger, lock: DaemonLock): P
     }
     if (why) log.warn({ action: 'config-reload', outcome: 'applied', allowRemoval: true, trigger: ro.trigger }, `applying a config that ${why.replace(/^the new config /, '')}: --allow-removal given`);
     // What routerctl plan shows for this change (controllers/changes.ts), in the log.
-    const changes = planChanges(manager.config, next, { files: new Map(), existing: new Set() }, opts);
+    const changes = planChanges(manager.config, next, { files: new Map(), existing: new Set() });
     for (const p of mergeChanges([], changes)) for (const a of p.actions) log.info({ action: 'plan', resource: a.resource, verb: a.verb, object: a.object, detail: a.detail }, `plan: ${a.verb} ${a.object}: ${a.detail}`);
     for (const [, actions] of changes.updates) for (const a of actions) log.info({ action: 'plan', resource: a.resource, verb: a.verb, object: a.object, detail: a.detail }, `plan: ${a.resource} ${a.object}: ${a.detail}`);
     manager.setConfig(next);

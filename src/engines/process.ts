@@ -2,15 +2,11 @@
 // detached with its output in a log file, so it outlives a routerd restart;
 // adopted again from its pid file when routerd comes back; restarted with
 // backoff when it exits on its own.
+import { Backoff } from '../support/backoff.ts';
 import { readFile } from 'node:fs/promises';
-import { describeFailure, type Host } from '../host/host.ts';
+import { describeFailure, type Host, type ProcessTable } from '../host/host.ts';
 
-/** How the supervisor looks at processes it did not spawn itself. */
-export interface ProcessTable {
-  alive(pid: number): boolean;
-  cmdline(pid: number): Promise<string[] | undefined>;
-  kill(pid: number, signal: NodeJS.Signals): void;
-}
+export type { ProcessTable };
 
 export const realProcessTable: ProcessTable = {
   alive(pid) {
@@ -60,8 +56,6 @@ export type EngineState =
   | { readonly state: 'running'; readonly pid: number; readonly since: string; readonly adopted: boolean }
   | { readonly state: 'failed'; readonly message: string; readonly since: string };
 
-const MIN_BACKOFF_MS = 1000;
-const MAX_BACKOFF_MS = 30_000;
 const STOP_GRACE_MS = 5000;
 /** Running this long counts as healthy: the next crash restarts after the short backoff. */
 const HEALTHY_MS = 60_000;
@@ -72,7 +66,7 @@ export class SupervisedProcess {
   private adopted = false;
   private pollTimer: NodeJS.Timeout | undefined;
   private stopping = false;
-  private backoffMs = MIN_BACKOFF_MS;
+  private readonly backoff = new Backoff();
   private notBefore = 0;
   private lastFailure: string | undefined;
   /** Times it exited on its own and was started again. */
@@ -82,8 +76,13 @@ export class SupervisedProcess {
     private readonly host: Host,
     private spec: SupervisedSpec,
     private readonly onExit: (info: ExitInfo) => void,
-    private readonly procs: ProcessTable = realProcessTable,
-  ) {}
+    procs?: ProcessTable,
+  ) {
+    // A host that models its processes (FakeHost) answers for them.
+    this.procs = procs ?? host.processes ?? realProcessTable;
+  }
+
+  private readonly procs: ProcessTable;
 
   /** Update the argv (takes effect on the next start). */
   respec(spec: SupervisedSpec): void {
@@ -107,7 +106,7 @@ export class SupervisedProcess {
   async ensure(): Promise<'running' | 'adopted' | 'started' | 'backoff' | 'failed'> {
     this.stopping = false;
     if (this.pid !== undefined) {
-      if (Date.now() - Date.parse(this.since) > HEALTHY_MS) this.backoffMs = MIN_BACKOFF_MS;
+      if (Date.now() - Date.parse(this.since) > HEALTHY_MS) this.backoff.reset();
       return 'running';
     }
     const adoptable = await this.findAdoptable();
@@ -205,8 +204,7 @@ export class SupervisedProcess {
   }
 
   private scheduleBackoff(): void {
-    this.notBefore = Date.now() + this.backoffMs;
-    this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs * 2);
+    this.notBefore = Date.now() + this.backoff.fail();
   }
 
   /** Milliseconds until ensure() may start the daemon again (0: now). */

@@ -1,7 +1,9 @@
-// FakeHost: scripted command outputs and an in-memory file system, recording
-// every argv and stdin so tests can compare the exact commands issued.
+// FakeHost: scripted command outputs, an in-memory file system and a process
+// table, recording every argv and stdin so tests can compare the exact
+// commands issued. FakeKernel (kernel/fake.ts) adds nftables, conntrack and
+// links that commands change.
 import { PassThrough } from 'node:stream';
-import type { ChildHandle, Host, RunOptions, RunResult, SpawnOptions } from './host.ts';
+import type { ChildHandle, Host, ProcessTable, RunOptions, RunResult, SpawnOptions } from './host.ts';
 
 export interface FakeReply {
   readonly code?: number;
@@ -10,7 +12,21 @@ export interface FakeReply {
 }
 
 type Matcher = readonly string[] | ((argv: readonly string[]) => boolean);
-type Responder = FakeReply | ((argv: readonly string[], stdin: string | undefined) => FakeReply);
+/** A talking child's ends, as its fake sees them. */
+export interface SessionIo {
+  readonly argv: readonly string[];
+  readonly stdin: PassThrough;
+  readonly stdout: PassThrough;
+  readonly stderr: PassThrough;
+  exit(code: number): void;
+}
+type SessionServer = (io: SessionIo) => void;
+
+function matches(match: Matcher, argv: readonly string[]): boolean {
+  return typeof match === 'function' ? match(argv) : match.every((a, i) => argv[i] === a);
+}
+
+type Responder = FakeReply | ((argv: readonly string[], stdin: string | undefined) => FakeReply | Promise<FakeReply>);
 
 export interface RecordedCall {
   readonly argv: readonly string[];
@@ -24,6 +40,7 @@ export class FakeHost implements Host {
   readonly files = new Map<string, string>();
   private readonly rules: { match: Matcher; reply: Responder }[] = [];
   private readonly spawnRules: { match: Matcher; reply: Responder }[] = [];
+  private readonly sessionRules: { match: Matcher; serve: SessionServer }[] = [];
   /** Reply for commands no rule matches; by default they fail loudly. */
   fallback: FakeReply = { code: 127, stderr: 'FakeHost: no reply scripted' };
 
@@ -39,13 +56,17 @@ export class FakeHost implements Host {
     return this;
   }
 
+  /** Script a spawned child that talks: `serve` reads its stdin and writes its stdout until it calls exit (a long-lived ssh session). */
+  onSpawnSession(match: Matcher, serve: SessionServer): this {
+    this.sessionRules.unshift({ match, serve });
+    return this;
+  }
+
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
     const stdin = opts.stdin === undefined ? undefined : opts.stdin.toString();
     this.calls.push({ argv: [...argv], stdin });
-    const rule = this.rules.find((r) =>
-      typeof r.match === 'function' ? r.match(argv) : r.match.every((a, i) => argv[i] === a),
-    );
-    const reply = rule ? (typeof rule.reply === 'function' ? rule.reply(argv, stdin) : rule.reply) : this.fallback;
+    const rule = this.rules.find((r) => matches(r.match, argv));
+    const reply = rule ? await (typeof rule.reply === 'function' ? rule.reply(argv, stdin) : rule.reply) : this.fallback;
     return {
       argv: [...argv],
       code: reply.code ?? 0,
@@ -58,34 +79,53 @@ export class FakeHost implements Host {
     };
   }
 
+  /** Processes spawned and not yet exited, by pid. */
+  readonly running = new Map<number, { readonly argv: readonly string[]; exit(signal: string | null, code?: number | null): void }>();
+
+  readonly processes: ProcessTable = {
+    alive: (pid) => this.running.has(pid),
+    cmdline: async (pid) => {
+      const p = this.running.get(pid);
+      return p ? [...p.argv] : undefined;
+    },
+    kill: (pid, signal) => this.running.get(pid)?.exit(signal),
+  };
+
   spawn(argv: readonly string[], _opts: SpawnOptions = {}): ChildHandle {
     this.spawned.push({ argv: [...argv], stdin: undefined });
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let resolveExit: (v: { code: number | null; signal: string | null }) => void = () => undefined;
     const exited = new Promise<{ code: number | null; signal: string | null }>((r) => (resolveExit = r));
-    const rule = this.spawnRules.find((r) => (typeof r.match === 'function' ? r.match(argv) : r.match.every((a, i) => argv[i] === a)));
+    const pid = 100000 + this.spawned.length;
+    const exit = (signal: string | null, code: number | null = null) => {
+      if (!this.running.delete(pid)) return;
+      stdout.end();
+      stderr.end();
+      resolveExit({ code, signal });
+    };
+    const stdin = new PassThrough();
+    const session = this.sessionRules.find((r) => matches(r.match, argv));
+    const rule = session ? undefined : this.spawnRules.find((r) => matches(r.match, argv));
+    if (session) setImmediate(() => session.serve({ argv, stdin, stdout, stderr, exit: (code) => exit(null, code) }));
     if (rule) {
-      const reply = typeof rule.reply === 'function' ? rule.reply(argv, undefined) : rule.reply;
-      setImmediate(() => {
+      // A scripted one-shot: it prints its reply and exits.
+      const replied = Promise.resolve(typeof rule.reply === 'function' ? rule.reply(argv, undefined) : rule.reply);
+      setImmediate(async () => {
+        const reply = await replied;
+        if (!this.running.delete(pid)) return;
         stdout.end(reply.stdout ?? '');
         stderr.end(reply.stderr ?? '');
         resolveExit({ code: reply.code ?? 0, signal: null });
       });
     }
-    return {
-      pid: 100000 + this.spawned.length,
-      argv: [...argv],
-      stdout,
-      stderr,
-      stdin: new PassThrough(),
-      exited,
-      kill: (signal = 'SIGTERM') => {
-        stdout.end();
-        stderr.end();
-        resolveExit({ code: null, signal });
-      },
-    };
+    this.running.set(pid, { argv: [...argv], exit });
+    return { pid, argv: [...argv], stdout, stderr, stdin, exited, kill: (signal = 'SIGTERM') => exit(signal) };
+  }
+
+  /** The argv of every process still running, joined with spaces. */
+  processLines(): string[] {
+    return [...this.running.values()].map((p) => p.argv.join(' '));
   }
 
   /** The argv of every run() call, joined with spaces, for compact assertions. */
@@ -97,7 +137,11 @@ export class FakeHost implements Host {
     return this.files.get(path);
   }
 
+  /** Paths written, in order. */
+  readonly written: string[] = [];
+
   async writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+    this.written.push(path);
     this.files.set(path, data.toString());
   }
 

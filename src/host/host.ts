@@ -50,9 +50,18 @@ export interface ChildHandle {
   kill(signal?: NodeJS.Signals): void;
 }
 
+/** How the supervisor looks at processes it did not spawn itself. */
+export interface ProcessTable {
+  alive(pid: number): boolean;
+  cmdline(pid: number): Promise<string[] | undefined>;
+  kill(pid: number, signal: NodeJS.Signals): void;
+}
+
 export interface Host {
   /** A short description for logs: "local", "netns rt-123-ra". */
   readonly description: string;
+  /** The host's processes, when it models them (FakeHost); else the real process table. */
+  readonly processes?: ProcessTable;
   run(argv: readonly string[], opts?: RunOptions): Promise<RunResult>;
   spawn(argv: readonly string[], opts?: SpawnOptions): ChildHandle;
   readFile(path: string): Promise<string | undefined>;

@@ -109,6 +109,17 @@ export function restoreDeleteLine(entry: ConntrackEntry): string {
   return ['-D', ...originalTupleArgs(entry), ...zoneArgs(entry)].join(' ');
 }
 
+/**
+ * One `conntrack -R` line deleting every flow source-NATed to `snatAddress`
+ * (one table scan), or only those from `sourceCidr`. Checked: the line is
+ * parsed by conntrack's own rules, so no value may carry a space or option.
+ */
+export function restoreDeleteBySnatLine(snatAddress: string, sourceCidr?: string): string {
+  if (isIP(snatAddress) === 0) throw new TypeError(`not an IP address: ${snatAddress}`);
+  if (sourceCidr !== undefined && !/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(sourceCidr)) throw new TypeError(`not a CIDR: ${sourceCidr}`);
+  return sourceCidr === undefined ? `-D --src-nat ${snatAddress}` : `-D --src-nat ${snatAddress} -s ${sourceCidr}`;
+}
+
 export interface SkippedEntry {
   readonly entry: ConntrackEntry;
   readonly reason: string;

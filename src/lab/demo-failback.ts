@@ -2,6 +2,7 @@
 // advertises a demoted priority until it holds B's sessions and lease files,
 // then takes the role back; every flow must keep echoing. Kept apart from
 // demo.ts so the demo's own flow stays readable.
+import { Reason } from '../controllers/status.ts';
 import type { Lab } from './topology.ts';
 import { startRouterd, type RouterdProcess } from './routerd.ts';
 import type { EchoFlows } from './traffic.ts';
@@ -36,7 +37,7 @@ export async function demoFailback(d: FailbackDeps): Promise<void> {
   d.trace?.started(ra);
   const demoted = await d.until(async () => {
     const v = await ra.resource('VirtualAddress/lan-vip');
-    return v?.status.role === 'master' ? 'master' : v?.status.reason === 'Demoted' ? String(v.status.message) : undefined;
+    return v?.status.role === 'master' ? 'master' : v?.status.reason === Reason.Demoted ? String(v.status.message) : undefined;
   }, 30_000, 20);
   if (demoted && demoted !== 'master') d.say(`   A while it waits: ${demoted}`);
   const master = await d.until(async () => ((await ra.resource('VirtualAddress/lan-vip'))?.status.role === 'master' ? Date.now() : undefined), 60_000, 20);

@@ -2,7 +2,7 @@
 // `ip netns exec`: its own config, run dir and state dir (private per node),
 // its JSON log lines collected, its status read over its unix socket.
 import { fileURLToPath } from 'node:url';
-import { apiGet, type ApiResource } from '../cli/client.ts';
+import { apiGet, type ApiResource } from '../daemon/api-client.ts';
 import type { ChildHandle } from '../host/host.ts';
 import type { LabNode } from './topology.ts';
 

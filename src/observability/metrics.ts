@@ -9,7 +9,7 @@ export function createMetrics() {
     registry,
     reconcileTotal: new Counter({
       name: 'routerd_reconcile_total',
-      help: 'Reconcile passes per controller and outcome.',
+      help: 'Reconcile passes per controller and outcome (ok, requeue, error).',
       labelNames: ['controller', 'outcome'] as const,
       registers: [registry],
     }),

@@ -9,7 +9,7 @@
 // (sshConfigText) in the run dir.
 import { join } from 'node:path';
 import { SAFE_PATH } from '../api/ssh.ts';
-import { shortDigest } from '../engines/digest.ts';
+import { shortDigest } from '../support/digest.ts';
 import { sshConfigText, type SshConnectionOptions, type SshTarget } from './ssh.ts';
 
 export const RSYNC_DEFAULT_TIMEOUT = '--timeout=60';

@@ -19,9 +19,9 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { apiGet } from '../../src/cli/client.ts';
+import { addLanClient, type LanClient } from '../helpers/lan-client.ts';
+import { apiGet } from '../../src/daemon/api-client.ts';
 import { parseDnsmasqLeases, type DnsmasqLeaseFile } from '../../src/engines/dnsmasq/leases.ts';
-import { privateMountsArgv } from '../../src/engines/dhcpcd/engine.ts';
 import { dhcpClientConf } from '../../src/lab/dhcp-client.ts';
 import type { ChildHandle } from '../../src/host/host.ts';
 import { LocalHost } from '../../src/host/local.ts';
@@ -53,65 +53,6 @@ function poolAddresses(stdout: string, ifname: string): { v4?: string; v6?: stri
   const link = parseIpAddr(stdout).items.find((i) => i.name === ifname);
   const addrs = link?.addresses.map((a) => a.local) ?? [];
   return { v4: addrs.find((a) => POOL4.test(a)), v6: addrs.find((a) => POOL6.test(a)) };
-}
-
-interface SecondClient {
-  readonly netns: string;
-  /** Start its dhcpcd, asking for these addresses. */
-  dhcp(request4: string, hint6: string): void;
-  destroy(): Promise<void>;
-}
-
-/** One more machine on the LAN: its own netns (lab prefix), veth on the lab's LAN bridge, dhcpcd with private state. */
-async function addSecondClient(lab: Lab): Promise<SecondClient> {
-  const local = new LocalHost();
-  const netns = `${lab.prefix}c2`;
-  const dir = join(lab.base, 'c2');
-  const run = async (argv: string[]) => {
-    const r = await local.run(argv, { timeoutMs: 15_000 });
-    if (r.code !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr.trim()}`);
-  };
-  await run(['ip', 'netns', 'add', netns]);
-  let dhcpcd: ChildHandle | undefined;
-  const destroy = async () => {
-    dhcpcd?.kill('SIGTERM');
-    await Promise.race([dhcpcd?.exited, new Promise((r) => setTimeout(r, 3000))]);
-    const pids = await local.run(['ip', 'netns', 'pids', netns], { timeoutMs: 5000 });
-    for (const p of pids.stdout.split(/\s+/).filter((s) => /^\d+$/.test(s))) killPid(Number(p), 'SIGKILL');
-    await local.run(['ip', 'netns', 'del', netns], { timeoutMs: 10_000 });
-  };
-  try {
-    await run(['nsenter', `--net=/run/netns/${netns}`, '--', 'sysctl', '-q', '-w', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv4.icmp_echo_ignore_all=1']);
-    await run(['ip', '-n', netns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'c2-lan', 'netns', lab.switchNetns]);
-    await run(['ip', '-n', lab.switchNetns, 'link', 'set', 'dev', 'c2-lan', 'master', 'lan', 'up']);
-    await run(['ip', '-n', netns, 'link', 'set', 'dev', 'lo', 'up']);
-    await run(['ip', '-n', netns, 'link', 'set', 'dev', 'eth0', 'up']);
-    for (const d of ['lib', 'run']) await local.mkdirp(join(dir, d));
-    await until('a usable link-local address on client 2', async () => {
-      const r = await local.run(['ip', '-n', netns, '-j', 'addr', 'show', 'dev', 'eth0']);
-      return /"scope":"link"/.test(r.stdout) && !/"tentative":true/.test(r.stdout);
-    }, 10_000, 50);
-  } catch (e) {
-    await destroy();
-    throw e;
-  }
-  return {
-    netns,
-    destroy,
-    dhcp(request4, hint6) {
-      const conf = join(dir, 'dhcpcd.conf');
-      void local.writeFileAtomic(conf, dhcpClientConf(hint6)).then(() => {
-        const argv = privateMountsArgv(
-          [
-            { source: join(dir, 'lib'), target: '/var/lib/dhcpcd' },
-            { source: join(dir, 'run'), target: '/run/dhcpcd' },
-          ],
-          ['dhcpcd', '--nobackground', '--config', conf, `--request=${request4}`, 'eth0'],
-        );
-        dhcpcd = local.spawn(['nsenter', `--net=/run/netns/${netns}`, '--', ...argv], { logFile: join(dir, 'dhcpcd.log') });
-      });
-    },
-  };
 }
 
 async function clientAddresses(lab: Lab): Promise<{ v4?: string; v6?: string }> {
@@ -153,7 +94,7 @@ async function scenario(t: TestContext, opts: { sync: boolean; tag: string }): P
   let ra: RouterdProcess | undefined;
   let rb: RouterdProcess | undefined;
   let client: ChildHandle | undefined;
-  let second: SecondClient | undefined;
+  let second: LanClient | undefined;
   const start = (node: 'ra' | 'rb') => startRouterd(lab.nodes[node], { controllers: CONTROLLERS, echo: verboseEcho });
   try {
     ssh = await enableLabSsh(lab);
@@ -226,12 +167,12 @@ async function scenario(t: TestContext, opts: { sync: boolean; tag: string }): P
     const rbDuid = promoted.status.serverDuid as string | undefined;
 
     // A Renew addressed to the old master's DUID (what client 1 sends at T1).
-    second = await addSecondClient(lab);
+    second = await addLanClient(lab, 'c2', { ipv6: true });
     const renew = await renewProbe(lab, second.netns);
     t.diagnostic(`Renew to server DUID ${renew.requestedServerDuid}: ${renew.answered ? `answered by ${renew.serverDuid} with ${JSON.stringify(renew.addresses)}` : 'no answer'}`);
 
     // A second client asks after failover, for client 1's addresses.
-    second.dhcp(a1, b1);
+    await second.start(a1, b1);
     const got = await until('client 2 has a v4 and a v6 lease', async () => {
       const a = poolAddresses((await new LocalHost().run(['ip', '-n', second!.netns, '-j', 'addr', 'show'])).stdout, 'eth0');
       return a.v4 && a.v6 ? a : undefined;

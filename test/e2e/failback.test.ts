@@ -11,15 +11,13 @@
 // target for A was in backoff; here it is made certain).
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { hardenRouter } from '../../src/lab/harden.ts';
-import { enableLabSsh, type LabSsh } from '../../src/lab/sshd.ts';
-import { startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
+import { HardenedPair, PAIR_CONTROLLERS } from '../../src/lab/pair.ts';
 import { createLab, labPrefix } from '../../src/lab/topology.ts';
-import { startEchoFlows, startTcpEchoServer, type EchoFlows, type EchoServer, type FlowReport } from '../../src/lab/traffic.ts';
+import { startEchoFlows, type FlowReport } from '../../src/lab/traffic.ts';
 import { requireE2E } from '../helpers/e2e.ts';
 import { blockIncomingSsh, failbackConfig, killRouter, reviveRouter, unblockIncomingSsh } from '../helpers/failback.ts';
-import { installConfig, labConfig, stopAll, until, verboseEcho } from '../helpers/lab.ts';
-import { apiGet } from '../../src/cli/client.ts';
+import { labConfig, until, verboseEcho } from '../helpers/lab.ts';
+import { apiGet } from '../../src/daemon/api-client.ts';
 
 const SERVER = '198.51.100.200';
 const PORT = 7007;
@@ -33,24 +31,12 @@ function dead(r: FlowReport): string {
 
 async function runFailback(t: TestContext, mode: Mode, gate: boolean): Promise<void> {
   const lab = await createLab({ prefix: labPrefix(`fb${mode.slice(0, 2)}${gate ? 'g' : 'n'}`) });
-  let ssh: LabSsh | undefined;
-  let server: EchoServer | undefined;
-  const procs: Record<'ra' | 'rb', RouterdProcess | undefined> = { ra: undefined, rb: undefined };
-  const flows: EchoFlows[] = [];
-  const controllers = ['interface', 'virtual-address', 'nat44-rule', 'nat44-session-sync'];
-  const start = async (n: 'ra' | 'rb') => (procs[n] = await startRouterd(lab.nodes[n], { controllers, echo: verboseEcho }));
+  const pair = new HardenedPair(lab, { controllers: PAIR_CONTROLLERS, echo: verboseEcho });
+  const { procs, flows } = pair;
+  const start = (n: 'ra' | 'rb') => pair.start(n);
   const flowOpts = { target: SERVER, port: PORT, intervalMs: 100, durationMs: 90_000 };
   try {
-    ssh = await enableLabSsh(lab);
-    await installConfig(lab.nodes.ra, failbackConfig(await labConfig('a'), { mode, gate }));
-    await installConfig(lab.nodes.rb, failbackConfig(await labConfig('b'), { mode, gate }));
-    await hardenRouter(lab.nodes.ra);
-    await hardenRouter(lab.nodes.rb);
-    server = await startTcpEchoServer(lab.nodes.server, PORT);
-    await start('ra');
-    await start('rb');
-    await procs.ra!.waitFor('VirtualAddress/lan-vip', (r) => r.status.role === 'master', 20_000);
-    await procs.rb!.waitFor('VirtualAddress/lan-vip', (r) => r.status.role === 'backup' && r.status.reason !== 'Demoted', 20_000);
+    await pair.up({ a: failbackConfig(await labConfig('a'), { mode, gate }), b: failbackConfig(await labConfig('b'), { mode, gate }) }, PORT);
 
     const oldTcp = await startEchoFlows(lab.nodes.client, { ...flowOpts, protocol: 'tcp', count: 100 });
     flows.push(oldTcp);
@@ -141,11 +127,7 @@ async function runFailback(t: TestContext, mode: Mode, gate: boolean): Promise<v
     assert.equal(udpNew.summary.alive, 10, `new UDP after failback: ${dead(udpNew)}`);
     assert.equal([...tcpOld.flows, ...tcpNew.flows].filter((f) => f.fatal !== null).length, 0, 'no TCP flow was reset');
   } finally {
-    for (const f of flows) await f.stop().catch(() => undefined);
-    await stopAll([procs.ra, procs.rb]);
-    await server?.stop().catch(() => undefined);
-    await ssh?.stop().catch(() => undefined);
-    await lab.destroy();
+    await pair.close();
   }
 }
 

@@ -6,14 +6,13 @@
 // the role back once it holds B's state. No flow may be lost or reset.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hardenRouter } from '../../src/lab/harden.ts';
-import { killKeepalived, LAB_RUN_DIR, startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
-import { enableLabSsh, type LabSsh } from '../../src/lab/sshd.ts';
+import { killKeepalived, LAB_RUN_DIR } from '../../src/lab/routerd.ts';
+import { HardenedPair, PAIR_CONTROLLERS } from '../../src/lab/pair.ts';
 import { createLab, labPrefix } from '../../src/lab/topology.ts';
-import { startEchoFlows, startTcpEchoServer, type EchoFlows, type EchoServer, type FlowReport } from '../../src/lab/traffic.ts';
+import { startEchoFlows, type FlowReport } from '../../src/lab/traffic.ts';
 import { requireE2E } from '../helpers/e2e.ts';
 import { failbackConfig, reviveRouter } from '../helpers/failback.ts';
-import { installConfig, killPid, labConfig, stopAll, until, verboseEcho } from '../helpers/lab.ts';
+import { killPid, labConfig, until, verboseEcho } from '../helpers/lab.ts';
 
 const SERVER = '198.51.100.200';
 const PORT = 7007;
@@ -32,24 +31,12 @@ function dead(r: FlowReport): string {
 test('flaps: 10 role changes (links dark, routerd restarted, VRRP child killed) lose no flow', { timeout: 300_000 }, async (t) => {
   if (!(await requireE2E(t, ['keepalived', 'nft', 'conntrack', 'sshd', 'ssh']))) return;
   const lab = await createLab({ prefix: labPrefix('flap') });
-  let ssh: LabSsh | undefined;
-  let server: EchoServer | undefined;
-  const procs: Record<'ra' | 'rb', RouterdProcess | undefined> = { ra: undefined, rb: undefined };
-  const flows: EchoFlows[] = [];
-  const controllers = ['interface', 'virtual-address', 'nat44-rule', 'nat44-session-sync'];
-  const start = async (n: 'ra' | 'rb') => (procs[n] = await startRouterd(lab.nodes[n], { controllers, echo: verboseEcho }));
+  const pair = new HardenedPair(lab, { controllers: PAIR_CONTROLLERS, echo: verboseEcho });
+  const { procs, flows } = pair;
+  const start = (n: 'ra' | 'rb') => pair.start(n);
   const role = async (n: 'ra' | 'rb') => (await procs[n]?.resource('VirtualAddress/lan-vip'))?.status.role;
   try {
-    ssh = await enableLabSsh(lab);
-    await installConfig(lab.nodes.ra, failbackConfig(await labConfig('a'), { mode: 'stream' }));
-    await installConfig(lab.nodes.rb, failbackConfig(await labConfig('b'), { mode: 'stream' }));
-    await hardenRouter(lab.nodes.ra);
-    await hardenRouter(lab.nodes.rb);
-    server = await startTcpEchoServer(lab.nodes.server, PORT);
-    await start('ra');
-    await start('rb');
-    await procs.ra!.waitFor('VirtualAddress/lan-vip', (r) => r.status.role === 'master', 20_000);
-    await procs.rb!.waitFor('VirtualAddress/lan-vip', (r) => r.status.role === 'backup' && r.status.reason !== 'Demoted', 20_000);
+    await pair.up({ a: failbackConfig(await labConfig('a'), { mode: 'stream' }), b: failbackConfig(await labConfig('b'), { mode: 'stream' }) }, PORT);
     const tcp = await startEchoFlows(lab.nodes.client, { target: SERVER, port: PORT, protocol: 'tcp', count: TCP_FLOWS, intervalMs: 100, durationMs: 200_000 });
     flows.push(tcp);
     const udp = await startEchoFlows(lab.nodes.client, { target: SERVER, port: PORT, protocol: 'udp', count: UDP_FLOWS, intervalMs: 100, durationMs: 200_000 });
@@ -101,10 +88,6 @@ test('flaps: 10 role changes (links dark, routerd restarted, VRRP child killed) 
     assert.equal(ur.summary.alive, UDP_FLOWS, dead(ur));
     assert.equal(tr.flows.filter((f) => f.fatal !== null).length, 0, 'no TCP flow was reset');
   } finally {
-    for (const f of flows) await f.stop().catch(() => undefined);
-    await stopAll([procs.ra, procs.rb]);
-    await server?.stop().catch(() => undefined);
-    await ssh?.stop().catch(() => undefined);
-    await lab.destroy();
+    await pair.close();
   }
 });

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { apiGet } from '../../src/cli/client.ts';
+import { apiGet } from '../../src/daemon/api-client.ts';
 import { leaseSyncArgv } from '../../src/controllers/lease-sync/worker.ts';
 import { startRouterd, ROUTERCTL_BIN, ROUTERD_BIN, LAB_CONFIG_PATH, type RouterdProcess } from '../../src/lab/routerd.ts';
 import { enableLabSsh, type LabSsh } from '../../src/lab/sshd.ts';

@@ -13,10 +13,18 @@ import { killPid, until } from './lab.ts';
 
 const POOL4 = /^192\.0\.2\.1\d\d$/;
 
+export interface LanClientOptions {
+  /** Also DHCPv6: setup waits for a usable link-local address, and start() can hint an address. */
+  readonly ipv6?: boolean;
+}
+
 export interface LanClient {
   readonly netns: string;
-  /** Start dhcpcd (IPv4 only), optionally asking for an address. With its stored lease it starts in INIT-REBOOT. */
-  start(request4?: string): Promise<void>;
+  /**
+   * Start dhcpcd (IPv4 only unless the client has ipv6), optionally asking for
+   * an address (and hinting a DHCPv6 one). With its stored lease it starts in INIT-REBOOT.
+   */
+  start(request4?: string, hint6?: string): Promise<void>;
   /** Stop dhcpcd (no release: the lease stays the client's). */
   stop(): Promise<void>;
   /** The pool address on its eth0, if any. */
@@ -26,7 +34,7 @@ export interface LanClient {
   destroy(): Promise<void>;
 }
 
-export async function addLanClient(lab: Lab, name: string): Promise<LanClient> {
+export async function addLanClient(lab: Lab, name: string, opts: LanClientOptions = {}): Promise<LanClient> {
   const local = new LocalHost();
   const netns = `${lab.prefix}${name}`;
   const dir = join(lab.base, name);
@@ -60,6 +68,11 @@ export async function addLanClient(lab: Lab, name: string): Promise<LanClient> {
     await run(['ip', '-n', netns, 'link', 'set', 'dev', 'eth0', 'up']);
     for (const d of ['lib', 'run']) await local.mkdirp(join(dir, d));
     await local.writeFileAtomic(join(dir, 'dhcpcd.conf'), dhcpClientConf());
+    if (opts.ipv6)
+      await until(`a usable link-local address on ${name}`, async () => {
+        const r = await local.run(['ip', '-n', netns, '-j', 'addr', 'show', 'dev', 'eth0']);
+        return /"scope":"link"/.test(r.stdout) && !/"tentative":true/.test(r.stdout);
+      }, 10_000, 50);
   } catch (e) {
     await destroy();
     throw e;
@@ -70,13 +83,15 @@ export async function addLanClient(lab: Lab, name: string): Promise<LanClient> {
     destroy,
     stop,
     address,
-    async start(request4) {
+    async start(request4, hint6) {
+      const conf = join(dir, 'dhcpcd.conf');
+      if (hint6 !== undefined) await local.writeFileAtomic(conf, dhcpClientConf(hint6));
       const argv = privateMountsArgv(
         [
           { source: join(dir, 'lib'), target: '/var/lib/dhcpcd' },
           { source: join(dir, 'run'), target: '/run/dhcpcd' },
         ],
-        ['dhcpcd', '--nobackground', '-4', '--config', join(dir, 'dhcpcd.conf'), ...(request4 ? [`--request=${request4}`] : []), 'eth0'],
+        ['dhcpcd', '--nobackground', ...(opts.ipv6 ? [] : ['-4']), '--config', conf, ...(request4 ? [`--request=${request4}`] : []), 'eth0'],
       );
       dhcpcd = local.spawn(['nsenter', `--net=/run/netns/${netns}`, '--', ...argv], { logFile });
     },

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { FakeProcs } from '../helpers/fake-procs.ts';
 import type { AnyResource, ResourceOf } from '../../src/api/kinds.ts';
 import { nat44SessionSyncSpec } from '../../src/api/nat.ts';
 import { standaloneContext } from '../../src/controllers/controller.ts';
@@ -8,7 +9,6 @@ import { conntrackdRole, planConntrackd } from '../../src/controllers/session-sy
 import { conntrackdPaths, ConntrackdEngine, TRANSITION_COMMANDS } from '../../src/engines/conntrackd/engine.ts';
 import { DEFAULT_TUNING, renderConntrackdConf, type ConntrackdConfInput } from '../../src/engines/conntrackd/render.ts';
 import { parseConntrackdRuntime, parseConntrackdStats } from '../../src/engines/conntrackd/stats.ts';
-import type { ProcessTable } from '../../src/engines/process.ts';
 import { FakeHost } from '../../src/host/fake.ts';
 import type { RunResult } from '../../src/host/host.ts';
 import { assertGolden } from '../helpers/golden.ts';
@@ -110,22 +110,6 @@ test('conntrackd -s: caches, injected entries, traffic and lost messages; -s run
   assert.equal(parseConntrackdStats('something else\n'), undefined);
   assert.equal(parseConntrackdRuntime(''), undefined);
 });
-
-class FakeProcs implements ProcessTable {
-  readonly killed: [number, string][] = [];
-  readonly dead = new Set<number>();
-  readonly cmdlines = new Map<number, string[]>();
-  alive(pid: number): boolean {
-    return !this.dead.has(pid);
-  }
-  async cmdline(pid: number): Promise<string[] | undefined> {
-    return this.cmdlines.get(pid);
-  }
-  kill(pid: number, signal: NodeJS.Signals): void {
-    this.killed.push([pid, signal]);
-    this.dead.add(pid);
-  }
-}
 
 test('conntrackd engine: a stale lock file is removed before a start, routerd writes the pid file, a running one is adopted, a config change restarts it', async () => {
   const host = new FakeHost();

@@ -4,34 +4,18 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { FakeProcs } from '../helpers/fake-procs.ts';
 import type { AnyResource } from '../../src/api/kinds.ts';
 import { dnsmasqPaths } from '../../src/config/paths.ts';
 import { standaloneContext } from '../../src/controllers/controller.ts';
 import { DhcpServerController } from '../../src/controllers/dhcp-server/controller.ts';
-import { planContext, planNode } from '../../src/controllers/plan.ts';
+import { reconcileKind } from '../../src/controllers/plan.ts';
 import { StatusStore } from '../../src/controllers/status-store.ts';
 import { BIND_AND_EXEC, dhcpcdArgv, dhcpcdPidFile, privateMountsArgv } from '../../src/engines/dhcpcd/engine.ts';
 import { DnsmasqEngine, dnsmasqArgv } from '../../src/engines/dnsmasq/engine.ts';
-import type { ProcessTable } from '../../src/engines/process.ts';
 import { FakeHost } from '../../src/host/fake.ts';
 import { resourcesOfFile } from '../helpers/config.ts';
 import { example, fixture } from '../helpers/paths.ts';
-
-class FakeProcs implements ProcessTable {
-  readonly killed: [number, string][] = [];
-  readonly dead = new Set<number>();
-  readonly cmdlines = new Map<number, string[]>();
-  alive(pid: number): boolean {
-    return !this.dead.has(pid);
-  }
-  async cmdline(pid: number): Promise<string[] | undefined> {
-    return this.cmdlines.get(pid);
-  }
-  kill(pid: number, signal: NodeJS.Signals): void {
-    this.killed.push([pid, signal]);
-    this.dead.add(pid);
-  }
-}
 
 test('dnsmasq argv: foreground, logging to its log file, one config per server', () => {
   assert.deepEqual(dnsmasqArgv('/run/routerd/dnsmasq/dhcpv4-server-lan-dhcpv4.conf'), [
@@ -120,8 +104,7 @@ test('DHCP server controller: dnsmasq only on the master; promotion starts it on
   const pass = async (role: string) => {
     const opts = { paths, nodeName: 'node1', reported: (k: string, _n: string, f: string) => (k === 'VirtualAddress' && f === 'role' ? role : undefined) };
     const observed = { interfaces: [], files: new Map(), existing: new Set<string>(), nftTables: new Map() };
-    const plans = planNode(resources, observed, opts).filter((p) => p.resource.startsWith('DHCPv6Server/'));
-    await c.reconcile({ resources: resources.filter((r) => r.kind === 'DHCPv6Server'), plans, observed, all: resources, planCtx: planContext(resources, opts, new Map()) }, ctx);
+    await reconcileKind(c, resources, observed, opts, ctx);
     return status.get('DHCPv6Server/lan-dhcpv6')!;
   };
   const backup = await pass('backup');

@@ -13,8 +13,8 @@ import {
   messageStatus,
   option,
   parseDhcp6Message,
-} from '../../src/kernel/dhcp6.ts';
-import { parseRsyncStats } from '../../src/kernel/rsync-stats.ts';
+} from '../../src/engines/dhcpcd/dhcp6.ts';
+import { parseRsyncStats } from '../../src/transport/rsync-stats.ts';
 import { fixture } from '../helpers/paths.ts';
 
 const text = (name: string) => readFileSync(fixture('dhcp', name), 'utf8');

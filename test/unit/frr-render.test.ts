@@ -29,8 +29,8 @@ test('when rb is down, ra owns what rb owned and ra was successor for', () => {
   const up = planContext(pool, { paths, nodeName: 'ra' }, new Map());
   const down = planContext(pool, { paths, nodeName: 'ra', reported: (k, n, f) => (k === 'NAT44AddressPool' && f === 'membersUp' ? ['ra', 'rc'] : undefined) }, new Map());
   const p = pool.filter((r) => r.kind === 'NAT44AddressPool') as ResourceOf<'NAT44AddressPool'>[];
-  const before = addressPoolPlanner.plan(p, noObserved, up)[0]!.status;
-  const after = addressPoolPlanner.plan(p, noObserved, down)[0]!.status;
+  const before = addressPoolPlanner.plan(p, noObserved, up).resources[0]!.status;
+  const after = addressPoolPlanner.plan(p, noObserved, down).resources[0]!.status;
   const assignments = before.assignments as { address: string; owner: string; successor: string }[];
   const fromRb = assignments.filter((a) => a.owner === 'rb' && a.successor === 'ra').map((a) => a.address);
   assert.ok(fromRb.length > 0, 'the example has an address ra stands by for rb');

@@ -8,7 +8,7 @@ import { leaseSyncPath, type NodePaths } from '../../src/config/paths.ts';
 import { standaloneContext } from '../../src/controllers/controller.ts';
 import { LeaseSyncController } from '../../src/controllers/lease-sync/controller.ts';
 import { LeaseSyncWorker, leaseSyncArgv, pushDeadlineMs, type LeaseSyncSpec, type RsyncRunner } from '../../src/controllers/lease-sync/worker.ts';
-import { planContext, planNode } from '../../src/controllers/plan.ts';
+import { reconcileKind } from '../../src/controllers/plan.ts';
 import { StatusStore } from '../../src/controllers/status-store.ts';
 import { FakeHost } from '../../src/host/fake.ts';
 import { createLogger } from '../../src/observability/logger.ts';
@@ -315,9 +315,7 @@ test('lease sync controller: runs only while spec.when holds; the gate shutting 
   const pass = async (role: string | undefined) => {
     const opts = { paths, nodeName: 'node1', reported: (k: string, n: string, f: string) => (k === 'VirtualAddress' && f === 'role' ? role : undefined) };
     const observed = { interfaces: [], files: new Map(), existing: new Set([leaseSyncPath(paths, 'DHCPv4Server', 'lan-dhcpv4')]), nftTables: new Map() };
-    const plans = planNode(resources, observed, opts);
-    const mine = resources.filter((r) => r.kind === 'DHCPv4ServerLeaseSync');
-    await c.reconcile({ resources: mine, plans: plans.filter((p) => p.resource.startsWith('DHCPv4ServerLeaseSync/')), observed, all: resources, planCtx: planContext(resources, opts, new Map()) }, ctx);
+    await reconcileKind(c, resources, observed, opts, ctx);
   };
   const id = 'DHCPv4ServerLeaseSync/lan-v4-leases';
   try {

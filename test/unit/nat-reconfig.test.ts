@@ -7,22 +7,14 @@
 // shrink never hold an invalid flow (so the controller may skip reading them).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { mulberry32 } from '../helpers/prng.ts';
 import { cidrContains } from '../../src/api/primitives.ts';
 import { exactDeleteLine } from '../../src/kernel/ct-delete.ts';
 import { computeImpact, deletionPlan, describeGroups, shrunkAddresses, type RuleAddresses } from '../../src/controllers/nat44-rule/impact.ts';
 import type { ResolvedNatRule } from '../../src/engines/nft/nat.ts';
 import { parseConntrackSave, snatAddress, type ConntrackEntry } from '../../src/kernel/conntrack.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const CIDRS = ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '10.2.0.0/16', '10.3.0.0/24'];
 const ADDRS = ['198.51.100.100', '198.51.100.101', '198.51.100.102', '198.51.100.103'];

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AnyResource } from '../../src/api/kinds.ts';
-import { changePaths, hasChanges, mergeChanges, planChanges } from '../../src/controllers/changes.ts';
-import { observeNode } from '../../src/controllers/observe.ts';
-import { pathsToObserve, planNode } from '../../src/controllers/plan.ts';
+import { hasChanges, mergeChanges, planChanges } from '../../src/controllers/changes.ts';
+import { observeAndPlan } from '../../src/controllers/plan.ts';
 import { formatPlan } from '../../src/cli/format.ts';
 import { planExitCode, PlanExit } from '../../src/cli/plan-changes.ts';
 import { FakeHost } from '../../src/host/fake.ts';
@@ -26,9 +25,8 @@ function runningHost(): FakeHost {
 }
 
 async function planFor(previous: readonly AnyResource[] | undefined, next: readonly AnyResource[]) {
-  const wanted = pathsToObserve(next, opts);
-  const { observed } = await observeNode(runningHost(), { ...wanted, contents: [...wanted.contents, ...changePaths(opts)] });
-  return mergeChanges(planNode(next, observed, opts), planChanges(previous, next, observed, opts));
+  const { observed, plan } = await observeAndPlan(runningHost(), next, opts);
+  return mergeChanges(plan.plans, planChanges(previous, next, observed), plan.removals);
 }
 
 const transcript = (plans: Awaited<ReturnType<typeof planFor>>) =>
@@ -59,13 +57,13 @@ test('plan shows old → new for updates', async () => {
 test('an empty config plans keepalived stopped and the NAT table deleted, even without a running daemon', async () => {
   const plans = await planFor(undefined, []);
   assert.deepEqual(transcript(plans), [
-    'node delete nft table ip routerd_nat: no NAT44Rule left: all outbound NAT on this router stops',
     'node delete keepalived: no VirtualAddress left: keepalived stops and every VIP this router holds is released',
+    'node delete nft table ip routerd_nat: no NAT44Rule left: all outbound NAT on this router stops',
   ]);
 });
 
 test('--detailed-exitcode: 0 when the plan changes nothing', () => {
-  const noop = [{ resource: 'Interface/lan', actions: [{ resource: 'Interface/lan', verb: 'noop' as const, object: 'link lan0', detail: '' }], status: { phase: 'Ready' as const, reason: 'Applied', message: '' } }];
+  const noop = [{ resource: 'Interface/lan', actions: [{ resource: 'Interface/lan', verb: 'noop' as const, object: 'link lan0', detail: '' }], status: { phase: 'Ready' as const, reason: 'Applied' as const, message: '' } }];
   assert.equal(hasChanges(noop), false);
   assert.equal(planExitCode(noop), PlanExit.NoChanges);
 });

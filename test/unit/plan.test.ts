@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pathsToObserve, planNode } from '../../src/controllers/plan.ts';
 import { observeNode } from '../../src/controllers/observe.ts';
-import { desiredNatTable, resolveNatRule } from '../../src/controllers/nat44-rule/plan.ts';
+import { desiredNatTable, resolveNatRule } from '../../src/controllers/nat44-rule/resolve.ts';
 import type { ResourceOf } from '../../src/api/kinds.ts';
 import { planContext } from '../../src/controllers/plan.ts';
 import { FakeHost } from '../../src/host/fake.ts';

@@ -9,7 +9,7 @@ import { formatDescribe } from '../../src/cli/format.ts';
 import { READ_SPACING, StatelessNAT44Controller, VERIFY_MS, mappingCounters } from '../../src/controllers/stateless-nat44/controller.ts';
 import { observeNode } from '../../src/controllers/observe.ts';
 import { statelessLayoutFor, statelessNat44Planner } from '../../src/controllers/stateless-nat44/plan.ts';
-import { planContext, planNode } from '../../src/controllers/plan.ts';
+import { planContext, planNode, reconcileKind } from '../../src/controllers/plan.ts';
 import { StatusStore } from '../../src/controllers/status-store.ts';
 import type { Observed } from '../../src/controllers/types.ts';
 import {
@@ -226,7 +226,7 @@ test('plan: a floating address no VirtualAddress carries on the interface is a w
       - {external: 198.51.100.152, internal: 192.0.2.52}
 `);
   const ctx = planContext(resources, opts, new Map());
-  const [plan] = statelessNat44Planner.plan(statelessOf(resources), observedWith(), ctx);
+  const [plan] = statelessNat44Planner.plan(statelessOf(resources), observedWith(), ctx).resources;
   assert.deepEqual(plan!.actions.map((a) => a.verb), ['create', 'noop']);
   assert.match(plan!.actions[1]!.detail, /198\.51\.100\.151, 198\.51\.100\.152 are not an address or extraAddress of any VirtualAddress on wan0/);
   assert.equal((plan!.status.warnings as string[]).length, 1);
@@ -244,10 +244,7 @@ function controllerHarness(resources: readonly AnyResource[], host: FakeHost, cl
   const silent = createLogger({ node: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
   const ctx = standaloneContext({ host, paths, nodeName: 'ra', log: silent, metrics, status });
   const run = async (observed: Observed) => {
-    const planCtx = planContext(resources, opts, new Map());
-    const plans = planNode(resources, observed, opts);
-    const own = statelessOf(resources) as unknown as AnyResource[];
-    await controller.reconcile({ resources: own, plans, observed, all: resources, planCtx }, ctx);
+    await reconcileKind(controller, resources, observed, opts, ctx);
   };
   return { status, run };
 }

@@ -12,7 +12,7 @@ import { keepalivedFifoPath, sshControlDir, type NodePaths } from '../../config/
 import { FrrEngine } from '../../engines/frr/engine.ts';
 import { networkLines } from '../../engines/frr/render.ts';
 import { ipAddrAddArgv, ipAddrDelArgv } from '../../kernel/ip.ts';
-import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import { Outcome, type Controller, type ControllerContext, type ReconcileInput, type ReconcileOutcome } from '../controller.ts';
 import { Phase, Reason } from '../status.ts';
 import { gatewayPriority } from './gate.ts';
 import { PoolMembers, readyFilePath } from './members.ts';
@@ -39,9 +39,13 @@ export function servingAddresses(pools: readonly Pool[], input: ReconcileInput):
 
 type Pool = ResourceOf<'NAT44AddressPool'> & AnyResource;
 
-export class BgpController implements Controller {
+type BgpKind = 'BGPRouter' | 'BGPPeer' | 'BFD' | 'NAT44AddressPool';
+
+/** One controller for the four BGP kinds (one FRR for the node): BGPRouter's module makes it. */
+export class BgpController implements Controller<BgpKind, undefined> {
   readonly name = 'bgp';
-  readonly kinds = ['BGPRouter', 'BGPPeer', 'BFD', 'NAT44AddressPool'] as const;
+  readonly kind = 'BGPRouter';
+  readonly alsoKinds = ['BGPPeer', 'BFD', 'NAT44AddressPool'] as const;
   private engine: FrrEngine | undefined;
   private applied: string[] | undefined;
   private watcher: NodeJS.Timeout | undefined;
@@ -52,7 +56,7 @@ export class BgpController implements Controller {
   private since = new Map<string, string>();
   private ctx: ControllerContext | undefined;
 
-  async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
+  async reconcile(input: ReconcileInput<BgpKind, undefined>, ctx: ControllerContext): Promise<ReconcileOutcome> {
     this.ctx = ctx;
     this.pools = input.resources.filter((r): r is Pool => r.kind === 'NAT44AddressPool');
     for (const pool of this.pools) {
@@ -79,12 +83,12 @@ export class BgpController implements Controller {
     const routers = input.resources.filter((r) => r.kind === 'BGPRouter');
     if (routers.length === 0) {
       await this.stop({ keepEngines: false });
-      return;
+      return Outcome.ok;
     }
     const frr = renderNodeFrr(input.all, input.planCtx);
     if (frr.text === undefined || frr.input === undefined) {
-      for (const r of input.resources) ctx.status.set(resourceId(r), { phase: Phase.Failed, reason: 'ConfigInvalid', message: frr.error ?? 'no frr.conf', observedGeneration: ctx.generation(resourceId(r)) });
-      return;
+      for (const r of input.resources) ctx.status.set(resourceId(r), { phase: Phase.Failed, reason: Reason.ConfigInvalid, message: frr.error ?? 'no frr.conf', observedGeneration: ctx.generation(resourceId(r)) });
+      return Outcome.ok;
     }
     this.engine ??= new FrrEngine(ctx.host, `${ctx.paths.runDir}/frr`, (d, info) => {
       ctx.metrics.engineRestarts.inc({ engine: d });
@@ -102,6 +106,7 @@ export class BgpController implements Controller {
     const serving = servingAddresses(this.pools, input);
     let outcome: string;
     let message: string;
+    let next = Outcome.ok;
     // The LAN gateways and the announcements change together: a holder that
     // releases an address moves both directions of its flows at once.
     const gateways = this.applyGateways(input, ctx, serving).then(
@@ -111,7 +116,7 @@ export class BgpController implements Controller {
     try {
       const t0 = performance.now();
       outcome = await this.engine.apply(frr.text, frr.input.asn, networks, this.applied);
-      if (outcome === 'starting') setTimeout(() => ctx.trigger('frr retry'), 1000).unref();
+      if (outcome === 'starting') next = Outcome.requeue(1000, 'frr starting');
       else this.applied = networks;
       if (outcome !== 'unchanged')
         ctx.log.info({ action: 'frr-apply', outcome, durationMs: Math.round(performance.now() - t0), owned: frr.input.owned, standby: frr.input.standby }, `frr ${outcome}`);
@@ -120,7 +125,7 @@ export class BgpController implements Controller {
       outcome = 'failed';
       message = (e as Error).message;
       this.applied = undefined;
-      setTimeout(() => ctx.trigger('frr retry'), 2000).unref();
+      next = Outcome.error(`frr: ${message}`);
       ctx.log.error({ action: 'frr-apply', outcome, err: message }, 'frr apply failed');
     }
     const gatewayError = await gateways;
@@ -128,6 +133,7 @@ export class BgpController implements Controller {
     if (gatewayError !== undefined) throw gatewayError;
     this.startWatcher();
     await this.report(input, ctx, outcome, message);
+    return next;
   }
 
   private async applyAddresses(pool: Pool, input: ReconcileInput, ctx: ControllerContext): Promise<void> {
@@ -187,7 +193,7 @@ export class BgpController implements Controller {
         const b = bfd?.find((x) => x.peer === r.spec.address);
         ctx.status.set(id, {
           phase: p?.state === 'Established' ? Phase.Ready : Phase.Pending,
-          reason: p?.state === 'Established' ? 'Established' : 'NotEstablished',
+          reason: p?.state === 'Established' ? Reason.Established : Reason.NotEstablished,
           message: `session with ${r.spec.address}: ${p?.state ?? 'unknown'}`,
           state: p?.state ?? 'unknown',
           ...(r.spec.bfd ? { bfd: b?.status ?? 'unknown' } : {}),
@@ -254,7 +260,7 @@ export class BgpController implements Controller {
     const conf = renderKeepalivedConf({ routerId: ctx.nodeName, virtualAddresses: vips, ifname: input.planCtx.ifname, paths: { notifyFifo: keepalivedFifoPath(paths) } });
     const r = await this.keepalived.apply(conf);
     if (r.configChanged) ctx.log.info({ action: 'pool-gateways', outcome: r.outcome, priorities: vips.map((v) => `${v.spec.address}:${v.spec.priority}`) }, 'gateway priorities applied');
-    if (r.outcome === 'backoff' || r.outcome === 'failed') setTimeout(() => ctx.trigger('pool keepalived retry'), this.keepalived.retryInMs() + 10).unref();
+    if (r.outcome === 'backoff' || r.outcome === 'failed') ctx.requeue(this.keepalived.retryInMs() + 10, 'pool keepalived restart backoff');
   }
 
   private startWatcher(): void {

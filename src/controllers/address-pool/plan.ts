@@ -100,16 +100,16 @@ export function renderNodeFrr(resources: readonly AnyResource[], ctx: PlanContex
 
 const reported = (ctx: PlanContext, kind: string, name: string, field: string) => ctx.status(kind, name, field);
 
-export const bgpRouterPlanner: Planner<'BGPRouter'> = {
+export const bgpRouterPlanner: Planner<'BGPRouter', undefined> = {
   kind: 'BGPRouter',
   paths: () => ({ contents: [frrPaths.conf], existence: [] }),
   plan(resources, observed: Observed, ctx) {
-    if (resources.length === 0) return [];
+    if (resources.length === 0) return { resources: [], payload: undefined };
     const frr = renderNodeFrr(ctx.resources, ctx);
-    return resources.map((r): ResourcePlan => {
+    const plans = resources.map((r): ResourcePlan => {
       const id = resourceId(r);
       if (frr.text === undefined)
-        return { resource: id, actions: [action(r, 'wait', 'frr.conf', frr.error!)], status: status(Phase.Failed, 'ConfigInvalid', frr.error!) };
+        return { resource: id, actions: [action(r, 'wait', 'frr.conf', frr.error!)], status: status(Phase.Failed, Reason.ConfigInvalid, frr.error!) };
       const verb = fileVerb(observed, frrPaths.conf, frr.text);
       const detail = `AS ${r.spec.asn}, router id ${r.spec.routerID}; zebra, bfdd and bgpd in instance routerd; owns ${frr.input!.owned.join(', ') || 'nothing'}, stands by for ${frr.input!.standby.join(', ') || 'nothing'}`;
       return {
@@ -120,36 +120,41 @@ export const bgpRouterPlanner: Planner<'BGPRouter'> = {
         }),
       };
     });
+    return { resources: plans, payload: undefined };
   },
 };
 
-export const bgpPeerPlanner: Planner<'BGPPeer'> = {
+export const bgpPeerPlanner: Planner<'BGPPeer', undefined> = {
   kind: 'BGPPeer',
   paths: () => ({ contents: [], existence: [] }),
-  plan: (resources, _o, ctx) =>
-    resources.map((r) => ({
+  plan: (resources, _o, ctx) => ({
+    payload: undefined,
+    resources: resources.map((r) => ({
       resource: resourceId(r),
       actions: [action(r, 'noop', `neighbor ${r.spec.address}`, `AS ${r.spec.peerASN}, hold ${r.spec.holdTime}${r.spec.bfd ? `, BFD ${r.spec.bfd}` : ''}; sends only pool /32s, accepts nothing`)],
       status: status(Phase.Pending, Reason.Planned, `session with ${r.spec.address}`, { state: reported(ctx, r.kind, r.metadata.name, 'state') ?? 'unknown' }),
     })),
+  }),
 };
 
-export const bfdPlanner: Planner<'BFD'> = {
+export const bfdPlanner: Planner<'BFD', undefined> = {
   kind: 'BFD',
   paths: () => ({ contents: [], existence: [] }),
-  plan: (resources) =>
-    resources.map((r) => ({
+  plan: (resources) => ({
+    payload: undefined,
+    resources: resources.map((r) => ({
       resource: resourceId(r),
       actions: [action(r, 'noop', `bfd profile ${r.metadata.name}`, `tx ${r.spec.transmitInterval}, rx ${r.spec.receiveInterval}, x${r.spec.detectMultiplier}`)],
       status: status(Phase.Ready, Reason.Planned, `profile ${r.metadata.name}`),
     })),
+  }),
 };
 
-export const addressPoolPlanner: Planner<'NAT44AddressPool'> = {
+export const addressPoolPlanner: Planner<'NAT44AddressPool', undefined> = {
   kind: 'NAT44AddressPool',
   paths: () => ({ contents: [], existence: [] }),
   plan(resources, observed, ctx) {
-    return resources.map((r): ResourcePlan => {
+    const plans = resources.map((r): ResourcePlan => {
       const share = poolShare(r, ctx);
       const dev = r.spec.interface === undefined ? undefined : ctx.ifname(r.spec.interface);
       const iface = dev === undefined ? undefined : observed.interfaces?.find((i) => i.name === dev);
@@ -172,5 +177,6 @@ export const addressPoolPlanner: Planner<'NAT44AddressPool'> = {
         }),
       };
     });
+    return { resources: plans, payload: undefined };
   },
 };

@@ -6,14 +6,13 @@
 // and the new master's pushes replace the file. A dnsmasq must never run on a
 // file that is replaced under it: it reads the file only at start and would
 // later overwrite the synced copy with its stale view.
-import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import { resourceId, type ResourceOf } from '../../api/kinds.ts';
 import { activeLeaseCount, parseDnsmasqLeases } from '../../engines/dnsmasq/leases.ts';
-import { DnsmasqEngine } from '../../engines/dnsmasq/engine.ts';
-import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
-import { followRole } from '../role.ts';
+import { DnsmasqEngine, type DnsmasqFilesOnHost } from '../../engines/dnsmasq/engine.ts';
+import type { ControllerContext } from '../controller.ts';
+import { RoleFollowingController, type FollowerPlan } from '../role-following.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
 import { engineDown, onEngineExit } from '../common.ts';
-import { dnsmasqConfFor } from './plan.ts';
 
 type ServerKind = 'DHCPv4Server' | 'DHCPv6Server';
 type ServerResource = ResourceOf<'DHCPv4Server'> | ResourceOf<'DHCPv6Server'>;
@@ -42,106 +41,79 @@ export async function summarizeLeaseFile(ctx: Pick<ControllerContext, 'host'>, p
   return { leaseCount: activeLeaseCount(p.leases), ...(p.leases.serverDuid ? { serverDuid: p.leases.serverDuid } : {}) };
 }
 
-export class DhcpServerController implements Controller {
-  readonly name: string;
-  readonly kinds: readonly ServerKind[];
-  private readonly engines = new Map<string, DnsmasqEngine>();
+type Plan = FollowerPlan<DnsmasqFilesOnHost>;
+
+export class DhcpServerController<K extends ServerKind> extends RoleFollowingController<K, DnsmasqFilesOnHost, DnsmasqEngine> {
+  protected override readonly stopsOrphans = true;
 
   constructor(
-    readonly kind: ServerKind,
+    kind: K,
     controllerName: string,
-    private readonly makeEngine?: (ctx: ControllerContext, r: ServerResource, files: DnsmasqEngine['files']) => DnsmasqEngine,
+    private readonly makeEngine?: (ctx: ControllerContext, r: ServerResource, files: DnsmasqFilesOnHost) => DnsmasqEngine,
   ) {
-    this.name = controllerName;
-    this.kinds = [kind];
+    super(kind, controllerName, 'dnsmasq');
   }
 
-  async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
-    const servers = input.resources.filter((r): r is ServerResource & AnyResource => r.kind === this.kind);
-    const names = new Set(servers.map((r) => r.metadata.name));
-    for (const [name, engine] of [...this.engines]) {
-      if (names.has(name)) continue;
-      ctx.log.info({ resource: `${this.kind}/${name}`, action: 'dnsmasq-stop', why: 'resource removed' }, 'stopping dnsmasq');
-      await engine.stop(false);
-      this.engines.delete(name);
-    }
-    const plans = new Map(input.plans.map((p) => [p.resource, p]));
-    for (const r of servers) {
-      const id = resourceId(r);
-      try {
-        ctx.status.set(id, await this.reconcileOne(r, plans.get(id)?.status, plans.get(id)?.actions.some((a) => a.verb === 'run') ?? false, input, ctx));
-      } catch (e) {
-        const message = (e as Error).message;
-        ctx.log.error({ resource: id, action: 'dnsmasq-apply', outcome: 'error', err: message }, `${id}: ${message}`);
-        ctx.status.set(id, { phase: Phase.Failed, reason: Reason.ApplyFailed, message, observedGeneration: ctx.generation(id) });
-      }
-    }
+  protected newEngine(ctx: ControllerContext, r: ResourceOf<K>, files: DnsmasqFilesOnHost): DnsmasqEngine {
+    const server = r as ServerResource;
+    return this.makeEngine ? this.makeEngine(ctx, server, files) : new DnsmasqEngine(ctx.host, files, onEngineExit(ctx, 'dnsmasq', resourceId(server)));
   }
 
-  private engineFor(r: ServerResource, ctx: ControllerContext, files: DnsmasqEngine['files']): DnsmasqEngine {
-    let e = this.engines.get(r.metadata.name);
-    if (e && e.files.conf === files.conf && e.files.leaseFile === files.leaseFile) return e;
-    const id = resourceId(r);
-    e = this.makeEngine
-      ? this.makeEngine(ctx, r, files)
-      : new DnsmasqEngine(ctx.host, files, onEngineExit(ctx, 'dnsmasq', id));
-    this.engines.set(r.metadata.name, e);
-    return e;
+  protected override async whileRoleUnknown(r: ResourceOf<K>, p: Plan, engine: DnsmasqEngine, ctx: ControllerContext): Promise<ResourceStatus | undefined> {
+    // The role is not known yet (routerd just restarted, keepalived has not
+    // reported): a dnsmasq an earlier routerd left running is adopted and left
+    // alone, as keepalived is; it is stopped only once the role says backup.
+    if (!(await engine.adopt())) return undefined;
+    const server = r as ServerResource;
+    const id = resourceId(server);
+    const st = engine.state();
+    const message = `role of the VIP not known yet; dnsmasq left running (adopted${st.state === 'running' ? `, pid ${st.pid}` : ''}) until it is`;
+    ctx.log.info({ resource: id, action: 'dnsmasq-adopt', outcome: 'adopted', why: 'role unknown' }, `${id}: ${message}`);
+    return {
+      phase: Phase.Pending,
+      reason: Reason.WhenFalse,
+      message,
+      observedGeneration: ctx.generation(id),
+      interface: p.ifname,
+      leaseFile: p.files.leaseFile,
+      process: `running${st.state === 'running' ? ` (pid ${st.pid}, adopted)` : ''}`,
+    };
   }
 
-  private async reconcileOne(r: ServerResource, planned: ResourceStatus | undefined, shouldRun: boolean, input: ReconcileInput, ctx: ControllerContext): Promise<ResourceStatus> {
-    const id = resourceId(r);
-    const gen = ctx.generation(id);
-    const { conf, paths } = dnsmasqConfFor(r, input.planCtx);
-    const files = { ...paths, logFile: paths.conf.replace(/\.conf$/, '.log') };
-    const engine = this.engineFor(r, ctx, files);
-    const configChanged = await engine.writeConfig(conf);
-    const dev = input.planCtx.ifname(r.spec.interface);
-    const decision = shouldRun ? undefined : followRole(input.planCtx.resources, dev, input.planCtx.ifname, input.planCtx.status);
-    if (decision && !decision.run && decision.role === 'unknown' && (await engine.adopt())) {
-      // The role is not known yet (routerd just restarted, keepalived has not
-      // reported): a dnsmasq an earlier routerd left running is adopted and left
-      // alone, as keepalived is; it is stopped only once the role says backup.
-      const st = engine.state();
-      const message = `role of the VIP not known yet; dnsmasq left running (adopted${st.state === 'running' ? `, pid ${st.pid}` : ''}) until it is`;
-      ctx.log.info({ resource: id, action: 'dnsmasq-adopt', outcome: 'adopted', why: 'role unknown' }, `${id}: ${message}`);
-      return { phase: Phase.Pending, reason: Reason.WhenFalse, message, observedGeneration: gen, interface: dev, leaseFile: files.leaseFile, process: `running${st.state === 'running' ? ` (pid ${st.pid}, adopted)` : ''}` };
-    }
-    if (!shouldRun) {
-      // Also stops a dnsmasq an earlier routerd left running (found by its pid file).
-      if (engine.state().state === 'running' || (await engine.adopt())) ctx.log.info({ resource: id, action: 'dnsmasq-stop', why: planned?.message }, `${id}: stopping dnsmasq (not master)`);
-      await engine.stop(false);
-      const leases = await summarizeLeaseFile(ctx, files.leaseFile);
-      ctx.metrics.dhcpLeases.set({ resource: id }, leases.leaseCount ?? 0);
-      const held = leases.leaseCount === null ? 'no lease file yet' : `holds ${leases.leaseCount} synced lease(s) for promotion`;
-      return {
-        ...(planned ?? { phase: Phase.Pending, reason: Reason.WhenFalse, message: 'dnsmasq does not run here' }),
-        message: `${planned?.message ?? 'dnsmasq does not run here'}; ${held}`,
-        observedGeneration: gen,
-        interface: dev,
-        leaseFile: files.leaseFile,
-        leaseCount: leases.leaseCount,
-        ...(leases.serverDuid ? { serverDuid: leases.serverDuid } : {}),
-        process: 'stopped',
-      };
-    }
-    const before = engine.state().state === 'running' ? undefined : await summarizeLeaseFile(ctx, files.leaseFile);
-    const outcome = await engine.run(configChanged);
-    if (outcome === 'started' || outcome === 'restarted' || outcome === 'adopted') {
-      const from = before ? (before.leaseCount === null ? 'no lease file (fresh start)' : `${before.leaseCount} lease(s) in ${files.leaseFile}`) : 'its own lease file';
-      ctx.log.info(
-        { resource: id, action: `dnsmasq-${outcome === 'adopted' ? 'adopt' : 'start'}`, outcome, leases: before?.leaseCount, serverDuid: before?.serverDuid, configChanged },
-        `${id}: dnsmasq ${outcome} on ${dev}, starting from ${from}`,
-      );
-    }
-    if (outcome === 'backoff' || outcome === 'failed') setTimeout(() => ctx.trigger(`dnsmasq ${id} retry`), engine.retryInMs() + 10).unref();
-    const leases = await summarizeLeaseFile(ctx, files.leaseFile);
+  protected async standby(r: ResourceOf<K>, p: Plan, planned: ResourceStatus | undefined, ctx: ControllerContext): Promise<ResourceStatus> {
+    const id = resourceId(r as ServerResource);
+    const leases = await summarizeLeaseFile(ctx, p.files.leaseFile);
+    ctx.metrics.dhcpLeases.set({ resource: id }, leases.leaseCount ?? 0);
+    const held = leases.leaseCount === null ? 'no lease file yet' : `holds ${leases.leaseCount} synced lease(s) for promotion`;
+    return {
+      ...(planned ?? { phase: Phase.Pending, reason: Reason.WhenFalse, message: 'dnsmasq does not run here' }),
+      message: `${planned?.message ?? 'dnsmasq does not run here'}; ${held}`,
+      observedGeneration: ctx.generation(id),
+      interface: p.ifname,
+      leaseFile: p.files.leaseFile,
+      leaseCount: leases.leaseCount,
+      ...(leases.serverDuid ? { serverDuid: leases.serverDuid } : {}),
+      process: 'stopped',
+    };
+  }
+
+  protected async startingFrom(_r: ResourceOf<K>, p: Plan, ctx: ControllerContext) {
+    const before = await summarizeLeaseFile(ctx, p.files.leaseFile);
+    const from = before.leaseCount === null ? 'no lease file (fresh start)' : `${before.leaseCount} lease(s) in ${p.files.leaseFile}`;
+    return { fields: { leases: before.leaseCount, serverDuid: before.serverDuid }, text: `on ${p.ifname}, starting from ${from}` };
+  }
+
+  protected async serving(r: ResourceOf<K>, p: Plan, engine: DnsmasqEngine, ctx: ControllerContext): Promise<ResourceStatus> {
+    const server = r as ServerResource;
+    const id = resourceId(server);
+    const dev = p.ifname;
+    const leases = await summarizeLeaseFile(ctx, p.files.leaseFile);
     ctx.metrics.dhcpLeases.set({ resource: id }, leases.leaseCount ?? 0);
     const st = engine.state();
     const common = {
-      observedGeneration: gen,
+      observedGeneration: ctx.generation(id),
       interface: dev,
-      leaseFile: files.leaseFile,
+      leaseFile: p.files.leaseFile,
       leaseCount: leases.leaseCount,
       ...(leases.serverDuid ? { serverDuid: leases.serverDuid } : {}),
       ...(leases.error ? { warnings: [`lease file: ${leases.error}`] } : {}),
@@ -150,7 +122,7 @@ export class DhcpServerController implements Controller {
       const down = engineDown('dnsmasq', engine);
       return { ...down, ...common, process: down.process };
     }
-    const pool = r.spec.addressPool ? `${r.spec.addressPool.start}-${r.spec.addressPool.end}` : 'stateless';
+    const pool = server.spec.addressPool ? `${server.spec.addressPool.start}-${server.spec.addressPool.end}` : 'stateless';
     return {
       phase: Phase.Ready,
       reason: Reason.Applied,
@@ -160,10 +132,5 @@ export class DhcpServerController implements Controller {
       pid: st.pid,
       since: st.since,
     };
-  }
-
-  async stop(opts: { keepEngines: boolean }): Promise<void> {
-    for (const e of this.engines.values()) await e.stop(opts.keepEngines);
-    this.engines.clear();
   }
 }

@@ -1,12 +1,14 @@
 import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import { Outcome } from '../controller.ts';
 
 /** Interface only observes: its status is the plan's view of the link. */
-export class InterfaceController implements Controller {
+export class InterfaceController implements Controller<'Interface', undefined> {
   readonly name = 'interface';
-  readonly kinds = ['Interface'] as const;
+  readonly kind = 'Interface';
 
-  async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
+  async reconcile(input: ReconcileInput<'Interface', undefined>, ctx: ControllerContext) {
     for (const p of input.plans) ctx.status.set(p.resource, { ...p.status, observedGeneration: ctx.generation(p.resource) });
+    return Outcome.ok;
   }
 
   async stop(): Promise<void> {}

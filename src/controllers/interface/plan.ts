@@ -4,11 +4,11 @@ import { action, findInterface, status } from '../common.ts';
 import { Phase, Reason } from '../status.ts';
 import type { Planner, ResourcePlan } from '../types.ts';
 
-export const interfacePlanner: Planner<'Interface'> = {
+export const interfacePlanner: Planner<'Interface', undefined> = {
   kind: 'Interface',
   paths: () => ({ contents: [], existence: [] }),
   plan(resources, observed) {
-    return resources.map((r: ResourceOf<'Interface'>): ResourcePlan => {
+    const plans = resources.map((r: ResourceOf<'Interface'>): ResourcePlan => {
       const ifname = r.spec.ifname;
       const id = resourceId(r);
       if (!observed.interfaces)
@@ -37,5 +37,6 @@ export const interfacePlanner: Planner<'Interface'> = {
         }),
       };
     });
+    return { resources: plans, payload: undefined };
   },
 };

@@ -3,14 +3,14 @@
 // router's VIP role is master). The gate shutting stops the worker at once and
 // aborts a push in flight, so a demoted router never overwrites the new
 // master's leases with its own.
-import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import { resourceId, type ResourceOf } from '../../api/kinds.ts';
 import { parseDuration } from '../../api/primitives.ts';
 import { targetName } from '../../api/target.ts';
 import { sshControlDir } from '../../config/paths.ts';
 import { sshExitMasterArgv } from '../../transport/ssh.ts';
-import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import { Outcome, type Controller, type ControllerContext, type ReconcileInput, type ReconcileOutcome } from '../controller.ts';
 import { Reason } from '../status.ts';
-import { leaseSyncSource, type LeaseSyncKind } from './plan.ts';
+import { leaseSyncSource, type LeaseSyncKind, type LeaseSyncPayload } from './plan.ts';
 import { LeaseSyncWorker, type LeaseSyncSpec, type RsyncRunner, type TargetStatus } from './worker.ts';
 
 type LeaseSyncResource = ResourceOf<LeaseSyncKind>;
@@ -20,26 +20,24 @@ export interface LeaseSyncControllerOptions {
   readonly debounceMs?: number;
 }
 
-export class LeaseSyncController implements Controller {
+export class LeaseSyncController<K extends LeaseSyncKind> implements Controller<K, LeaseSyncPayload> {
   readonly name: string;
-  readonly kinds: readonly LeaseSyncKind[];
   private readonly workers = new Map<string, { worker: LeaseSyncWorker; generation: number }>();
   /** Last target statuses of stopped workers, so describe still shows the last push. */
   private readonly lastTargets = new Map<string, TargetStatus[]>();
   private ctx: ControllerContext | undefined;
 
   constructor(
-    readonly kind: LeaseSyncKind,
+    readonly kind: K,
     controllerName: string,
     private readonly opts: LeaseSyncControllerOptions = {},
   ) {
     this.name = controllerName;
-    this.kinds = [kind];
   }
 
-  async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
+  async reconcile(input: ReconcileInput<K, LeaseSyncPayload>, ctx: ControllerContext): Promise<ReconcileOutcome> {
     this.ctx = ctx;
-    const resources = input.resources.filter((r): r is LeaseSyncResource & AnyResource => r.kind === this.kind);
+    const resources = input.resources;
     const plans = new Map(input.plans.map((p) => [p.resource, p]));
     const ids = new Set(resources.map(resourceId));
     for (const [id, w] of this.workers) if (!ids.has(id)) await this.stopWorker(id, w.worker, 'resource removed');
@@ -50,7 +48,7 @@ export class LeaseSyncController implements Controller {
       const plan = plans.get(id);
       const generation = ctx.generation(id);
       const existing = this.workers.get(id);
-      if (!plan || plan.status.reason === Reason.WhenFalse) {
+      if (!plan || !input.payload.has(id)) {
         if (existing) await this.stopWorker(id, existing.worker, 'spec.when no longer holds');
         const targets = (this.lastTargets.get(id) ?? []).map((t) => ({ ...t, phase: 'Paused' }));
         ctx.status.set(id, { ...(plan?.status ?? { phase: 'Pending', reason: Reason.WhenFalse, message: 'not planned' }), observedGeneration: generation, ...(targets.length ? { targets } : {}) });
@@ -77,9 +75,10 @@ export class LeaseSyncController implements Controller {
       ctx.status.set(id, worker.statusNow());
       await worker.start();
     }
+    return Outcome.ok;
   }
 
-  private specOf(r: LeaseSyncResource, input: ReconcileInput): LeaseSyncSpec {
+  private specOf(r: LeaseSyncResource, input: ReconcileInput<K, LeaseSyncPayload>): LeaseSyncSpec {
     const src = leaseSyncSource(r, input.planCtx);
     return {
       id: resourceId(r),

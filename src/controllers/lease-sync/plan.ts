@@ -31,11 +31,17 @@ function planLeaseSync(r: LeaseSyncResource, observed: Parameters<Planner<LeaseS
   return { resource: resourceId(r), actions, status: status(Phase.Pending, Reason.Planned, `copy to ${r.spec.targets.length} target(s)`, fields) };
 }
 
-function leaseSyncPlanner<K extends LeaseSyncKind>(kind: K): Planner<K> {
+/** Resources whose worker runs (their spec.when gate is open), by id. */
+export type LeaseSyncPayload = ReadonlySet<string>;
+
+function leaseSyncPlanner<K extends LeaseSyncKind>(kind: K): Planner<K, LeaseSyncPayload> {
   return {
     kind,
     paths: (rs, ctx) => ({ contents: [], existence: rs.map((r) => leaseSyncSource(r, ctx).path) }),
-    plan: (rs, observed, ctx) => rs.map((r) => planLeaseSync(r, observed, ctx)),
+    plan(rs, observed, ctx) {
+      const plans = rs.map((r) => planLeaseSync(r, observed, ctx));
+      return { resources: plans, payload: new Set(plans.filter((p) => p.status.reason !== Reason.WhenFalse).map((p) => p.resource)) };
+    },
   };
 }
 

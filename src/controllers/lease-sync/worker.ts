@@ -9,7 +9,8 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { sshControlDir, type LeaseSourceKind, type NodePaths } from '../../config/paths.ts';
 import { firstLines, type Host } from '../../host/host.ts';
-import { parseRsyncStats } from '../../kernel/rsync-stats.ts';
+import { Backoff } from '../../support/backoff.ts';
+import { parseRsyncStats } from '../../transport/rsync-stats.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { rsyncArgv, rsyncSshConfig, type RsyncTarget } from '../../transport/rsync.ts';
@@ -18,7 +19,7 @@ import type { StatusStore } from '../status-store.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
 import { readLeaseSource, stageSnapshot, type SourceRead, type SourceSnapshot } from './source.ts';
 
-export const SourceInvalid = 'SourceInvalid';
+export const SourceInvalid = Reason.SourceInvalid;
 
 export interface LeaseSyncTargetSpec extends RsyncTarget {
   readonly name: string;
@@ -70,8 +71,6 @@ export interface TargetStatus {
   readonly error: string | null;
 }
 
-const MIN_BACKOFF_MS = 1000;
-const MAX_BACKOFF_MS = 30_000;
 const DEFAULT_DEBOUNCE_MS = 25;
 const INVALID_RETRY_MS = 250;
 const INVALID_RETRIES = 3;
@@ -135,7 +134,7 @@ class TargetPusher {
   private pushedDigest: string | undefined;
   private force = false;
   private inFlight = false;
-  private backoffMs = MIN_BACKOFF_MS;
+  private readonly backoff = new Backoff();
   private notBefore = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   status: TargetStatus;
@@ -189,13 +188,12 @@ class TargetPusher {
       const now = new Date().toISOString();
       if (r.ok) {
         this.pushedDigest = snap.digest;
-        this.backoffMs = MIN_BACKOFF_MS;
+        this.backoff.reset();
         this.notBefore = 0;
         this.status = { ...this.status, phase: Phase.Synced, lastSyncTime: now, bytes: r.bytes, durationMs: r.durationMs, error: null };
       } else {
-        this.notBefore = Date.now() + this.backoffMs;
-        const retryIn = this.backoffMs;
-        this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs * 2);
+        const retryIn = this.backoff.fail();
+        this.notBefore = Date.now() + retryIn;
         this.status = { ...this.status, phase: Reason.SyncFailed, durationMs: r.durationMs, error: `${r.error ?? 'failed'} (retry in ${Math.round(retryIn / 1000)}s)` };
       }
     } finally {

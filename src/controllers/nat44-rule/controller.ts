@@ -3,25 +3,18 @@
 // to a managed address is judged against the new rules and exactly the invalid
 // ones are removed (seed 004). The ruleset goes first, so no new flow gets an
 // old translation; the cleanup follows in one conntrack batch.
-import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import { resourceId } from '../../api/kinds.ts';
 import { applyTable, removeTable } from '../../engines/nft/apply.ts';
 import { NAT_TABLE, type ResolvedNatRule } from '../../engines/nft/nat.ts';
-import type { OwnedTable } from '../../engines/nft/table.ts';
 import { deleteExact } from '../../kernel/ct-delete.ts';
-import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import { Outcome, type Controller, type ControllerContext, type ReconcileInput, type ReconcileOutcome } from '../controller.ts';
 import { Phase, Reason } from '../status.ts';
 import type { Observed } from '../types.ts';
 import { deleteAddressFlows, dumpNatFlows, managedAddresses, ruleAddresses, runCleanup } from './flows.ts';
 import { computeImpact, deletionPlan, describeGroups, REASON_TEXT, shrunkAddresses, type ImpactGroup } from './impact.ts';
-import { MASQUERADE_WARNING, desiredNatTable, natTableKey, resolveNatRule } from './plan.ts';
+import { LEGACY_FREEZE_TABLE, MASQUERADE_WARNING, type NatPayload } from './plan.ts';
+import { natTableKey } from './resolve.ts';
 import { readNatState, writeNatState } from './state.ts';
-
-/**
- * Earlier routerd versions held new flows in this table while they rebound an
- * address (delete all its flows, re-insert the valid ones); exact deletes made
- * that unnecessary. One left behind by a crash would keep dropping new flows.
- */
-const LEGACY_FREEZE_TABLE: OwnedTable = { family: 'ip', name: 'routerd_freeze' };
 
 interface ReconfigOutcome {
   readonly groups: readonly ImpactGroup[];
@@ -30,29 +23,25 @@ interface ReconfigOutcome {
   readonly error?: string;
 }
 
-export class NAT44RuleController implements Controller {
+export class NAT44RuleController implements Controller<'NAT44Rule', NatPayload> {
   readonly name = 'nat44-rule';
-  readonly kinds = ['NAT44Rule'] as const;
+  readonly kind = 'NAT44Rule';
   private lastReconfig: (ReconfigOutcome & { time: string }) | undefined;
 
-  async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
-    const rules = input.resources.filter((r): r is ResourceOf<'NAT44Rule'> & AnyResource => r.kind === 'NAT44Rule');
+  async reconcile(input: ReconcileInput<'NAT44Rule', NatPayload>, ctx: ControllerContext): Promise<ReconcileOutcome> {
+    const { table, digest, tableCurrent, resolved, resolutions } = input.payload;
     const key = natTableKey();
-    const present = input.observed.nftTables?.has(key) ?? false;
-    const resolutions = rules.map((r) => ({ r, res: resolveNatRule(r, input.observed, input.planCtx) }));
-    const resolved = resolutions.flatMap(({ res }) => (res.ok ? [res.rule] : []));
-    const { text, digest } = rules.length ? desiredNatTable(resolved) : { text: '', digest: 'none' };
     const state = await readNatState(ctx.host, ctx.paths);
-    if (input.observed.nftTables?.has(`${LEGACY_FREEZE_TABLE.family} ${LEGACY_FREEZE_TABLE.name}`)) {
+    if (input.payload.removeLegacyFreeze) {
       const r = await removeTable(ctx.host, LEGACY_FREEZE_TABLE);
       ctx.log.warn({ action: 'nft-remove', table: LEGACY_FREEZE_TABLE.name, outcome: r.ok ? 'ok' : 'error' }, 'removed a freeze table left by an earlier routerd');
     }
     let applyError: string | undefined;
-    const tableCurrent = rules.length ? present && input.observed.nftTables?.get(key) === digest : !present;
+    let cleanupError: string | undefined;
     if (!tableCurrent) {
-      const r = rules.length ? await applyTable(ctx.host, text) : await removeTable(ctx.host, NAT_TABLE);
-      ctx.metrics.nftApplies.inc({ table: key, outcome: r.ok ? (rules.length ? 'applied' : 'removed') : 'error' });
-      if (r.ok) ctx.log.info({ action: rules.length ? 'nft-apply' : 'nft-remove', table: key, outcome: 'ok', rules: resolved.length, digest, durationMs: r.durationMs }, `${rules.length ? 'applied' : 'removed'} ${key}`);
+      const r = table ? await applyTable(ctx.host, table.text) : await removeTable(ctx.host, NAT_TABLE);
+      ctx.metrics.nftApplies.inc({ table: key, outcome: r.ok ? (table ? 'applied' : 'removed') : 'error' });
+      if (r.ok) ctx.log.info({ action: table ? 'nft-apply' : 'nft-remove', table: key, outcome: 'ok', rules: resolved.length, digest, durationMs: r.durationMs }, `${table ? 'applied' : 'removed'} ${key}`);
       else {
         applyError = r.error;
         ctx.log.error({ action: 'nft-apply', table: key, outcome: 'error', err: r.error, durationMs: r.durationMs }, `nft rejected ${key}`);
@@ -61,10 +50,12 @@ export class NAT44RuleController implements Controller {
     if (!applyError && (!tableCurrent || !state || state.digest !== digest || state.cleanupPending)) {
       const outcome = await this.reconfigureFlows(ctx, input.observed, resolved, digest, state);
       this.lastReconfig = { ...outcome, time: new Date().toISOString() };
+      cleanupError = outcome.error;
     }
     const plans = new Map(input.plans.map((p) => [p.resource, p]));
-    for (const { r, res } of resolutions) {
+    for (const r of input.resources) {
       const id = resourceId(r);
+      const res = resolutions.get(id)!;
       const planned = plans.get(id)?.status;
       const gen = ctx.generation(id);
       const warnings = r.spec.snat.masquerade ? [MASQUERADE_WARNING] : [];
@@ -72,9 +63,13 @@ export class NAT44RuleController implements Controller {
       if (!res.ok) ctx.status.set(id, { phase: Phase.Pending, reason: Reason.SNATAddressPending, message: res.message, observedGeneration: gen });
       else if (applyError) ctx.status.set(id, { phase: Phase.Failed, reason: Reason.ApplyFailed, message: `nft: ${applyError}`, observedGeneration: gen, warnings });
       else if (this.lastReconfig?.error)
-        ctx.status.set(id, { ...planned!, phase: Phase.Degraded, reason: 'FlowCleanupFailed', message: this.lastReconfig.error, observedGeneration: gen, table: key, warnings, ...flows });
+        ctx.status.set(id, { ...planned!, phase: Phase.Degraded, reason: Reason.FlowCleanupFailed, message: this.lastReconfig.error, observedGeneration: gen, table: key, warnings, ...flows });
       else ctx.status.set(id, { ...planned!, phase: Phase.Ready, reason: Reason.Applied, observedGeneration: gen, table: key, warnings, ...flows });
     }
+    if (applyError) return Outcome.error(`nft: ${applyError}`);
+    // A cleanup that failed is owed: its state says so, and the next pass retries it.
+    if (cleanupError) return Outcome.error(`NAT44 flow cleanup: ${cleanupError}`);
+    return Outcome.ok;
   }
 
   private flowsOf(rule: string): Record<string, unknown> {
@@ -149,7 +144,6 @@ export class NAT44RuleController implements Controller {
       await save(true).catch(() => undefined);
       const error = (e as Error).message;
       ctx.log.error({ action: 'nat-reconfig', outcome: 'error', err: error, durationMs: Math.round(performance.now() - t0) }, 'NAT44 flow cleanup failed; retrying on the next pass');
-      setTimeout(() => ctx.trigger('nat flow cleanup retry'), 2000).unref();
       return { groups: [], kept: 0, removed: 0, error };
     }
   }

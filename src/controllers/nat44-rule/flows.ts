@@ -4,10 +4,7 @@ import { applyRestore } from '../../kernel/conntrack-batch.ts';
 import { conntrackDeleteBySnatArgv, parseConntrackSummary, type ConntrackEntry } from '../../kernel/conntrack.ts';
 import { dumpSnatFlows } from '../../kernel/ct-dump.ts';
 import type { ResolvedNatRule } from '../../engines/nft/nat.ts';
-import type { AnyResource, ResourceOf } from '../../api/kinds.ts';
-import type { Observed, PlanContext } from '../types.ts';
-import { resolveNatRule } from './plan.ts';
-import { readNatState } from './state.ts';
+import type { Observed } from '../types.ts';
 import type { RuleAddresses } from './impact.ts';
 
 /** The flows source-NATed to `addresses`: one kernel-filtered dump per address through routerd-ct-dump (src/kernel/ct-dump.ts). */
@@ -41,29 +38,4 @@ export function ruleAddresses(observed: Observed): RuleAddresses {
 
 export function managedAddresses(rules: readonly ResolvedNatRule[], addressesOf: RuleAddresses, previous: readonly string[] = []): string[] {
   return [...new Set([...previous, ...rules.flatMap(addressesOf)])].sort();
-}
-
-/**
- * For `routerctl plan`: the flows a NAT44Rule change would judge (on the
- * addresses the desired rules use and those the last apply used), so the plan
- * can show what would be kept and removed before anything changes.
- */
-export async function observeNatFlows(
-  host: Host,
-  resources: readonly AnyResource[],
-  observed: Observed,
-  ctx: PlanContext,
-): Promise<NonNullable<Observed['natFlows']> | undefined> {
-  const rules = resources.filter((r): r is ResourceOf<'NAT44Rule'> & AnyResource => r.kind === 'NAT44Rule');
-  const state = await readNatState(host, ctx.paths);
-  if (rules.length === 0 && !state) return undefined;
-  const resolved = rules.flatMap((r) => {
-    const res = resolveNatRule(r, observed, ctx);
-    return res.ok ? [res.rule] : [];
-  });
-  const addresses = managedAddresses(resolved, ruleAddresses(observed), state?.addresses);
-  return {
-    entries: await dumpNatFlows(host, addresses),
-    previousAddresses: state?.addresses ?? [],
-  };
 }

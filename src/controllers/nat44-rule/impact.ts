@@ -2,6 +2,7 @@
 // kernel keeps a flow's binding when the ruleset changes, so routerd judges
 // every flow bound to an address it manages against the new rules and removes
 // exactly the invalid ones. Pure: unit- and property-tested without root.
+import { restoreDeleteBySnatLine } from '../../kernel/conntrack-batch.ts';
 import { cidrContains, cidrCovers, parseCidr } from '../../api/primitives.ts';
 import { snatAddress, snatPort, type ConntrackEntry } from '../../kernel/conntrack.ts';
 import type { ResolvedNatRule } from '../../engines/nft/nat.ts';
@@ -201,7 +202,7 @@ export function deletionPlan(impact: Impact, candidateCidrs: readonly string[]):
   for (const [addr, { kept, removed }] of [...byAddr].sort(([a], [b]) => a.localeCompare(b))) {
     if (removed.length === 0) continue;
     if (kept.length === 0) {
-      lines.push(`-D --src-nat ${addr}`);
+      lines.push(restoreDeleteBySnatLine(addr));
       continue;
     }
     let rest = removed;
@@ -211,7 +212,7 @@ export function deletionPlan(impact: Impact, candidateCidrs: readonly string[]):
       const within = (e: ConntrackEntry) => match(e.original.src, dottedToInt(e.original.src));
       const inside = new Set(rest.filter(within));
       if (inside.size === 0 || kept.some(within)) continue;
-      lines.push(`-D --src-nat ${addr} -s ${c}`);
+      lines.push(restoreDeleteBySnatLine(addr, c));
       rest = rest.filter((e) => !inside.has(e));
     }
     exact.push(...rest);

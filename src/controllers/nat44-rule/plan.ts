@@ -1,54 +1,20 @@
-import { resourceId, type ResourceOf } from '../../api/kinds.ts';
-import { parsePortRange } from '../../api/primitives.ts';
-import { NAT_TABLE, renderNatTable, type ResolvedNatRule } from '../../engines/nft/nat.ts';
-import { stampTable } from '../../engines/nft/table.ts';
-import { action, findInterface, status } from '../common.ts';
+// NAT44Rule's plan: whether the one routerd_nat table is current (its digest
+// against the one stamped on the live table), decided here once for the
+// controller, and, when routerctl plan reads the flows, which of them a change
+// keeps and removes.
+import { resourceId } from '../../api/kinds.ts';
+import type { ResolvedNatRule } from '../../engines/nft/nat.ts';
+import type { OwnedTable } from '../../engines/nft/table.ts';
+import { NODE, action, status } from '../common.ts';
 import { Phase, Reason } from '../status.ts';
-import type { Action, Observed, PlanContext, Planner, ResourcePlan } from '../types.ts';
-import { managedAddresses, ruleAddresses } from './flows.ts';
+import type { Action, Observed, Planner, ResourcePlan } from '../types.ts';
+import { dumpNatFlows, managedAddresses, ruleAddresses } from './flows.ts';
 import { computeImpact, describeGroups } from './impact.ts';
+import { desiredNatTable, natTableKey, resolveNatRule, type NatResolution } from './resolve.ts';
+import { readNatState } from './state.ts';
 
 export const MASQUERADE_WARNING =
   'masquerade: the kernel drops these flows when the address goes away (failover, DHCP renumbering); use snat.address with a VIP-backed address for HA';
-
-export type NatResolution = { readonly ok: true; readonly rule: ResolvedNatRule } | { readonly ok: false; readonly message: string };
-
-export function resolveNatRule(r: ResourceOf<'NAT44Rule'>, observed: Observed, ctx: PlanContext): NatResolution {
-  const s = r.spec;
-  const pr = s.portRange ? parsePortRange(s.portRange) : undefined;
-  const base = {
-    name: r.metadata.name,
-    outIfname: ctx.ifname(s.outInterface),
-    sources: s.sources,
-    portRange: typeof pr === 'object' ? pr : undefined,
-    random: s.random,
-  };
-  if (s.snat.masquerade) return { ok: true, rule: { ...base, snat: { kind: 'masquerade' } } };
-  if (s.snat.fromInterface) {
-    const dev = ctx.ifname(s.snat.fromInterface);
-    const link = findInterface(observed, dev);
-    const addr = link?.addresses.find((a) => a.family === 4);
-    if (!addr)
-      return {
-        ok: false,
-        message: observed.interfaces
-          ? `${dev} has no IPv4 address yet${link ? '' : ' (the link does not exist)'}`
-          : `${dev}: interfaces were not observed`,
-      };
-    return { ok: true, rule: { ...base, snat: { kind: 'addresses', addresses: [addr.address] } } };
-  }
-  const addresses = s.snat.addresses ?? (s.snat.address ? [s.snat.address] : []);
-  return { ok: true, rule: { ...base, snat: { kind: 'addresses', addresses } } };
-}
-
-export function natTableKey(): string {
-  return `${NAT_TABLE.family} ${NAT_TABLE.name}`;
-}
-
-/** The whole desired table and its digest (kept in the table's comment to detect drift). */
-export function desiredNatTable(resolved: readonly ResolvedNatRule[]): { text: string; digest: string } {
-  return stampTable(renderNatTable(resolved), NAT_TABLE);
-}
 
 function describeRule(rule: ResolvedNatRule): string {
   const to = rule.snat.kind === 'masquerade' ? 'masquerade' : `snat to ${rule.snat.addresses.join(', ')}`;
@@ -62,19 +28,65 @@ function flowImpact(resolved: readonly ResolvedNatRule[], observed: Observed) {
   return computeImpact(nf.entries, resolved, new Set(managedAddresses(resolved, addressesOf, nf.previousAddresses)), addressesOf);
 }
 
-export const nat44RulePlanner: Planner<'NAT44Rule'> = {
+/**
+ * Earlier routerd versions held new flows in this table while they rebound an
+ * address (delete all its flows, re-insert the valid ones); exact deletes made
+ * that unnecessary. One left behind by a crash would keep dropping new flows.
+ */
+export const LEGACY_FREEZE_TABLE: OwnedTable = { family: 'ip', name: 'routerd_freeze' };
+
+export interface NatPayload {
+  /** Each rule's resolution (its SNAT addresses, or why they are pending), by resource id. */
+  readonly resolutions: ReadonlyMap<string, NatResolution>;
+  readonly resolved: readonly ResolvedNatRule[];
+  /** The table to install; undefined when no rule is left and the table goes. */
+  readonly table: { readonly text: string; readonly digest: string } | undefined;
+  /** The digest the applied state records ('none' without rules). */
+  readonly digest: string;
+  /** The live table already is what `table` says (or is absent when it should be). */
+  readonly tableCurrent: boolean;
+  /** A freeze table an earlier routerd left behind is there and goes. */
+  readonly removeLegacyFreeze: boolean;
+}
+
+export const nat44RulePlanner: Planner<'NAT44Rule', NatPayload> = {
   kind: 'NAT44Rule',
   paths: () => ({ contents: [], existence: [] }),
+  async observeDeep(host, resources, observed, ctx) {
+    // The flows a change would judge: on the addresses the desired rules use and those the last apply used.
+    const state = await readNatState(host, ctx.paths);
+    if (resources.length === 0 && !state) return {};
+    const resolved = resources.flatMap((r) => {
+      const res = resolveNatRule(r, observed, ctx);
+      return res.ok ? [res.rule] : [];
+    });
+    const addresses = managedAddresses(resolved, ruleAddresses(observed), state?.addresses);
+    return { natFlows: { entries: await dumpNatFlows(host, addresses), previousAddresses: state?.addresses ?? [] } };
+  },
   plan(resources, observed, ctx) {
     const resolutions = resources.map((r) => ({ r, res: resolveNatRule(r, observed, ctx) }));
     const resolved = resolutions.flatMap(({ res }) => (res.ok ? [res.rule] : []));
-    const { digest: want } = desiredNatTable(resolved);
+    const table = resources.length ? desiredNatTable(resolved) : undefined;
     const key = natTableKey();
     const present = observed.nftTables?.has(key) ?? false;
-    const tableVerb = !present ? 'create' : observed.nftTables?.get(key) === want ? 'noop' : 'update';
+    const tableCurrent = table ? present && observed.nftTables?.get(key) === table.digest : !present;
+    const payload: NatPayload = {
+      resolutions: new Map(resolutions.map(({ r, res }) => [resourceId(r), res])),
+      resolved,
+      table,
+      digest: table?.digest ?? 'none',
+      tableCurrent,
+      removeLegacyFreeze: observed.nftTables?.has(`${LEGACY_FREEZE_TABLE.family} ${LEGACY_FREEZE_TABLE.name}`) ?? false,
+    };
+    const removals: Action[] = [];
+    if (!table && present) {
+      const flows = observed.natFlows?.entries.length;
+      removals.push({ resource: NODE, verb: 'delete', object: `nft table ${key}`, detail: `no NAT44Rule left: all outbound NAT on this router stops${flows === undefined ? '' : `; ${flows} tracked NAT flow(s) lose their translation`}` });
+    }
+    const tableVerb = !present ? 'create' : tableCurrent ? 'noop' : 'update';
     const impact = tableVerb !== 'noop' && observed.natFlows ? flowImpact(resolved, observed) : undefined;
     let unattributedShown = false;
-    return resolutions.map(({ r, res }): ResourcePlan => {
+    const plans = resolutions.map(({ r, res }): ResourcePlan => {
       const id = resourceId(r);
       if (!res.ok)
         return {
@@ -102,5 +114,6 @@ export const nat44RulePlanner: Planner<'NAT44Rule'> = {
         }),
       };
     });
+    return { resources: plans, payload, removals };
   },
 };

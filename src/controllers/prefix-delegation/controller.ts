@@ -6,15 +6,14 @@
 // synced DUID and lease and rebinds the same prefix (explicit IAID: iaidOf()).
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
-import { prefixDelegationStateDir } from '../../config/paths.ts';
+import { resourceId, type ResourceOf } from '../../api/kinds.ts';
 import { DhcpcdEngine, lease6Path, type DhcpcdFiles } from '../../engines/dhcpcd/engine.ts';
-import { iaidOf, renderDhcpcdConf } from '../../engines/dhcpcd/render.ts';
+import { iaidOf } from '../../engines/dhcpcd/render.ts';
 import { parseDuidFile, parseLease6 } from '../../engines/dhcpcd/state.ts';
-import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import type { ControllerContext } from '../controller.ts';
+import { RoleFollowingController, type FollowerPlan } from '../role-following.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
 import { engineDown, onEngineExit } from '../common.ts';
-import { dhcpcdConfPath } from './plan.ts';
 
 type PdResource = ResourceOf<'DHCPv6PrefixDelegation'>;
 
@@ -58,82 +57,46 @@ export async function readPdLease(stateDir: string, ifname: string): Promise<PdL
   };
 }
 
-export class PrefixDelegationController implements Controller {
-  readonly name = 'dhcpv6-prefix-delegation';
-  readonly kinds = ['DHCPv6PrefixDelegation'] as const;
-  private readonly engines = new Map<string, DhcpcdEngine>();
+type Plan = FollowerPlan<DhcpcdFiles>;
 
-  async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
-    const pds = input.resources.filter((r): r is PdResource & AnyResource => r.kind === 'DHCPv6PrefixDelegation');
-    const names = new Set(pds.map((r) => r.metadata.name));
-    for (const [name, engine] of [...this.engines]) {
-      if (names.has(name)) continue;
-      ctx.log.info({ resource: `DHCPv6PrefixDelegation/${name}`, action: 'dhcpcd-stop', why: 'resource removed' }, 'stopping dhcpcd');
-      await engine.stop(false);
-      this.engines.delete(name);
-    }
-    const plans = new Map(input.plans.map((p) => [p.resource, p]));
-    for (const r of pds) {
-      const id = resourceId(r);
-      const plan = plans.get(id);
-      try {
-        ctx.status.set(id, await this.reconcileOne(r, plan?.status, plan?.actions.some((a) => a.verb === 'run') ?? false, input, ctx));
-      } catch (e) {
-        const message = (e as Error).message;
-        ctx.log.error({ resource: id, action: 'dhcpcd-apply', outcome: 'error', err: message }, `${id}: ${message}`);
-        ctx.status.set(id, { phase: Phase.Failed, reason: Reason.ApplyFailed, message, observedGeneration: ctx.generation(id) });
-      }
-    }
+export class PrefixDelegationController extends RoleFollowingController<'DHCPv6PrefixDelegation', DhcpcdFiles, DhcpcdEngine> {
+  constructor() {
+    super('DHCPv6PrefixDelegation', 'dhcpv6-prefix-delegation', 'dhcpcd');
   }
 
-  private engineFor(r: PdResource, ctx: ControllerContext, files: DhcpcdFiles): DhcpcdEngine {
-    const existing = this.engines.get(r.metadata.name);
-    if (existing && JSON.stringify(existing.files) === JSON.stringify(files)) return existing;
-    const id = resourceId(r);
-    const e = new DhcpcdEngine(ctx.host, files, onEngineExit(ctx, 'dhcpcd', id));
-    this.engines.set(r.metadata.name, e);
-    return e;
+  protected newEngine(ctx: ControllerContext, r: PdResource, files: DhcpcdFiles): DhcpcdEngine {
+    return new DhcpcdEngine(ctx.host, files, onEngineExit(ctx, 'dhcpcd', resourceId(r)));
   }
 
-  private async reconcileOne(r: PdResource, planned: ResourceStatus | undefined, shouldRun: boolean, input: ReconcileInput, ctx: ControllerContext): Promise<ResourceStatus> {
-    const id = resourceId(r);
-    const gen = ctx.generation(id);
-    const ifname = input.planCtx.ifname(r.spec.interface);
-    const runDir = join(ctx.paths.runDir, 'dhcpcd', r.metadata.name);
-    const files: DhcpcdFiles = {
-      conf: dhcpcdConfPath(ctx.paths.runDir, r.metadata.name),
-      stateDir: prefixDelegationStateDir(ctx.paths, r.metadata.name),
-      runDir,
-      logFile: join(ctx.paths.runDir, 'dhcpcd', `${r.metadata.name}.log`),
-      ifname,
+  private common(r: PdResource, p: Plan, ctx: ControllerContext) {
+    return { observedGeneration: ctx.generation(resourceId(r)), interface: p.ifname, iaid: iaidOf(r), stateDir: p.files.stateDir };
+  }
+
+  protected async standby(r: PdResource, p: Plan, planned: ResourceStatus | undefined, ctx: ControllerContext): Promise<ResourceStatus> {
+    const lease = await readPdLease(p.files.stateDir, p.ifname);
+    const held = lease.prefix ? `holds the synced lease for ${lease.prefix} (DUID ${lease.duid ?? '?'}) for promotion` : lease.duid ? `holds the synced DUID ${lease.duid}, no lease` : 'no synced state yet';
+    return {
+      ...(planned ?? { phase: Phase.Pending, reason: Reason.WhenFalse, message: 'dhcpcd does not run here' }),
+      message: `${planned?.message ?? 'dhcpcd does not run here'}; ${held}`,
+      ...this.common(r, p, ctx),
+      process: 'stopped',
+      ...(lease.prefix ? { syncedPrefix: lease.prefix, syncedValidUntil: lease.validUntil } : {}),
+      ...(lease.duid ? { duid: lease.duid } : {}),
     };
-    const engine = this.engineFor(r, ctx, files);
-    const configChanged = await engine.writeConfig(renderDhcpcdConf(r, ifname));
-    const common = { observedGeneration: gen, interface: ifname, iaid: iaidOf(r), stateDir: files.stateDir };
-    if (!shouldRun) {
-      if (engine.state().state === 'running') ctx.log.info({ resource: id, action: 'dhcpcd-stop', why: planned?.message }, `${id}: stopping dhcpcd (not master); no Release is sent`);
-      await engine.stop(false);
-      const lease = await readPdLease(files.stateDir, ifname);
-      const held = lease.prefix ? `holds the synced lease for ${lease.prefix} (DUID ${lease.duid ?? '?'}) for promotion` : lease.duid ? `holds the synced DUID ${lease.duid}, no lease` : 'no synced state yet';
-      return {
-        ...(planned ?? { phase: Phase.Pending, reason: Reason.WhenFalse, message: 'dhcpcd does not run here' }),
-        message: `${planned?.message ?? 'dhcpcd does not run here'}; ${held}`,
-        ...common,
-        process: 'stopped',
-        ...(lease.prefix ? { syncedPrefix: lease.prefix, syncedValidUntil: lease.validUntil } : {}),
-        ...(lease.duid ? { duid: lease.duid } : {}),
-      };
-    }
-    const before = engine.state().state === 'running' ? undefined : await readPdLease(files.stateDir, ifname);
-    const outcome = await engine.run(configChanged);
-    if (outcome === 'started' || outcome === 'restarted' || outcome === 'adopted')
-      ctx.log.info(
-        { resource: id, action: `dhcpcd-${outcome === 'adopted' ? 'adopt' : 'start'}`, outcome, duid: before?.duid, prefix: before?.prefix, iaid: iaidOf(r) },
-        `${id}: dhcpcd ${outcome} on ${ifname}${before?.prefix ? `, rebinding ${before.prefix} with DUID ${before.duid}` : ''}`,
-      );
-    if (outcome === 'backoff' || outcome === 'failed') setTimeout(() => ctx.trigger(`dhcpcd ${id} retry`), engine.retryInMs() + 10).unref();
-    const lease = await readPdLease(files.stateDir, ifname);
+  }
+
+  protected async startingFrom(r: PdResource, p: Plan) {
+    const before = await readPdLease(p.files.stateDir, p.ifname);
+    return {
+      fields: { duid: before.duid, prefix: before.prefix, iaid: iaidOf(r) },
+      text: `on ${p.ifname}${before.prefix ? `, rebinding ${before.prefix} with DUID ${before.duid}` : ''}`,
+    };
+  }
+
+  protected async serving(r: PdResource, p: Plan, engine: DhcpcdEngine, ctx: ControllerContext): Promise<ResourceStatus> {
+    const lease = await readPdLease(p.files.stateDir, p.ifname);
     const st = engine.state();
+    const common = this.common(r, p, ctx);
     const leaseFields = {
       ...(lease.duid ? { duid: lease.duid } : {}),
       ...(lease.prefix
@@ -157,7 +120,7 @@ export class PrefixDelegationController implements Controller {
     const process = `running (pid ${st.pid}${st.adopted ? ', adopted' : ''}${engine.restarts ? `, restarted ${engine.restarts}x` : ''})`;
     const expired = lease.validUntil !== undefined && Date.parse(lease.validUntil) < Date.now();
     if (!lease.prefix || expired)
-      return { phase: Phase.Pending, reason: 'PrefixPending', message: `dhcpcd on ${ifname} is soliciting a prefix${expired ? ' (the last lease expired)' : ''}`, ...common, ...leaseFields, process };
+      return { phase: Phase.Pending, reason: Reason.PrefixPending, message: `dhcpcd on ${p.ifname} is soliciting a prefix${expired ? ' (the last lease expired)' : ''}`, ...common, ...leaseFields, process };
     return {
       phase: Phase.Ready,
       reason: Reason.Applied,
@@ -167,10 +130,5 @@ export class PrefixDelegationController implements Controller {
       process,
       pid: st.pid,
     };
-  }
-
-  async stop(opts: { keepEngines: boolean }): Promise<void> {
-    for (const e of this.engines.values()) await e.stop(opts.keepEngines);
-    this.engines.clear();
   }
 }

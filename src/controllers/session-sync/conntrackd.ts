@@ -17,7 +17,7 @@ import { readSysctl, SYSCTL, writeSysctl } from '../../kernel/sysctl.ts';
 import { eventSocketDrops, parseProcNetNetlink, parseSocketInodes, socketFdsArgv } from '../../kernel/netlink-sockets.ts';
 import { parseIpRoute } from '../../kernel/ip.ts';
 import { engineDown, onEngineExit } from '../common.ts';
-import type { ControllerContext } from '../controller.ts';
+import { Outcome, type ControllerContext, type ReconcileOutcome } from '../controller.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
 import type { SyncMode, SyncModeInput, SyncRole } from './mode.ts';
 
@@ -93,7 +93,7 @@ export class ConntrackdSyncMode implements SyncMode {
     this.engine = deps.makeEngine?.(id, name) ?? new ConntrackdEngine(deps.ctx.host, conntrackdPaths(deps.ctx.paths, name), onEngineExit(deps.ctx, 'conntrackd', id));
   }
 
-  async update(input: SyncModeInput): Promise<void> {
+  async update(input: SyncModeInput): Promise<ReconcileOutcome> {
     this.stopped = false;
     this.spec = input.spec;
     this.addresses = input.addresses;
@@ -107,7 +107,7 @@ export class ConntrackdSyncMode implements SyncMode {
       if (!this.link || this.specKey !== JSON.stringify(input.spec)) {
         this.linkError = message;
         this.publish();
-        return;
+        return Outcome.ok;
       }
       // The route to the peer went away (its link is down): keep the link conntrackd runs on, and keep driving the role.
       if (this.linkWarning !== message) this.ctx.log.warn({ resource: this.id, action: 'conntrackd-link', err: message }, 'route to the peer not found; keeping the sync link as it was');
@@ -127,17 +127,18 @@ export class ConntrackdSyncMode implements SyncMode {
     } catch (e) {
       this.ctx.log.error({ resource: this.id, action: 'conntrackd-apply', outcome: 'error', err: (e as Error).message }, 'conntrackd apply failed');
       this.publish();
-      return;
+      return Outcome.error(`conntrackd: ${(e as Error).message}`);
     }
     if (outcome !== 'running') this.ctx.log.info({ resource: this.id, action: 'conntrackd-apply', outcome, pid: this.engine.pid }, `conntrackd ${outcome}`);
     if (outcome === 'started' || outcome === 'restarted' || outcome === 'adopted') this.applied = undefined;
     if (outcome === 'backoff' || outcome === 'failed') {
       this.applied = undefined;
-      setTimeout(() => this.ctx.trigger(`conntrackd ${this.id} retry`), this.engine.retryInMs() + 10).unref();
     }
     if (this.engine.pid !== undefined && this.role !== 'unknown' && this.role !== this.lastRequestedRole()) this.enqueue(this.role);
     this.startTimers();
     this.publish();
+    if (outcome === 'backoff' || outcome === 'failed') return Outcome.requeue(this.engine.retryInMs() + 10, `conntrackd ${this.id} restart backoff`);
+    return Outcome.ok;
   }
 
   async stop(opts: { keepEngines: boolean }): Promise<void> {
@@ -272,7 +273,7 @@ export class ConntrackdSyncMode implements SyncMode {
       }
     } else if (step !== 'resend') {
       this.applied = undefined;
-      setTimeout(() => this.ctx.trigger(`conntrackd ${this.id} transition retry`), 1000).unref();
+      this.ctx.requeue(1000, `conntrackd ${this.id} transition retry`);
     }
     this.publish();
   }
@@ -446,16 +447,16 @@ export class ConntrackdSyncMode implements SyncMode {
           }
         : {}),
     };
-    if (this.linkError) return { phase: Phase.Failed, reason: 'SyncLinkUnresolved', message: this.linkError, ...base };
+    if (this.linkError) return { phase: Phase.Failed, reason: Reason.SyncLinkUnresolved, message: this.linkError, ...base };
     if (st.state !== 'running') return { ...base, ...engineDown('conntrackd', this.engine) };
     if (this.overrunAt !== undefined && this.overrunAt > this.healedAt)
-      return { phase: Phase.Degraded, reason: 'EventOverrun', message: `conntrackd missed kernel events (${rt?.netlinkOverruns ?? '?'} overruns, ${this.eventDrops ?? '?'} dropped by the kernel); resyncing`, ...base };
+      return { phase: Phase.Degraded, reason: Reason.EventOverrun, message: `conntrackd missed kernel events (${rt?.netlinkOverruns ?? '?'} overruns, ${this.eventDrops ?? '?'} dropped by the kernel); resyncing`, ...base };
     if (this.eventsSysctl && !this.eventsSysctl.ok)
-      return { phase: Phase.Degraded, reason: 'EventsIncomplete', message: `entries created while no event listener runs would never report their destroy: ${this.eventsSysctl.error}`, ...base };
-    if (last && last.outcome === 'error') return { phase: Phase.Degraded, reason: 'TransitionFailed', message: last.error ?? 'transition failed', ...base };
-    if (this.statsError) return { phase: Phase.Degraded, reason: 'StatsUnreadable', message: this.statsError, ...base };
-    if (this.role === 'unknown') return { phase: Phase.Pending, reason: 'RoleUnknown', message: 'conntrackd runs; waiting for the VRRP role', ...base };
-    if (this.applied !== this.role || !s) return { phase: Phase.Pending, reason: 'Transitioning', message: `conntrackd → ${this.role}`, ...base };
+      return { phase: Phase.Degraded, reason: Reason.EventsIncomplete, message: `entries created while no event listener runs would never report their destroy: ${this.eventsSysctl.error}`, ...base };
+    if (last && last.outcome === 'error') return { phase: Phase.Degraded, reason: Reason.TransitionFailed, message: last.error ?? 'transition failed', ...base };
+    if (this.statsError) return { phase: Phase.Degraded, reason: Reason.StatsUnreadable, message: this.statsError, ...base };
+    if (this.role === 'unknown') return { phase: Phase.Pending, reason: Reason.RoleUnknown, message: 'conntrackd runs; waiting for the VRRP role', ...base };
+    if (this.applied !== this.role || !s) return { phase: Phase.Pending, reason: Reason.Transitioning, message: `conntrackd → ${this.role}`, ...base };
     const message =
       this.role === 'master'
         ? `master: ${s.internalEntries} sessions replicated to ${target ? targetName(target) : 'the peer'}`

@@ -3,13 +3,14 @@
 // true and the SNAT addresses are known, and stop when it shuts, so a backup
 // never copies its stale sessions back to the master; conntrackd runs in every
 // role and takes the role from the gate.
-import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import { resourceId } from '../../api/kinds.ts';
 import { sshControlDir } from '../../config/paths.ts';
 import { targetName } from '../../api/target.ts';
 import { describeFailure, type Host } from '../../host/host.ts';
-import { applyRestore } from '../../kernel/conntrack-batch.ts';
+import { applyRestore, restoreDeleteBySnatLine } from '../../kernel/conntrack-batch.ts';
 import { SshHost } from '../../transport/ssh-host.ts';
-import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import { Outcome, type Controller, type ControllerContext, type ReconcileInput, type ReconcileOutcome } from '../controller.ts';
+import type { SessionSyncPayload } from './plan.ts';
 import { conntrackdRole } from './conntrackd-role.ts';
 import type { ConntrackdModeDeps } from './conntrackd.ts';
 import type { SyncMode } from './mode.ts';
@@ -37,32 +38,35 @@ interface Running {
   readonly impl: SyncMode;
 }
 
-export class SessionSyncController implements Controller {
+export class SessionSyncController implements Controller<'NAT44SessionSync', SessionSyncPayload> {
   readonly name = 'nat44-session-sync';
-  readonly kinds = ['NAT44SessionSync'] as const;
+  readonly kind = 'NAT44SessionSync';
   private readonly running = new Map<string, Running>();
   /** Addresses each resource last exported, to prune the ones that leave the selection. */
   private readonly addresses = new Map<string, string[]>();
 
   constructor(private readonly makeEngine?: ConntrackdModeDeps['makeEngine']) {}
 
-  async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
+  async reconcile(input: ReconcileInput<'NAT44SessionSync', SessionSyncPayload>, ctx: ControllerContext): Promise<ReconcileOutcome> {
     const plans = new Map(input.plans.map((p) => [p.resource, p]));
     const live = new Set<string>();
-    for (const r of input.resources.filter((x): x is ResourceOf<'NAT44SessionSync'> & AnyResource => x.kind === 'NAT44SessionSync')) {
+    const outcomes: ReconcileOutcome[] = [];
+    for (const r of input.resources) {
       const id = resourceId(r);
       const plan = plans.get(id);
+      const decision = input.payload.get(id);
       const entry = SYNC_MODES[r.spec.mode];
       const existing = this.running.get(id);
       if (existing && existing.mode !== r.spec.mode) await this.stopMode(id, ctx, `mode ${r.spec.mode}`, false);
-      const runs = plan !== undefined && (!entry.gated || plan.actions.some((a) => a.verb === 'run'));
+      // The plan decided: conntrackd runs in every role; the gated modes only while the gate is open.
+      const runs = plan !== undefined && decision !== undefined && (decision.mode === 'conntrackd' || decision.run);
       if (!runs || !plan) {
         await this.stopMode(id, ctx, plan?.status.reason ?? 'not planned', false);
         if (plan) ctx.status.set(id, { ...plan.status, observedGeneration: ctx.generation(id) });
         continue;
       }
       live.add(id);
-      const addresses = (plan.status.snatAddresses as string[] | undefined) ?? [];
+      const addresses = [...(decision?.addresses ?? [])];
       const controlDir = sshControlDir(ctx.paths);
       if (entry.gated) {
         await ctx.host.mkdirp(controlDir, 0o700);
@@ -91,9 +95,11 @@ export class SessionSyncController implements Controller {
         run = { mode: r.spec.mode, impl };
         this.running.set(id, run);
       }
-      await run.impl.update({ spec: r.spec, addresses, role: conntrackdRole(r, input.all, input.planCtx.status), planCtx: input.planCtx, observed: input.observed });
+      const role = decision?.mode === 'conntrackd' ? decision.role : conntrackdRole(r, input.all, input.planCtx.status);
+      outcomes.push((await run.impl.update({ spec: r.spec, addresses, role, planCtx: input.planCtx, observed: input.observed })) ?? Outcome.ok);
     }
     for (const id of [...this.running.keys()]) if (!live.has(id)) await this.stopMode(id, ctx, 'resource removed or gate shut', false);
+    return Outcome.merge(outcomes);
   }
 
   private async stopMode(id: string, ctx: ControllerContext, why: string, keepEngines: boolean): Promise<void> {
@@ -118,7 +124,7 @@ export class SessionSyncController implements Controller {
 async function pruneDropped(id: string, targets: readonly SyncTarget[], dropped: readonly string[], remote: (t: SyncTarget) => SshHost, ctx: ControllerContext): Promise<void> {
   await Promise.all(
     targets.map(async (t) => {
-      const r = await applyRestore(remote(t), dropped.map((a) => `-D --src-nat ${a}\n`).join(''), { timeoutMs: 30_000 });
+      const r = await applyRestore(remote(t), dropped.map((a) => `${restoreDeleteBySnatLine(a)}\n`).join(''), { timeoutMs: 30_000 });
       const ok = r.code === 0;
       ctx.log[ok ? 'info' : 'warn'](
         { resource: id, target: targetName(t), action: 'sync-prune', addresses: dropped, outcome: ok ? 'ok' : 'error', ...(ok ? {} : { err: describeFailure(r) }) },

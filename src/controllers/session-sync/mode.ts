@@ -2,6 +2,7 @@
 // brings in line with each pass (level-based) and stops. snapshot.ts,
 // stream.ts and conntrackd.ts implement it; modes.ts is the one list of them.
 import type { NAT44SessionSyncSpec } from '../../api/nat.ts';
+import type { ReconcileOutcome } from '../controller.ts';
 import type { Observed, PlanContext } from '../types.ts';
 
 /** The VRRP role a mode follows, from the VirtualAddress status that spec.when reads. */
@@ -20,7 +21,8 @@ export interface SyncModeInput {
 export interface SyncMode {
   readonly mode: NAT44SessionSyncSpec['mode'];
   /** Make the mode match the input: start it, adapt it, or leave it as it is. */
-  update(input: SyncModeInput): Promise<void>;
+  /** What the pass should do next (a daemon in its restart backoff asks for a requeue); nothing means ok. */
+  update(input: SyncModeInput): Promise<ReconcileOutcome | void>;
   /** keepEngines: leave a supervised daemon running (a routerd restart). */
   stop(opts: { keepEngines: boolean }): Promise<void>;
   /**

@@ -4,23 +4,42 @@ import { targetName } from '../../api/target.ts';
 import { action, gate, status } from '../common.ts';
 import { Phase, Reason } from '../status.ts';
 import type { Planner, ResourcePlan } from '../types.ts';
-import { planConntrackd } from './conntrackd-role.ts';
+import { conntrackdRole, planConntrackd } from './conntrackd-role.ts';
+import type { SyncRole } from './mode.ts';
 import { selectSnatAddresses } from './select.ts';
 
-export const sessionSyncPlanner: Planner<'NAT44SessionSync'> = {
+/**
+ * Per resource: conntrackd driven to a role (it runs in every role), or a
+ * snapshot/stream export that runs only while the gate is open and the SNAT
+ * addresses are known.
+ */
+export type SessionSyncDecision =
+  | { readonly mode: 'conntrackd'; readonly role: SyncRole; readonly addresses: readonly string[] }
+  | { readonly mode: 'export'; readonly run: boolean; readonly addresses: readonly string[] };
+
+export type SessionSyncPayload = ReadonlyMap<string, SessionSyncDecision>;
+
+export const sessionSyncPlanner: Planner<'NAT44SessionSync', SessionSyncPayload> = {
   kind: 'NAT44SessionSync',
   paths: () => ({ contents: [], existence: [] }),
   plan(resources, observed, ctx) {
-    return resources.map((r): ResourcePlan => {
-      if (r.spec.mode === 'conntrackd') return planConntrackd(r, ctx);
+    const payload = new Map<string, SessionSyncDecision>();
+    const plans = resources.map((r): ResourcePlan => {
+      const id = resourceId(r);
+      if (r.spec.mode === 'conntrackd') {
+        const p = planConntrackd(r, ctx);
+        payload.set(id, { mode: 'conntrackd', role: conntrackdRole(r, ctx.resources, ctx.status), addresses: (p.status.snatAddresses as string[] | undefined) ?? [] });
+        return p;
+      }
+      payload.set(id, { mode: 'export', run: false, addresses: [] });
       const shut = gate(r, ctx, 'export sessions');
       if (shut) return shut;
-      const id = resourceId(r);
       const sel = selectSnatAddresses(r, ctx.status);
       if (!sel.ok) {
         const message = `waiting for the SNAT address of ${sel.pending.join(', ')}`;
         return { resource: id, actions: [action(r, 'wait', 'snat addresses', message)], status: status(Phase.Pending, Reason.SNATAddressPending, message) };
       }
+      payload.set(id, { mode: 'export', run: r.spec.targets.length > 0, addresses: sel.addresses });
       const interval = r.spec.interval ?? (r.spec.mode === 'stream' ? DEFAULT_STREAM_RESYNC_INTERVAL : DEFAULT_SNAPSHOT_INTERVAL);
       const how =
         r.spec.mode === 'snapshot'
@@ -39,5 +58,6 @@ export const sessionSyncPlanner: Planner<'NAT44SessionSync'> = {
       );
       return { resource: id, actions, status: status(Phase.Pending, Reason.Planned, `${how} to ${r.spec.targets.length} target(s)`, { snatAddresses: sel.addresses }) };
     });
+    return { resources: plans, payload };
   },
 };

@@ -262,6 +262,6 @@ export async function streamedReplace(opts: ReplaceOptions): Promise<ReplaceResu
     }
   }
   for (const l of live) await Promise.all(l.done);
-  if (dumpError) for (const l of live) if (l.r.ok) Object.assign(l.r, { ok: false, reason: 'DumpFailed', error: dumpError });
+  if (dumpError) for (const l of live) if (l.r.ok) Object.assign(l.r, { ok: false, reason: Reason.DumpFailed, error: dumpError });
   return { startedAt, entries, skipped, ...(skipSample ? { skipSample } : {}), ...(dumpError ? { dumpError } : {}), targets: results };
 }

@@ -6,7 +6,7 @@
 import type { NAT44SessionSyncSpec } from '../../api/nat.ts';
 import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from '../../api/nat.ts';
 import { parseDuration } from '../../api/primitives.ts';
-import { Phase } from '../status.ts';
+import { Phase, Reason } from '../status.ts';
 import type { SyncMode, SyncModeInput } from './mode.ts';
 import { streamedReplace, type ReplaceOptions } from './replace.ts';
 import { TargetBook, type BatchKind, type RoutedModeDeps, type TargetState } from './targets.ts';
@@ -130,7 +130,7 @@ export class SnapshotSyncMode implements SyncMode {
       if (this.stopped || this.book !== book) return;
       if (r.dumpError) {
         this.deps.log.error({ resource: this.id, action: 'dump', outcome: 'error', err: r.dumpError }, 'cannot read the local conntrack table');
-        this.deps.report({ ...book.aggregate(), phase: Phase.Degraded, reason: 'DumpFailed', message: r.dumpError });
+        this.deps.report({ ...book.aggregate(), phase: Phase.Degraded, reason: Reason.DumpFailed, message: r.dumpError });
       }
       if (kind === 'full' && !r.dumpError) book.localEntries = r.entries;
       if (r.skipped && r.skipped !== this.skipped)

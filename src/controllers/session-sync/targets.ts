@@ -77,7 +77,7 @@ export class TargetState {
     private readonly open: () => RestoreSession,
   ) {
     this.name = targetName(target);
-    this.status = { name: this.name, host: target.host, phase: 'Pending', reason: 'NotSyncedYet', sent: 0, restored: 0, pruned: 0, failed: 0 };
+    this.status = { name: this.name, host: target.host, phase: 'Pending', reason: Reason.NotSyncedYet, sent: 0, restored: 0, pruned: 0, failed: 0 };
   }
 
   /** The i-th full-resync session (i modulo BULK_SESSIONS), opened on first use. */
@@ -139,7 +139,7 @@ export interface BatchOutcome {
 
 /** Why a reply or a session error failed a batch, as a status reason and message; undefined when it did not. */
 export function replyFailure(r: SessionReply): { reason: string; error: string } | undefined {
-  if (r.deleteCode === TARGET_IS_MASTER || r.restoreCode === TARGET_IS_MASTER) return { reason: 'TargetIsMaster', error: 'the target holds the SNAT addresses (it is master): restore refused' };
+  if (r.deleteCode === TARGET_IS_MASTER || r.restoreCode === TARGET_IS_MASTER) return { reason: Reason.TargetIsMaster, error: 'the target holds the SNAT addresses (it is master): restore refused' };
   if (r.restoreCode !== 0) return { reason: Reason.SyncFailed, error: `conntrack -R exited ${r.restoreCode}${r.stderr ? `: ${r.stderr}` : ''}` };
   if (r.deleteCode !== 0 && r.deleteCode !== 127) return { reason: Reason.SyncFailed, error: `routerd-ct-delete exited ${r.deleteCode}${r.stderr ? `: ${r.stderr}` : ''}` };
   return undefined;
@@ -287,5 +287,5 @@ export function aggregateSyncStatus(s: {
   }
   if (synced.length === targets.length)
     return { phase: Phase.Synced, reason: Reason.Synced, message: `${s.localEntries} sessions on ${s.addresses.join(', ')} kept on ${targets.length} target(s)`, ...base };
-  return { phase: Phase.Pending, reason: 'Syncing', message: 'first sync in progress', ...base };
+  return { phase: Phase.Pending, reason: Reason.Syncing, message: 'first sync in progress', ...base };
 }

@@ -13,6 +13,7 @@
 //   FLUSH_MS), plus a full replace every interval and a UDP refresh, so UDP
 //   entries do not expire on the standby. A target that failed, or an event
 //   stream that overran, gets a full replace before the stream is trusted again.
+import { backoffDelay } from '../../support/backoff.ts';
 import type { NAT44SessionSyncSpec } from '../../api/nat.ts';
 import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from '../../api/nat.ts';
 import { parseDuration } from '../../api/primitives.ts';
@@ -52,7 +53,6 @@ const MAX_STREAM_BATCH = 500;
 /** Events held per target while it is busy or owed a full replace; past this, only the full replace counts. */
 const MAX_PENDING = 100_000;
 const UDP_REFRESH_MS = 10_000;
-const MAX_BACKOFF_MS = 30_000;
 /** Largest batch worth bisecting after a kernel error; bigger ones are reported failed and retried whole. */
 const MAX_ISOLATED = 256;
 
@@ -192,7 +192,7 @@ export class SessionSyncWorker {
     for (const t of this.spec.targets)
       this.targets.set(targetName(t), {
         target: t,
-        status: { name: targetName(t), host: t.host, phase: 'Pending', reason: 'NotSyncedYet', sent: 0, restored: 0, pruned: 0, failed: 0 },
+        status: { name: targetName(t), host: t.host, phase: 'Pending', reason: Reason.NotSyncedYet, sent: 0, restored: 0, pruned: 0, failed: 0 },
         failures: 0,
         nextAttemptAt: 0,
         needsFull: true,
@@ -232,7 +232,7 @@ export class SessionSyncWorker {
         byAddr = await this.dump(kind === 'udp-refresh' ? 'udp' : undefined);
       } catch (e) {
         this.deps.log.error({ resource: this.id, action: 'dump', outcome: 'error', err: (e as Error).message }, 'cannot read the local conntrack table');
-        this.deps.report({ ...this.aggregate(), phase: Phase.Degraded, reason: 'DumpFailed', message: (e as Error).message });
+        this.deps.report({ ...this.aggregate(), phase: Phase.Degraded, reason: Reason.DumpFailed, message: (e as Error).message });
         return;
       }
       if (kind !== 'udp-refresh') this.localEntries = [...byAddr.values()].reduce((n, l) => n + l.length, 0);
@@ -336,7 +336,7 @@ export class SessionSyncWorker {
       const failure = classifyRestoreResult(r);
       if (failure === undefined) ok = true;
       else if (r.code === TARGET_IS_MASTER) {
-        reason = 'TargetIsMaster';
+        reason = Reason.TargetIsMaster;
         error = describeFailure(r);
       } else if (r.code === SSH_CONNECT_FAILURE || r.timedOut) {
         reason = Reason.TargetUnreachable;
@@ -392,7 +392,7 @@ export class SessionSyncWorker {
     } else {
       ts.failures++;
       ts.needsFull = true;
-      ts.nextAttemptAt = now + Math.min(MAX_BACKOFF_MS, this.intervalMs * 2 ** (ts.failures - 1));
+      ts.nextAttemptAt = now + backoffDelay(ts.failures, this.intervalMs);
       Object.assign(s, { phase: 'Degraded', reason, error, durationMs: now - started });
     }
     this.deps.log[ok ? 'info' : 'warn'](

@@ -12,7 +12,7 @@
 // the per-mapping counters in the status) once 100 × the last read's duration
 // has passed, at most VERIFY_MS apart: reading takes at most ~1% of the time,
 // so a small table is read every pass and 10 000 mappings about every 1-2 min.
-import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import { resourceId } from '../../api/kinds.ts';
 import { applyTable, removeTable } from '../../engines/nft/apply.ts';
 import {
   STATELESS_TABLE,
@@ -26,9 +26,9 @@ import {
 } from '../../engines/nft/stateless.ts';
 import { nftListTableJsonArgv, parseNftElements, type NftElement, type NftElementContainer } from '../../kernel/nft-elements.ts';
 import type { Host } from '../../host/host.ts';
-import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import { Outcome, type Controller, type ControllerContext, type ReconcileInput, type ReconcileOutcome } from '../controller.ts';
 import { Phase, Reason } from '../status.ts';
-import { describeMappings, heldExternals, layoutDigests, statelessLayoutFor, statelessTableKey, tableState, unownedExternals, unownedWarning } from './plan.ts';
+import { describeMappings, heldExternals, layoutDigests, statelessTableKey, unownedExternals, unownedWarning, type StatelessPayload, type StatelessTableState } from './plan.ts';
 
 export interface MappingStatus {
   readonly external: string;
@@ -104,31 +104,31 @@ interface LastRead {
   readonly live: ReadonlyMap<string, NftElementContainer> | undefined;
 }
 
-type Outcome =
+type Converged =
   | { readonly kind: 'replaced' | 'unchanged'; readonly live?: ReadonlyMap<string, NftElementContainer> }
   | { readonly kind: 'elements'; readonly added: number; readonly deleted: number; readonly live: ReadonlyMap<string, NftElementContainer> }
   | { readonly kind: 'failed'; readonly error: string };
 
-export class StatelessNAT44Controller implements Controller {
+export class StatelessNAT44Controller implements Controller<'StatelessNAT44', StatelessPayload> {
   readonly name = 'stateless-nat44';
-  readonly kinds = ['StatelessNAT44'] as const;
+  readonly kind = 'StatelessNAT44';
   private lastRead: LastRead | undefined;
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
-    const resources = input.resources.filter((r): r is ResourceOf<'StatelessNAT44'> & AnyResource => r.kind === 'StatelessNAT44');
+  async reconcile(input: ReconcileInput<'StatelessNAT44', StatelessPayload>, ctx: ControllerContext): Promise<ReconcileOutcome> {
+    const resources = input.resources;
     const key = statelessTableKey();
-    if (resources.length === 0) {
-      if (input.observed.nftTables?.has(key)) {
-        const r = await removeTable(ctx.host, STATELESS_TABLE);
-        ctx.metrics.nftApplies.inc({ table: key, outcome: r.ok ? 'removed' : 'error' });
-        ctx.log.info({ action: 'nft-remove', table: key, outcome: r.ok ? 'ok' : 'error', durationMs: r.durationMs }, `removed ${key}`);
-      }
-      return;
+    const payload = input.payload;
+    if (payload.op === 'none') return Outcome.ok;
+    if (payload.op === 'remove') {
+      const r = await removeTable(ctx.host, STATELESS_TABLE);
+      ctx.metrics.nftApplies.inc({ table: key, outcome: r.ok ? 'removed' : 'error' });
+      ctx.log.info({ action: 'nft-remove', table: key, outcome: r.ok ? 'ok' : 'error', durationMs: r.durationMs }, `removed ${key}`);
+      return r.ok ? Outcome.ok : Outcome.error(`nft: ${r.error}`);
     }
-    const layout = statelessLayoutFor(resources, input.planCtx);
-    const outcome = await this.converge(layout, input, ctx);
+    const { layout, state } = payload;
+    const outcome = await this.converge(layout, state, input, ctx);
     const live = outcome.kind === 'failed' ? undefined : outcome.live;
     const plans = new Map(input.plans.map((p) => [p.resource, p]));
     for (const r of resources) {
@@ -155,13 +155,13 @@ export class StatelessNAT44Controller implements Controller {
         warnings,
       });
     }
+    return outcome.kind === 'failed' ? Outcome.error(`nft: ${outcome.error}`) : Outcome.ok;
   }
 
   /** Make the live table match the layout; returns what was done and the live elements (for counters). */
-  private async converge(layout: readonly StatelessInterface[], input: ReconcileInput, ctx: ControllerContext): Promise<Outcome> {
+  private async converge(layout: readonly StatelessInterface[], state: StatelessTableState, input: ReconcileInput<'StatelessNAT44', StatelessPayload>, ctx: ControllerContext): Promise<Converged> {
     const key = statelessTableKey();
     const { structure: digest, elements: wantDigest } = layoutDigests(layout);
-    const state = tableState(input.observed, digest);
     let reason: string = state;
     if (state === 'current') {
       const marked = input.observed.nftElementDigests?.get(key) === wantDigest;

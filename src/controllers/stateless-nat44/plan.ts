@@ -10,7 +10,7 @@ import {
   statelessLayout,
   type StatelessInterface,
 } from '../../engines/nft/stateless.ts';
-import { action, status } from '../common.ts';
+import { NODE, action, status } from '../common.ts';
 import { Phase, Reason } from '../status.ts';
 import type { Action, Observed, PlanContext, Planner, ResourcePlan } from '../types.ts';
 
@@ -116,15 +116,28 @@ function plannedMappings(r: ResourceOf<'StatelessNAT44'>): { external: string; i
   return m;
 }
 
-export const statelessNat44Planner: Planner<'StatelessNAT44'> = {
+/**
+ * The table to converge to, with what the live table's comment says about it
+ * (elements are compared on apply); or remove: no StatelessNAT44 is left and the table goes.
+ */
+export type StatelessPayload =
+  | { readonly op: 'converge'; readonly layout: readonly StatelessInterface[]; readonly state: StatelessTableState }
+  | { readonly op: 'remove' }
+  | { readonly op: 'none' };
+
+export const statelessNat44Planner: Planner<'StatelessNAT44', StatelessPayload> = {
   kind: 'StatelessNAT44',
   paths: () => ({ contents: [], existence: [] }),
   plan(resources, observed, ctx) {
-    if (resources.length === 0) return [];
-    const digest = layoutDigests(statelessLayoutFor(resources, ctx)).structure;
     const key = statelessTableKey();
-    const { verb, why } = verbFor(tableState(observed, digest));
-    return resources.map((r): ResourcePlan => {
+    if (resources.length === 0) {
+      if (!observed.nftTables?.has(key)) return { resources: [], payload: { op: 'none' } };
+      return { resources: [], payload: { op: 'remove' }, removals: [{ resource: NODE, verb: 'delete', object: `nft table ${key}`, detail: 'no StatelessNAT44 left: the one-to-one mappings stop' }] };
+    }
+    const layout = statelessLayoutFor(resources, ctx);
+    const state = tableState(observed, layoutDigests(layout).structure);
+    const { verb, why } = verbFor(state);
+    const plans = resources.map((r): ResourcePlan => {
       const dev = ctx.ifname(r.spec.interface);
       const n = r.spec.mappings.length;
       const sample = r.spec.mappings
@@ -147,5 +160,6 @@ export const statelessNat44Planner: Planner<'StatelessNAT44'> = {
         }),
       };
     });
+    return { resources: plans, payload: { op: 'converge', layout, state } };
   },
 };

@@ -1,7 +1,7 @@
 // VirtualAddress → keepalived. The role comes from keepalived's notify_fifo;
 // routerd restarts leave keepalived running and adopt it again, so a restart
 // on the master moves nothing.
-import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
+import { resourceId, type ResourceOf } from '../../api/kinds.ts';
 import { dirname } from 'node:path';
 import { KeepalivedEngine } from '../../engines/keepalived/engine.ts';
 import { roleOf, type NotifyEvent, type Role } from '../../engines/keepalived/notify.ts';
@@ -9,11 +9,11 @@ import { demotedOffset, hasGate, instanceName, vipNameFromInstance } from '../..
 import { keepalivedGatePath, sshControlDir } from '../../config/paths.ts';
 import { parseDuration } from '../../api/primitives.ts';
 import { ipAddrShowArgv, parseIpAddr } from '../../kernel/ip.ts';
-import type { Controller, ControllerContext, ReconcileInput } from '../controller.ts';
+import { Outcome, type Controller, type ControllerContext, type ReconcileInput, type ReconcileOutcome } from '../controller.ts';
 import { HandoverGate } from './handover.ts';
 import { gatedSyncs, pullState } from './pull.ts';
 import { Phase, Reason, type ResourceStatus } from '../status.ts';
-import { keepalivedConfFor } from './plan.ts';
+import type { VirtualAddressPayload } from './plan.ts';
 
 interface RoleState {
   role: Role;
@@ -21,46 +21,45 @@ interface RoleState {
   why: string;
 }
 
-export class VirtualAddressController implements Controller {
+export class VirtualAddressController implements Controller<'VirtualAddress', VirtualAddressPayload> {
   readonly name = 'virtual-address';
-  readonly kinds = ['VirtualAddress'] as const;
+  readonly kind = 'VirtualAddress';
   private engine: KeepalivedEngine | undefined;
   private readonly roles = new Map<string, RoleState>();
   private ctx: ControllerContext | undefined;
   private vips: ResourceOf<'VirtualAddress'>[] = [];
   private readonly gates = new Map<string, HandoverGate>();
-  private lastInput: ReconcileInput | undefined;
-  private engineStatus = new Map<string, { message: string; reason: string | undefined }>();
+  private lastInput: ReconcileInput<'VirtualAddress', VirtualAddressPayload> | undefined;
+  private engineStatus = new Map<string, { message: string; reason: Reason | undefined }>();
 
   constructor(private readonly makeEngine?: (ctx: ControllerContext, c: VirtualAddressController) => KeepalivedEngine) {}
 
-  async reconcile(input: ReconcileInput, ctx: ControllerContext): Promise<void> {
+  async reconcile(input: ReconcileInput<'VirtualAddress', VirtualAddressPayload>, ctx: ControllerContext): Promise<ReconcileOutcome> {
     this.ctx = ctx;
-    this.vips = input.resources.filter((r): r is ResourceOf<'VirtualAddress'> & AnyResource => r.kind === 'VirtualAddress');
+    this.vips = [...input.resources];
     for (const name of [...this.roles.keys()]) if (!this.vips.some((v) => v.metadata.name === name)) this.roles.delete(name);
-    if (this.vips.length === 0) {
+    const conf = input.payload.keepalivedConf;
+    if (conf === undefined) {
       if (this.engine) {
         ctx.log.info({ action: 'keepalived-stop', reason: 'no VirtualAddress left' }, 'stopping keepalived');
         await this.engine.stop(false);
       }
-      return;
+      return Outcome.ok;
     }
     this.engine ??= this.makeEngine ? this.makeEngine(ctx, this) : this.defaultEngine(ctx);
     this.lastInput = input;
     await this.reconcileGates(ctx);
-    const conf = keepalivedConfFor(this.vips, input.planCtx);
     const t0 = performance.now();
     let engineMessage: string;
-    let engineReason: string | undefined;
+    let engineReason: Reason | undefined;
+    let outcome = Outcome.ok;
     try {
-      const { configChanged, outcome } = await this.engine.apply(conf);
+      const applied = await this.engine.apply(conf);
       const durationMs = Math.round(performance.now() - t0);
-      if (configChanged || outcome !== 'running')
-        ctx.log.info({ action: 'keepalived-apply', outcome, configChanged, durationMs, instances: this.vips.length }, `keepalived ${outcome}`);
-      if (outcome === 'adopted') void this.learnRoleOfAdopted(ctx);
-      if (outcome === 'backoff' || outcome === 'failed') {
-        setTimeout(() => ctx.trigger('keepalived retry'), this.engine.retryInMs() + 10).unref();
-      }
+      if (applied.configChanged || applied.outcome !== 'running')
+        ctx.log.info({ action: 'keepalived-apply', outcome: applied.outcome, configChanged: applied.configChanged, durationMs, instances: this.vips.length }, `keepalived ${applied.outcome}`);
+      if (applied.outcome === 'adopted') void this.learnRoleOfAdopted(ctx);
+      if (applied.outcome === 'backoff' || applied.outcome === 'failed') outcome = Outcome.requeue(this.engine.retryInMs() + 10, 'keepalived restart backoff');
       const st = this.engine.state();
       engineMessage = st.state === 'running' ? `running (pid ${st.pid}${st.adopted ? ', adopted' : ''})` : st.state === 'failed' ? st.message : 'stopped';
       if (st.state === 'failed') engineReason = this.engine.restarts > 0 ? Reason.EngineRestarted : Reason.EngineFailed;
@@ -68,12 +67,14 @@ export class VirtualAddressController implements Controller {
     } catch (e) {
       engineMessage = (e as Error).message;
       engineReason = Reason.EngineFailed;
+      outcome = Outcome.error(`keepalived: ${engineMessage}`);
       ctx.log.error({ action: 'keepalived-apply', outcome: 'error', err: engineMessage }, 'keepalived apply failed');
     }
     for (const vip of this.vips) {
       this.engineStatus.set(vip.metadata.name, { message: engineMessage, reason: engineReason });
       ctx.status.set(resourceId(vip), this.statusOf(vip, ctx));
     }
+    return outcome;
   }
 
   /**
@@ -138,7 +139,7 @@ export class VirtualAddressController implements Controller {
     const vip = this.vips.find((v) => v.metadata.name === name);
     const input = this.lastInput;
     if (!vip || !input) return Promise.resolve({ ok: false, sessions: 0, leaseFiles: 0, durationMs: 0, error: 'no config yet' });
-    const runs = (id: string) => ctx.status.get(id)?.reason !== 'ControllerDisabled';
+    const runs = (id: string) => ctx.status.get(id)?.reason !== Reason.ControllerDisabled;
     const syncs = gatedSyncs(name, this.vips.length, input.all, runs);
     return pullState(vip, syncs, { local: ctx.host, controlDir: sshControlDir(ctx.paths), planCtx: input.planCtx, log: ctx.log, progress, signal });
   }
@@ -202,13 +203,13 @@ export class VirtualAddressController implements Controller {
       : { handover: 'Disabled: takes the role without waiting for state (handover.waitForState: false)', priority: vip.spec.priority };
     const base = { role: r.role, since: r.since, roleReason: r.why, keepalived: engine, ...handover, observedGeneration: ctx.generation(resourceId(vip)) };
     if (engineReason) return { phase: Phase.Failed, reason: engineReason, message: engine, ...base };
-    if (r.role === 'unknown') return { phase: Phase.Pending, reason: 'RoleUnknown', message: r.why, ...base };
+    if (r.role === 'unknown') return { phase: Phase.Pending, reason: Reason.RoleUnknown, message: r.why, ...base };
     const addrs = [vip.spec.address, ...vip.spec.extraAddresses.map((x) => x.address)].join(', ');
     const message =
       r.role === 'master' ? `master: holds ${addrs}` : r.role === 'backup' ? `backup: ${gate?.state === 'waiting' ? gate.text : 'standing by'}` : `fault: ${r.why}`;
-    if (gate?.state === 'timed-out') return { phase: Phase.Degraded, reason: 'HandoverTimedOut', message: `${message}; ${gate.text}`, ...base };
-    if (r.role === 'backup' && gate?.state === 'waiting') return { phase: Phase.Pending, reason: 'Demoted', message, ...base };
-    return { phase: r.role === 'fault' ? Phase.Degraded : Phase.Ready, reason: r.role === 'fault' ? 'VRRPFault' : Reason.Applied, message, ...base };
+    if (gate?.state === 'timed-out') return { phase: Phase.Degraded, reason: Reason.HandoverTimedOut, message: `${message}; ${gate.text}`, ...base };
+    if (r.role === 'backup' && gate?.state === 'waiting') return { phase: Phase.Pending, reason: Reason.Demoted, message, ...base };
+    return { phase: r.role === 'fault' ? Phase.Degraded : Phase.Ready, reason: r.role === 'fault' ? Reason.VRRPFault : Reason.Applied, message, ...base };
   }
 
   /**

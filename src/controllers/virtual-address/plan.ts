@@ -1,7 +1,7 @@
 import { resourceId, type ResourceOf } from '../../api/kinds.ts';
 import { keepalivedConfPath, keepalivedFifoPath, keepalivedGatePath } from '../../config/paths.ts';
 import { instanceName, renderKeepalivedConf } from '../../engines/keepalived/render.ts';
-import { action, findInterface, status } from '../common.ts';
+import { NODE, action, findInterface, status } from '../common.ts';
 import { Phase, Reason } from '../status.ts';
 import type { Observed, PlanContext, Planner, ResourcePlan } from '../types.ts';
 
@@ -28,15 +28,28 @@ function instanceBlock(conf: string, instance: string): string | undefined {
   return undefined;
 }
 
-export const virtualAddressPlanner: Planner<'VirtualAddress'> = {
+/** The keepalived.conf to run, or undefined: no VirtualAddress, keepalived stops. */
+export interface VirtualAddressPayload {
+  readonly keepalivedConf: string | undefined;
+}
+
+export const virtualAddressPlanner: Planner<'VirtualAddress', VirtualAddressPayload> = {
   kind: 'VirtualAddress',
   paths: (_r, ctx) => ({ contents: [keepalivedConfPath(ctx.paths)], existence: [] }),
   plan(resources, observed: Observed, ctx) {
-    if (resources.length === 0) return [];
     const confPath = keepalivedConfPath(ctx.paths);
-    const desired = keepalivedConfFor(resources, ctx);
     const current = observed.files.get(confPath);
-    return resources.map((r): ResourcePlan => {
+    if (resources.length === 0)
+      return {
+        resources: [],
+        payload: { keepalivedConf: undefined },
+        removals:
+          current === undefined
+            ? []
+            : [{ resource: NODE, verb: 'delete', object: 'keepalived', detail: 'no VirtualAddress left: keepalived stops and every VIP this router holds is released' }],
+      };
+    const desired = keepalivedConfFor(resources, ctx);
+    const plans = resources.map((r): ResourcePlan => {
       const id = resourceId(r);
       const dev = ctx.ifname(r.spec.interface);
       const role = (ctx.status(r.kind, r.metadata.name, 'role') as string | undefined) ?? 'unknown';
@@ -61,5 +74,6 @@ export const virtualAddressPlanner: Planner<'VirtualAddress'> = {
         status: status(Phase.Pending, Reason.Planned, `keepalived instance ${inst} ${verb === 'noop' ? 'configured' : `to ${verb}`}`, { role }),
       };
     });
+    return { resources: plans, payload: { keepalivedConf: desired } };
   },
 };

@@ -60,12 +60,13 @@ const CTL_TIMEOUT_MS = 30_000;
 
 export class ConntrackdEngine extends ConfiguredDaemon {
   readonly paths: ConntrackdPaths;
+  private readonly procs: ProcessTable;
 
   constructor(
     host: Host,
     paths: ConntrackdPaths,
     onExit: (info: ExitInfo) => void,
-    private readonly procs: ProcessTable = realProcessTable,
+    procs?: ProcessTable,
   ) {
     const confArg = paths.conf;
     super(
@@ -81,6 +82,7 @@ export class ConntrackdEngine extends ConfiguredDaemon {
       onExit,
       procs,
     );
+    this.procs = procs ?? host.processes ?? realProcessTable;
     this.paths = paths;
   }
 

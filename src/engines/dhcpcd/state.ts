@@ -2,7 +2,7 @@
 // bind-mounts from prefixDelegationStateDir()): `duid` (text, hex bytes) and
 // `<iface>.lease6` (the server's last Reply, verbatim; its mtime is when it was
 // received, which dhcpcd uses to age the lifetimes on restart).
-import { Dhcp6Option, Dhcp6Type, delegatedPrefixes, hexColons, option, parseDhcp6Message, type DelegatedPrefix } from '../../kernel/dhcp6.ts';
+import { Dhcp6Option, Dhcp6Type, delegatedPrefixes, hexColons, option, parseDhcp6Message, type DelegatedPrefix } from './dhcp6.ts';
 
 const DUID_TEXT = /^[0-9a-f]{2}(?::[0-9a-f]{2}){3,129}\n?$/i;
 

@@ -68,7 +68,9 @@ export class FrrEngine {
    * `network` lines that differ from the last applied ones are changed.
    */
   async apply(confText: string, asn: number, networks: readonly string[], applied: readonly string[] | undefined): Promise<'started' | 'reloaded' | 'changed' | 'unchanged' | 'starting'> {
-    await this.prepareDirs();
+    // Once per engine: a pass over the same config issues no command.
+    if (!this.prepared) await this.prepareDirs();
+    this.prepared = true;
     const old = await this.host.readFile(frrPaths.conf);
     if (old !== confText) await this.writeOwned(frrPaths.conf, confText);
     let started = false;
@@ -127,6 +129,8 @@ export class FrrEngine {
     const r = await this.host.run(['vtysh', '-N', FRR_INSTANCE, ...args], { timeoutMs });
     if (r.code !== 0) throw new Error(`vtysh ${args.filter((a) => a !== '-c').join('; ')}: exit ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 500)}`);
   }
+
+  private prepared = false;
 
   /** frr:frr dirs and files: the daemons read their config after dropping to uid frr (frr-facts §1). */
   private async prepareDirs(): Promise<void> {

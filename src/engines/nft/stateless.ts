@@ -26,7 +26,7 @@
 // changes nothing reads this set (a few ms) instead of the maps. The element
 // digest is rewritten in the same transaction as the elements it describes.
 import { createHash } from 'node:crypto';
-import { shortDigest } from '../digest.ts';
+import { shortDigest } from '../../support/digest.ts';
 import { ELEMENTS_DIGEST_PREFIX, STATE_ELEMENTS, STATE_SET, STATE_STRUCTURE } from '../../kernel/nft-owned.ts';
 import { DIGEST_PREFIX, type OwnedTable } from './table.ts';
 

@@ -1,4 +1,4 @@
-import { shortDigest } from '../digest.ts';
+import { shortDigest } from '../../support/digest.ts';
 
 export interface OwnedTable {
   readonly family: 'ip' | 'ip6' | 'inet';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { apiGet } from '../../../src/cli/client.ts';
+import { apiGet } from '../../../src/daemon/api-client.ts';
 import { listenTcp } from '../../../src/daemon/api.ts';
 import { TCP_LIMITS } from '../../../src/daemon/listen.ts';
 import { example } from '../../helpers/paths.ts';

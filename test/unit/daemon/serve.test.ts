@@ -3,7 +3,7 @@ import { copyFile, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { apiGet } from '../../../src/cli/client.ts';
+import { apiGet } from '../../../src/daemon/api-client.ts';
 import { apiPost } from '../../../src/cli/api-post.ts';
 import { socketPath } from '../../../src/config/paths.ts';
 import { parseListen } from '../../../src/daemon/listen.ts';

@@ -1,4 +1,4 @@
-// routerctl's side of the status API: HTTP over the daemon's unix socket.
+// The status API's client side (routerctl, the lab): HTTP over the daemon's unix socket.
 import { request } from 'node:http';
 import type { StatusLookup } from '../when/evaluate.ts';
 import { readField } from '../when/evaluate.ts';

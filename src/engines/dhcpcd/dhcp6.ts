@@ -140,70 +140,63 @@ export interface IaParse<T> {
   readonly statuses: Dhcp6StatusCode[];
 }
 
-/** IA_PD → IAPREFIX entries (RFC 8415 §21.21, §21.22). */
-export function delegatedPrefixes(m: Dhcp6Message): IaParse<DelegatedPrefix> {
-  const items: DelegatedPrefix[] = [];
+/**
+ * Each IA of one type (IA_PD, IA_NA) → its status and the entries of one
+ * sub-option (IAPREFIX, IAADDR) at least `min` bytes long, built by `build`.
+ */
+function iaEntries<T>(
+  m: Dhcp6Message,
+  ia: { readonly code: number; readonly name: string },
+  entry: { readonly code: number; readonly name: string; readonly min: number },
+  build: (data: Buffer, iaid: number, t1: number, t2: number) => T,
+): IaParse<T> {
+  const items: T[] = [];
   const errors: string[] = [];
   const statuses: Dhcp6StatusCode[] = [];
-  for (const ia of m.options.filter((o) => o.code === Dhcp6Option.IaPd)) {
-    if (ia.data.length < 12) {
-      errors.push(`IA_PD of ${ia.data.length} bytes`);
+  for (const o of m.options.filter((x) => x.code === ia.code)) {
+    if (o.data.length < 12) {
+      errors.push(`${ia.name} of ${o.data.length} bytes`);
       continue;
     }
-    const [iaid, t1, t2] = [ia.data.readUInt32BE(0), ia.data.readUInt32BE(4), ia.data.readUInt32BE(8)];
-    const sub = parseOptions(ia.data.subarray(12), `IA_PD ${iaid}`);
+    const [iaid, t1, t2] = [o.data.readUInt32BE(0), o.data.readUInt32BE(4), o.data.readUInt32BE(8)];
+    const sub = parseOptions(o.data.subarray(12), `${ia.name} ${iaid}`);
     if (!sub.ok) {
       errors.push(sub.error);
       continue;
     }
     const st = statusOf(sub.options);
     if (st) statuses.push(st);
-    for (const p of sub.options.filter((o) => o.code === Dhcp6Option.IaPrefix)) {
-      if (p.data.length < 25) {
-        errors.push(`IAPREFIX of ${p.data.length} bytes in IA_PD ${iaid}`);
-        continue;
-      }
-      items.push({
-        iaid,
-        t1,
-        t2,
-        preferredLifetime: p.data.readUInt32BE(0),
-        validLifetime: p.data.readUInt32BE(4),
-        prefixLength: p.data[8]!,
-        prefix: ipv6(p.data.subarray(9, 25)),
-      });
+    for (const e of sub.options.filter((x) => x.code === entry.code)) {
+      if (e.data.length < entry.min) errors.push(`${entry.name} of ${e.data.length} bytes in ${ia.name} ${iaid}`);
+      else items.push(build(e.data, iaid, t1, t2));
     }
   }
   return { items, errors, statuses };
 }
 
+/** IA_PD → IAPREFIX entries (RFC 8415 §21.21, §21.22). */
+export function delegatedPrefixes(m: Dhcp6Message): IaParse<DelegatedPrefix> {
+  return iaEntries(m, { code: Dhcp6Option.IaPd, name: 'IA_PD' }, { code: Dhcp6Option.IaPrefix, name: 'IAPREFIX', min: 25 }, (d, iaid, t1, t2) => ({
+    iaid,
+    t1,
+    t2,
+    preferredLifetime: d.readUInt32BE(0),
+    validLifetime: d.readUInt32BE(4),
+    prefixLength: d[8]!,
+    prefix: ipv6(d.subarray(9, 25)),
+  }));
+}
+
 /** IA_NA → IAADDR entries (RFC 8415 §21.4, §21.6). */
 export function leasedAddresses(m: Dhcp6Message): IaParse<LeasedAddress> {
-  const items: LeasedAddress[] = [];
-  const errors: string[] = [];
-  const statuses: Dhcp6StatusCode[] = [];
-  for (const ia of m.options.filter((o) => o.code === Dhcp6Option.IaNa)) {
-    if (ia.data.length < 12) {
-      errors.push(`IA_NA of ${ia.data.length} bytes`);
-      continue;
-    }
-    const [iaid, t1, t2] = [ia.data.readUInt32BE(0), ia.data.readUInt32BE(4), ia.data.readUInt32BE(8)];
-    const sub = parseOptions(ia.data.subarray(12), `IA_NA ${iaid}`);
-    if (!sub.ok) {
-      errors.push(sub.error);
-      continue;
-    }
-    const st = statusOf(sub.options);
-    if (st) statuses.push(st);
-    for (const a of sub.options.filter((o) => o.code === Dhcp6Option.IaAddr)) {
-      if (a.data.length < 24) {
-        errors.push(`IAADDR of ${a.data.length} bytes in IA_NA ${iaid}`);
-        continue;
-      }
-      items.push({ iaid, t1, t2, address: ipv6(a.data.subarray(0, 16)), preferredLifetime: a.data.readUInt32BE(16), validLifetime: a.data.readUInt32BE(20) });
-    }
-  }
-  return { items, errors, statuses };
+  return iaEntries(m, { code: Dhcp6Option.IaNa, name: 'IA_NA' }, { code: Dhcp6Option.IaAddr, name: 'IAADDR', min: 24 }, (d, iaid, t1, t2) => ({
+    iaid,
+    t1,
+    t2,
+    address: ipv6(d.subarray(0, 16)),
+    preferredLifetime: d.readUInt32BE(16),
+    validLifetime: d.readUInt32BE(20),
+  }));
 }
 
 /** The top-level status code of a message, if any (e.g. UseMulticast, NoBinding). */
