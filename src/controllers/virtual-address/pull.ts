@@ -15,7 +15,7 @@ import { conntrackdPaths } from '../../engines/conntrackd/engine.ts';
 import { ipAddrShowArgv, parseIpAddr } from '../../kernel/ip.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { rsyncPullArgv, rsyncSshConfig } from '../../transport/rsync.ts';
-import { parseRsyncStats } from '../../kernel/rsync-stats.ts';
+import { parseRsyncStats } from '../../transport/rsync-stats.ts';
 import { parseDnsmasqLeases } from '../../engines/dnsmasq/leases.ts';
 import { SshHost } from '../../transport/ssh-host.ts';
 import type { StatusLookup } from '../../when/evaluate.ts';
