@@ -87,31 +87,40 @@ test('kernel: with nf_conntrack_events=2 (default) an entry created while no lis
   }
 });
 
+/** conntrackd through routerd's mode on both routers, ra master and rb backup, each in its role; each mode goes into `modes` as it starts (for the caller's cleanup). */
+async function startConntrackdPair(ra: LabNode, rb: LabNode, modes: ConntrackdSyncMode[]): Promise<void> {
+  const pair = [
+    { node: ra, self: '192.0.2.2', peer: '192.0.2.3', role: 'master' as SyncRole },
+    { node: rb, self: '192.0.2.3', peer: '192.0.2.2', role: 'backup' as SyncRole },
+  ];
+  for (const p of pair) {
+    const ctx = standaloneContext({ host: p.node.host, paths: PATHS, nodeName: p.node.name });
+    const mode = new ConntrackdSyncMode(ID, 'facts', { ctx });
+    modes.push(mode);
+    await mode.update({
+      spec: nat44SessionSyncSpec.parse({ mode: 'conntrackd', snatAddresses: [SNAT], targets: [{ name: 'peer', host: p.peer }] }),
+      addresses: [SNAT],
+      role: p.role,
+      planCtx: { resources: [] as AnyResource[], ifname: (x: string) => x, paths: PATHS, status: () => undefined, nodeName: p.node.name },
+      observed: { files: new Map(), existing: new Set<string>(), interfaces: [{ name: 'lan0', up: true, addresses: [{ family: 4, address: p.self, prefixLength: 24 }] }] },
+    });
+    await until(`${p.node.name}: conntrackd ${p.role}`, async () => ctx.status.get(ID)?.appliedRole === p.role);
+  }
+}
+
+/** conntrackd's own command line against the test's config. */
+function ctl(node: LabNode, args: string[]) {
+  return runChecked(node.host, ['conntrackd', '-C', `${PATHS.runDir}/conntrackd/facts.conf`, ...args], { timeoutMs: 10_000 });
+}
+
 test('conntrackd: a kernel dump on the backup takes the peer\'s injected entries as its own, and a bulk send brings a destroyed one back on the master', async (t) => {
   if (!(await requireE2E(t, ['conntrack', 'conntrackd', 'nft']))) return;
   const lab = await createLab({ prefix: labPrefix('ctdfbk'), ipv6: false });
-  const modes: { mode: ConntrackdSyncMode }[] = [];
+  const modes: ConntrackdSyncMode[] = [];
   try {
     const { ra, rb } = lab.nodes;
     await untrackRouterTraffic([ra, rb]);
-    const pair = [
-      { node: ra, self: '192.0.2.2', peer: '192.0.2.3', role: 'master' as SyncRole },
-      { node: rb, self: '192.0.2.3', peer: '192.0.2.2', role: 'backup' as SyncRole },
-    ];
-    for (const p of pair) {
-      const ctx = standaloneContext({ host: p.node.host, paths: PATHS, nodeName: p.node.name });
-      const mode = new ConntrackdSyncMode(ID, 'facts', { ctx });
-      modes.push({ mode });
-      await mode.update({
-        spec: nat44SessionSyncSpec.parse({ mode: 'conntrackd', snatAddresses: [SNAT], targets: [{ name: 'peer', host: p.peer }] }),
-        addresses: [SNAT],
-        role: p.role,
-        planCtx: { resources: [] as AnyResource[], ifname: (x: string) => x, paths: PATHS, status: () => undefined, nodeName: p.node.name },
-        observed: { files: new Map(), existing: new Set<string>(), interfaces: [{ name: 'lan0', up: true, addresses: [{ family: 4, address: p.self, prefixLength: 24 }] }] },
-      });
-      await until(`${p.node.name}: conntrackd ${p.role}`, async () => ctx.status.get(ID)?.appliedRole === p.role);
-    }
-    const ctl = (node: LabNode, args: string[]) => runChecked(node.host, ['conntrackd', '-C', `${PATHS.runDir}/conntrackd/facts.conf`, ...args], { timeoutMs: 10_000 });
+    await startConntrackdPair(ra, rb, modes);
     const internal = async (node: LabNode) => Number(/current active connections:\s+(\d+)/.exec((await ctl(node, ['-s'])).stdout)?.[1]);
 
     await insert(ra, [1, 2, 3]);
@@ -138,7 +147,7 @@ test('conntrackd: a kernel dump on the backup takes the peer\'s injected entries
     await sleep(500);
     assert.deepEqual(await held(ra), [2]);
   } finally {
-    for (const m of modes) await m.mode.stop({ keepEngines: false }).catch(() => undefined);
+    for (const m of modes) await m.stop({ keepEngines: false }).catch(() => undefined);
     await lab.destroy();
   }
 });
@@ -146,29 +155,12 @@ test('conntrackd: a kernel dump on the backup takes the peer\'s injected entries
 test('conntrackd: after -f and -R a bulk send re-creates every entry on the peer; after -R alone it updates them in place', async (t) => {
   if (!(await requireE2E(t, ['conntrack', 'conntrackd', 'nft']))) return;
   const lab = await createLab({ prefix: labPrefix('ctdfnw'), ipv6: false });
-  const modes: { mode: ConntrackdSyncMode }[] = [];
+  const modes: ConntrackdSyncMode[] = [];
   try {
     const { ra, rb } = lab.nodes;
     await untrackRouterTraffic([ra, rb]);
     await insert(ra, [1, 2, 3]);
-    const pair = [
-      { node: ra, self: '192.0.2.2', peer: '192.0.2.3', role: 'master' as SyncRole },
-      { node: rb, self: '192.0.2.3', peer: '192.0.2.2', role: 'backup' as SyncRole },
-    ];
-    for (const p of pair) {
-      const ctx = standaloneContext({ host: p.node.host, paths: PATHS, nodeName: p.node.name });
-      const mode = new ConntrackdSyncMode(ID, 'facts', { ctx });
-      modes.push({ mode });
-      await mode.update({
-        spec: nat44SessionSyncSpec.parse({ mode: 'conntrackd', snatAddresses: [SNAT], targets: [{ name: 'peer', host: p.peer }] }),
-        addresses: [SNAT],
-        role: p.role,
-        planCtx: { resources: [] as AnyResource[], ifname: (x: string) => x, paths: PATHS, status: () => undefined, nodeName: p.node.name },
-        observed: { files: new Map(), existing: new Set<string>(), interfaces: [{ name: 'lan0', up: true, addresses: [{ family: 4, address: p.self, prefixLength: 24 }] }] },
-      });
-      await until(`${p.node.name}: conntrackd ${p.role}`, async () => ctx.status.get(ID)?.appliedRole === p.role);
-    }
-    const ctl = (node: LabNode, args: string[]) => runChecked(node.host, ['conntrackd', '-C', `${PATHS.runDir}/conntrackd/facts.conf`, ...args], { timeoutMs: 10_000 });
+    await startConntrackdPair(ra, rb, modes);
     await until('rb holds 1, 2, 3', async () => (await held(rb)).join() === '1,2,3');
     /** Test entries (by index) B's kernel destroyed while `step` ran, from a DESTROY watcher on B. */
     let n = 0;
@@ -204,7 +196,7 @@ test('conntrackd: after -f and -R a bulk send re-creates every entry on the peer
     );
     assert.deepEqual(await held(rb), [1, 2, 3]);
   } finally {
-    for (const m of modes) await m.mode.stop({ keepEngines: false }).catch(() => undefined);
+    for (const m of modes) await m.stop({ keepEngines: false }).catch(() => undefined);
     await lab.destroy();
   }
 });
