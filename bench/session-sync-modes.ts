@@ -30,6 +30,7 @@ import { untrackRouterTraffic } from '../src/lab/harden.ts';
 import { createLab, labPrefix, type Lab, type LabNode } from '../src/lab/topology.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
 import { ctDeleteHelperPath, ctDeleteHelperPresent } from '../src/kernel/ct-delete.ts';
+import { ctEventsArgv, ctEventsHelperPresent, parseCtEventsLine } from '../src/kernel/ct-events.ts';
 import { conntrackDumpArgv, parseConntrackExtended } from '../src/kernel/conntrack.ts';
 import { parseConntrackdRuntime } from '../src/engines/conntrackd/stats.ts';
 import { checked, ctCount, ctFlush, memoryLogger, seconds, sleep, until } from './lab-util.ts';
@@ -174,6 +175,7 @@ interface AgentUsage {
   cpuSelfS: number;
   cpuChildrenS: number;
   maxRssMB: number;
+  fromDist?: boolean;
   status?: Record<string, unknown>;
 }
 
@@ -289,9 +291,15 @@ async function cpuSample(lab: Lab, ctdPids: readonly number[], exclude: Readonly
 }
 
 // ---------------------------------------------------------------------------
-// NEW events seen on A and on B, keyed by the original tuple. conntrack -E
-// writes straight into a file with its own timestamps (-o timestamp), so a busy
-// bench process neither delays the times nor makes the watcher lose events.
+// NEW events seen on A and on B, keyed by the original tuple. The watcher
+// writes straight into a file with its own receive times, so a busy bench
+// process neither delays the times nor makes the watcher lose events:
+// routerd-ct-events -t (its own socket with a 64 MB buffer, one time per read
+// batch) when built, else `conntrack -E -o timestamp`, whose event socket keeps
+// the kernel default buffer whatever --buffer-size asks (docs/kernel-facts.md).
+
+const WATCH_BUFFER = 64 * 1024 * 1024;
+const WATCH_HELPER = ctEventsHelperPresent();
 
 interface Watcher {
   readonly file: string;
@@ -300,15 +308,28 @@ interface Watcher {
 
 function watchNew(lab: Lab, node: LabNode): Watcher {
   const file = `${lab.base}/watch-${node.name}-${Date.now()}.log`;
-  const child = node.host.spawn(['conntrack', '-E', '-e', 'NEW', '-o', 'timestamp', '--src-nat', SNAT, '--buffer-size', String(64 * 1024 * 1024)], { logFile: file });
+  const argv = WATCH_HELPER
+    ? ctEventsArgv([SNAT], { bufferBytes: WATCH_BUFFER, events: ['new'], timestamps: true })
+    : ['conntrack', '-E', '-e', 'NEW', '-o', 'timestamp', '--src-nat', SNAT, '--buffer-size', String(WATCH_BUFFER)];
+  const child = node.host.spawn(argv, { logFile: file });
   return { file, child };
 }
 
-/** First NEW time (ms) per tuple, and how often conntrack said it lost events. */
+/** First NEW time (ms) per tuple, and how often the watcher said it lost events. */
 async function readWatch(w: Watcher): Promise<{ first: Map<string, number>; overruns: number }> {
   const first = new Map<string, number>();
   let overruns = 0;
   for (const line of (await readFile(w.file, 'utf8')).split('\n')) {
+    if (WATCH_HELPER) {
+      if (!/^(NEW|overrun) /.test(line)) continue;
+      const x = parseCtEventsLine(line);
+      if (x.kind === 'overrun') overruns++;
+      if (x.kind !== 'event' || x.timeMs === undefined) continue;
+      const o = x.event.entry.original;
+      const key = `${o.src}:${o.sport}:${o.dport}`;
+      if (!first.has(key)) first.set(key, x.timeMs);
+      continue;
+    }
     if (/ENOBUFS|losing events/.test(line)) overruns++;
     const t = /^\[(\d+)\.(\d+)\]/.exec(line);
     const m = /src=(\S+) dst=\S+ sport=(\d+) dport=(\d+)/.exec(line);
@@ -429,7 +450,7 @@ interface Burst {
   cpu: { routerd: number; conntrackd: number };
   overruns: number;
   /** snapshot/stream: the mode's own process (CPU with its children, peak RSS), the target side on B, and its overrun count. */
-  agent?: { cpuS: number; maxRssMB: number; targetCpuS: number; eventOverruns: number; resyncs: number };
+  agent?: { cpuS: number; maxRssMB: number; targetCpuS: number; eventOverruns: number; resyncs: number; fromDist: boolean };
 }
 
 export async function benchSessionSyncBurst(): Promise<BenchSection> {
@@ -484,7 +505,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
         const b1 = await nodeCpu(lab, 'rb', exclude);
         const own = 'usage' in run ? await (run as ReturnType<typeof startAgent>).usage() : undefined;
         const agent = own
-          ? { cpuS: own.cpuSelfS + own.cpuChildrenS, maxRssMB: own.maxRssMB, targetCpuS: b1 - b0, eventOverruns: Number(own.status?.eventOverruns ?? 0), resyncs: Number(own.status?.resyncs ?? 0) }
+          ? { cpuS: own.cpuSelfS + own.cpuChildrenS, maxRssMB: own.maxRssMB, targetCpuS: b1 - b0, eventOverruns: Number(own.status?.eventOverruns ?? 0), resyncs: Number(own.status?.resyncs ?? 0), fromDist: own.fromDist === true }
           : undefined;
         const [keysA, keysB] = await Promise.all([benchKeys(ra), benchKeys(rb)]);
         const ctdRuntime = await run.conntrackdRuntime();
@@ -566,16 +587,16 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
       `Router A holds ${BURST_BASE / 1000}k entries, already on B; then ${BURST_RATE}/s new SNAT entries are inserted on A (\`conntrack -R\` batches of ${(BURST_RATE * BATCH_MS) / 1000} every ${BATCH_MS} ms) for ${BURST_S} s; ` +
       `once A holds ${BURST_CAP / 1000}k, each batch also destroys the ${(BURST_RATE * BATCH_MS) / 1000} oldest (exact ctnetlink deletes, routerd-ct-delete), so the table stays at ${BURST_CAP / 1000}k ` +
       `(${BURST_S} s at 5k/s without destroys would exceed nf_conntrack_max 262144, which cannot be raised inside a network namespace). Lag = first NEW event of an entry on A to its first NEW event on B ` +
-      `(\`conntrack -E -o timestamp\` watchers with 64 MB buffers, one per router, writing to files: their own receive times). After the burst, up to ${SETTLE_MS / 1000} s for B's count to equal A's, then both tables are dumped: ` +
+      `(${WATCH_HELPER ? '`routerd-ct-events -e new -t` watchers (its own socket with a 64 MB receive buffer; one receive time per read batch)' : '`conntrack -E -o timestamp` watchers asking for 64 MB buffers (which conntrack 1.4.7 does not put on its event socket)'}, one per router, writing to files: their own receive times). After the burst, up to ${SETTLE_MS / 1000} s for B's count to equal A's, then both tables are dumped: ` +
       `missing = entries the generator left on A (the last ${BURST_CAP / 1000}k) that B does not hold, stale = destroyed entries B still holds (0 / 0 expected); destroyed entries back on A = destroyed entries A's own kernel holds again (0 expected). CPU = utime+stime over the burst and settle time, from /proc.`,
     header: ['mode', 'new entries', 'destroyed', 'lag p50 / p99', 'missing / stale on B after settle', 'destroyed entries back on A', 'CPU routerd', 'routerd peak RSS', 'event overruns / resyncs', 'CPU conntrackd (A+B)'],
     rows,
     notes: [
       'snapshot: interval 2 s (default), a streamed full resync per cycle (B\'s tuples read over ssh; A\'s dump line by line into 8192-line batches on a restore session; exact deletes for what B holds, then `-A`; what A no longer has pruned at the end); ' +
-        'stream: `conntrack -E` asking for a 32 MB buffer (conntrack 1.4.7 puts it on a socket without event groups; the event socket keeps the kernel default: docs/kernel-facts.md); each batch (events coalesced per flow, formed while the previous batch is applied) goes on its own restore session: ended flows as exact deletes (routerd-ct-delete on B), new flows as `-A`; full resync every 30 s on a second session, events seen meanwhile applied again after it; ' +
+        `stream: ${ctEventsHelperPresent() ? 'one routerd-ct-events for its addresses (a socket of its own with a 64 MB receive buffer, NETLINK_BROADCAST_ERROR, filtered to the SNAT addresses in the helper, one compact line per event; src/kernel/ct-events.ts)' : '`conntrack -E` asking for a 32 MB buffer (conntrack 1.4.7 puts it on a socket without event groups; the event socket keeps the kernel default: docs/kernel-facts.md)'}; each batch (events coalesced per flow, formed while the previous batch is applied) goes on its own restore session: ended flows as exact deletes (routerd-ct-delete on B), new flows as \`-A\`; full resync every 30 s on a second session, events seen meanwhile applied again after it; ` +
         'conntrackd: FTFW over UDP, DisableExternalCache, NetlinkEventsReliable with a 64 MB buffer, NetlinkOverrunResync off ' +
         '(a kernel resync on the backup sent the master\'s entries back: docs/session-sync.md), nf_conntrack_events=1, routerd heals kernel-counted event drops on the master with `-R`, `-B`.',
-      'snapshot and stream run in a process of their own inside A (bench/sync-agent.ts: the classes, hosts and ssh sessions the controller builds; pino lines written as in routerd): CPU routerd = that process and its children (conntrack -E, dumps, ssh clients), peak RSS = its maxrss; B side = sshd and what it runs on B (the restore sessions\' sh, conntrack -R, routerd-ct-delete, the tuple dumps). ' +
+      `snapshot and stream run in a process of their own inside A (bench/sync-agent.ts: the classes, hosts and ssh sessions the controller builds; pino lines written as in routerd; ${results.some((r) => r.agent) ? (results.every((r) => !r.agent || r.agent.fromDist) ? 'loaded from dist/ as an installed routerd runs' : 'loaded from the TypeScript sources through tsx, which alone adds about 70 MB of RSS') : ''}): CPU routerd = that process and its children (the event reader, dumps, ssh clients), peak RSS = its maxrss; B side = sshd and what it runs on B (the restore sessions' sh, conntrack -R, routerd-ct-delete, the tuple dumps). ` +
         'Event overruns / resyncs: what the stream mode counted and healed with a full resync (routerd_session_sync_event_overruns_total, status eventOverruns and resyncs). ' +
         'With destroys, the lag watchers see only NEW events; a destroy\'s lag is not timed, only its end result (stale). ' +
         'Lags are differences of two watchers\' receive times, so a sub-millisecond lag can come out slightly negative when A\'s watcher reads later than B\'s.',
