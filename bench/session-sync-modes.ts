@@ -176,6 +176,8 @@ interface AgentUsage {
   cpuSelfS: number;
   cpuChildrenS: number;
   maxRssMB: number;
+  /** process.memoryUsage() at the highest sampled RSS (MB). */
+  atPeak?: { rssMB: number; heapUsedMB: number; heapTotalMB: number; externalMB: number };
   fromDist?: boolean;
   status?: Record<string, unknown>;
 }
@@ -451,7 +453,7 @@ interface Burst {
   cpu: { routerd: number; conntrackd: number };
   overruns: number;
   /** snapshot/stream: the mode's own process (CPU with its children, peak RSS), the target side on B, and its overrun count. */
-  agent?: { cpuS: number; maxRssMB: number; targetCpuS: number; eventOverruns: number; resyncs: number; fromDist: boolean };
+  agent?: { cpuS: number; maxRssMB: number; targetCpuS: number; eventOverruns: number; resyncs: number; fromDist: boolean; atPeak?: AgentUsage['atPeak'] };
 }
 
 export async function benchSessionSyncBurst(): Promise<BenchSection> {
@@ -506,7 +508,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
         const b1 = await nodeCpu(lab, 'rb', exclude);
         const own = 'usage' in run ? await (run as ReturnType<typeof startAgent>).usage() : undefined;
         const agent = own
-          ? { cpuS: own.cpuSelfS + own.cpuChildrenS, maxRssMB: own.maxRssMB, targetCpuS: b1 - b0, eventOverruns: Number(own.status?.eventOverruns ?? 0), resyncs: Number(own.status?.resyncs ?? 0), fromDist: own.fromDist === true }
+          ? { cpuS: own.cpuSelfS + own.cpuChildrenS, maxRssMB: own.maxRssMB, targetCpuS: b1 - b0, eventOverruns: Number(own.status?.eventOverruns ?? 0), resyncs: Number(own.status?.resyncs ?? 0), fromDist: own.fromDist === true, ...(own.atPeak ? { atPeak: own.atPeak } : {}) }
           : undefined;
         const [keysA, keysB] = await Promise.all([benchKeys(ra), benchKeys(rb)]);
         const ctdRuntime = await run.conntrackdRuntime();
@@ -603,7 +605,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
         'Lags are differences of two watchers\' receive times, so a sub-millisecond lag can come out slightly negative when A\'s watcher reads later than B\'s.',
       'For conntrackd, CPU routerd counts this bench process (the worker, or ConntrackdSyncMode\'s stats polls and transitions) with its reaped children (conntrack dumps and event streams, ssh), and every other process in both routers\' namespaces (sshd running `conntrack -R` on B) except the two measuring watchers and conntrackd, which has its own column. ' +
         'It also includes the load generator (the `conntrack -R` inserts and the routerd-ct-delete destroys on A, children of the bench process), the same in every mode, so routerd\'s column is an upper bound; in mode conntrackd it is mostly the generator.',
-      ...results.map((r) => `${r.mode}: ${r.ctdRuntime ? `conntrackd ${r.ctdRuntime}; ` : ''}${r.lags.length} of ${r.sent} entries timed (seen on A by the watcher: ${r.seenOnA}); watcher overruns ${r.overruns}; lag p90 ${seconds(percentile(r.lags, 90))}, max ${seconds(r.lags.reduce((a, b) => Math.max(a, b), 0))}, median ${seconds(median(r.lags.length ? r.lags : [0]))}.`),
+      ...results.map((r) => `${r.mode}: ${r.ctdRuntime ? `conntrackd ${r.ctdRuntime}; ` : ''}${r.agent?.atPeak ? `at its highest sampled RSS (${Math.round(r.agent.atPeak.rssMB)} MB) V8 heap ${Math.round(r.agent.atPeak.heapUsedMB)} MB used of ${Math.round(r.agent.atPeak.heapTotalMB)} MB, Buffers ${Math.round(r.agent.atPeak.externalMB)} MB; ` : ''}${r.lags.length} of ${r.sent} entries timed (seen on A by the watcher: ${r.seenOnA}); watcher overruns ${r.overruns}; lag p90 ${seconds(percentile(r.lags, 90))}, max ${seconds(r.lags.reduce((a, b) => Math.max(a, b), 0))}, median ${seconds(median(r.lags.length ? r.lags : [0]))}.`),
     ],
   };
 }

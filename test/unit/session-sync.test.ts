@@ -321,6 +321,47 @@ for (const reader of ['routerd-ct-events', 'conntrack -E'] as const) {
   });
 }
 
+test('stream: after a resync, only the events of flows it wrote or pruned are applied again', async (t) => {
+  const helper = eventsHelper(t, true);
+  const h = harness('stream');
+  // The resync's batches (the first session opened: bulk) wait until released; stream batches go through.
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const sessions: FakeSession[] = [];
+  const deps = (h.m as unknown as { deps: RoutedModeDeps }).deps;
+  (deps as { session: RoutedModeDeps['session'] }).session = () => {
+    const first = sessions.length === 0;
+    const s = new FakeSession();
+    if (first) {
+      const send = s.send.bind(s);
+      s.send = async (b) => {
+        const reply = await send(b);
+        await gate;
+        return reply;
+      };
+    }
+    sessions.push(s);
+    return s as unknown as RestoreSession;
+  };
+  await h.m.update(standaloneInput(h.spec, ['198.51.100.100']));
+  await waitFor(() => (sessions[0]?.batches.length ? true : undefined));
+  const events = h.local.children.find((c) => c.argv[0] === helper)!;
+  // A_ONLY (the resync inserts it), SAME (the target holds it as it is: untouched), and a flow the resync never saw.
+  (events.stdout as PassThrough).write(
+    'UPDATE 6 0 66 414 3599 3 192.0.2.10 198.51.100.200 1024 7007 - 198.51.100.200 198.51.100.100 7007 20000 -\n' +
+      'UPDATE 6 0 77 414 3599 3 192.0.2.11 198.51.100.200 1025 7007 - 198.51.100.200 198.51.100.100 7007 20001 -\n' +
+      'NEW 6 0 0 414 3599 3 192.0.2.50 198.51.100.200 3000 7007 - 198.51.100.200 198.51.100.100 7007 21000 -\n',
+  );
+  const stream = await waitFor(() => (sessions[1]?.batches.length ? sessions[1] : undefined));
+  assert.equal(stream.batches[0]!.restore!.trim().split('\n').length, 3, 'all three applied at once');
+  release();
+  await waitFor(() => (stream.batches.length > 1 ? true : undefined));
+  const again = stream.batches[1]!.restore!.trim().split('\n');
+  assert.equal(again.length, 1, `only the flow the resync wrote is applied again: ${JSON.stringify(again)}`);
+  assert.match(again[0]!, /-s 192\.0\.2\.10 .*--sport 1024 /);
+  await h.m.stop();
+});
+
 test('pool push worker: settled() waits for a batch already on its way after stop(), and no batch starts after stop()', async () => {
   const local = new FakeHost().on(['conntrack', '-L'], { stdout: NAT_FIXTURE }).on(['ssh'], { code: 0 });
   let open: () => void = () => undefined;

@@ -94,8 +94,20 @@ export function planStreamChanges(events: readonly ConntrackEvent[]): StreamChan
   return { deletes, inserts, counts, failed };
 }
 
+/** Keys a resync reports as touched, per target, at most; past it every event seen meanwhile is applied again. */
+const MAX_TOUCHED = 50_000;
+
+function touchedBy(keys: ReadonlySet<string>, ev: ConntrackEvent): boolean {
+  try {
+    return keys.has(tupleKey(ev.entry));
+  } catch {
+    return true;
+  }
+}
+
 export class StreamSyncMode extends SnapshotSyncMode {
   override readonly mode = 'stream' as const;
+  protected override trackTouched = MAX_TOUCHED;
   private streams: ChildHandle[] = [];
   private readonly pending = new Map<TargetState, Queued[]>();
   /** Events seen while a target's resync runs, applied again after it. */
@@ -131,16 +143,19 @@ export class StreamSyncMode extends SnapshotSyncMode {
     for (const t of targets) this.replay.set(t, []);
   }
 
-  protected override afterReplace(targets: readonly TargetState[]): void {
+  protected override afterReplace(targets: readonly TargetState[], touched: ReadonlyMap<TargetState, ReadonlySet<string> | undefined> | undefined): void {
     for (const t of targets) {
       const again = this.replay.get(t) ?? [];
       this.replay.delete(t);
       const q = this.pending.get(t);
-      if (q && again.length) {
-        // Replayed events go first: those still pending are newer.
-        const held = new Set(q);
-        q.unshift(...again.filter((x) => !held.has(x)));
-      }
+      if (!q || again.length === 0) continue;
+      // Only a flow the resync wrote or pruned can have been overtaken by it; the others' events
+      // were applied in order already (sending them again delayed the fresh ones behind them).
+      const keys = touched?.get(t);
+      const held = new Set(q);
+      const redo = again.filter((x) => !held.has(x) && (!keys || touchedBy(keys, x.ev)));
+      // Replayed events go first: those still pending are newer.
+      if (redo.length) q.unshift(...redo);
     }
     this.scheduleFlush();
   }
