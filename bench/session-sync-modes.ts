@@ -28,6 +28,7 @@ import { LocalHost } from '../src/host/local.ts';
 import { enableLabSsh, type LabSsh } from '../src/lab/sshd.ts';
 import { untrackRouterTraffic } from '../src/lab/harden.ts';
 import { createLab, labPrefix, type Lab, type LabNode } from '../src/lab/topology.ts';
+import { ROUTERD_NODE_FLAGS } from '../src/lab/routerd.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
 import { ctDeleteHelperPath, ctDeleteHelperPresent } from '../src/kernel/ct-delete.ts';
 import { ctEventsArgv, ctEventsHelperPresent, parseCtEventsLine } from '../src/kernel/ct-events.ts';
@@ -138,7 +139,7 @@ async function startWorker(lab: Lab, mode: 'snapshot' | 'stream', interval: stri
  * so its CPU and peak RSS are its own, apart from the load generator.
  */
 function startAgent(lab: Lab, mode: 'snapshot' | 'stream', interval: string): Running & { usage(): Promise<AgentUsage | undefined> } {
-  const child = lab.nodes.ra.host.spawn(['node', AGENT, JSON.stringify({ mode, interval, snat: SNAT, target: { name: 'peer', host: RB_LAN, user: 'root' }, controlDir: CONTROL_DIR })]);
+  const child = lab.nodes.ra.host.spawn(['node', ...ROUTERD_NODE_FLAGS, AGENT, JSON.stringify({ mode, interval, snat: SNAT, target: { name: 'peer', host: RB_LAN, user: 'root' }, controlDir: CONTROL_DIR })]);
   let buf = '';
   let usage: AgentUsage | undefined;
   let last: Record<string, unknown> | undefined;
@@ -599,7 +600,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
         `stream: ${ctEventsHelperPresent() ? 'one routerd-ct-events for its addresses (a socket of its own with a 64 MB receive buffer, NETLINK_BROADCAST_ERROR, filtered to the SNAT addresses in the helper, one compact line per event; src/kernel/ct-events.ts)' : '`conntrack -E` asking for a 32 MB buffer (conntrack 1.4.7 puts it on a socket without event groups; the event socket keeps the kernel default: docs/kernel-facts.md)'}; each batch (events coalesced per flow, formed while the previous batch is applied) goes on its own restore session: ended flows as exact deletes (routerd-ct-delete on B), new flows as \`-A\`; full resync every 30 s on a second session, events seen meanwhile applied again after it; ` +
         'conntrackd: FTFW over UDP, DisableExternalCache, NetlinkEventsReliable with a 64 MB buffer, NetlinkOverrunResync off ' +
         '(a kernel resync on the backup sent the master\'s entries back: docs/session-sync.md), nf_conntrack_events=1, routerd heals kernel-counted event drops on the master with `-R`, `-B`.',
-      `snapshot and stream run in a process of their own inside A (bench/sync-agent.ts: the classes, hosts and ssh sessions the controller builds; pino lines written as in routerd; ${results.some((r) => r.agent) ? (results.every((r) => !r.agent || r.agent.fromDist) ? 'loaded from dist/ as an installed routerd runs' : 'loaded from the TypeScript sources through tsx, which alone adds about 70 MB of RSS') : ''}): CPU routerd = that process and its children (the event reader, dumps, ssh clients), peak RSS = its maxrss; B side = sshd and what it runs on B (the restore sessions' sh, conntrack -R, routerd-ct-delete, the tuple dumps). ` +
+      `snapshot and stream run in a process of their own inside A (bench/sync-agent.ts: the classes, hosts and ssh sessions the controller builds; pino lines written as in routerd; ${results.some((r) => r.agent) ? (results.every((r) => !r.agent || r.agent.fromDist) ? `loaded from dist/ as an installed routerd runs, with bin/routerd's Node flags (${ROUTERD_NODE_FLAGS.join(' ')})` : 'loaded from the TypeScript sources through tsx, which alone adds about 70 MB of RSS') : ''}): CPU routerd = that process and its children (the event reader, dumps, ssh clients), peak RSS = its maxrss; B side = sshd and what it runs on B (the restore sessions' sh, conntrack -R, routerd-ct-delete, the tuple dumps). ` +
         'Event overruns / resyncs: what the stream mode counted and healed with a full resync (routerd_session_sync_event_overruns_total, status eventOverruns and resyncs). ' +
         'With destroys, the lag watchers see only NEW events; a destroy\'s lag is not timed, only its end result (stale). ' +
         'Lags are differences of two watchers\' receive times, so a sub-millisecond lag can come out slightly negative when A\'s watcher reads later than B\'s.',
