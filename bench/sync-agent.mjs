@@ -59,6 +59,12 @@ function cpuChildren() {
 
 // Where the memory is at the RSS peak: V8 heap (used and reserved) and Buffers, sampled every 100 ms.
 const peak = { rssMB: 0, heapUsedMB: 0, heapTotalMB: 0, externalMB: 0 };
+const timeline = [];
+const t0 = Date.now();
+setInterval(() => {
+  const m = process.memoryUsage();
+  timeline.push([Math.round((Date.now() - t0) / 1000), Math.round(m.rss / 1048576), Math.round(m.heapUsed / 1048576)]);
+}, 2000).unref();
 setInterval(() => {
   const m = process.memoryUsage();
   if (m.rss / 1048576 > peak.rssMB) Object.assign(peak, { rssMB: m.rss / 1048576, heapUsedMB: m.heapUsed / 1048576, heapTotalMB: m.heapTotal / 1048576, externalMB: (m.external + m.arrayBuffers) / 1048576 });
@@ -69,7 +75,7 @@ process.on('SIGTERM', () => {
     await mode.stop();
     await new Promise((r) => setTimeout(r, 500));
     const u = process.resourceUsage();
-    print({ exit: { cpuSelfS: (u.userCPUTime + u.systemCPUTime) / 1e6, cpuChildrenS: cpuChildren(), maxRssMB: u.maxRSS / 1024, atPeak: peak, fromDist: fromDist() } });
+    print({ exit: { cpuSelfS: (u.userCPUTime + u.systemCPUTime) / 1e6, cpuChildrenS: cpuChildren(), maxRssMB: u.maxRSS / 1024, atPeak: peak, timeline, fromDist: fromDist() } });
     process.exit(0);
   })();
 });
