@@ -28,10 +28,12 @@ import { LocalHost } from '../src/host/local.ts';
 import { enableLabSsh, type LabSsh } from '../src/lab/sshd.ts';
 import { untrackRouterTraffic } from '../src/lab/harden.ts';
 import { createLab, labPrefix, type Lab, type LabNode } from '../src/lab/topology.ts';
+import { ROUTERD_NODE_FLAGS } from '../src/lab/routerd.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
 import { ctDeleteHelperPath, ctDeleteHelperPresent } from '../src/kernel/ct-delete.ts';
 import { conntrackDumpArgv, parseConntrackExtended, parseConntrackSummary } from '../src/kernel/conntrack.ts';
 import { dumpSnatFlows } from '../src/kernel/ct-dump.ts';
+import { ctEventsArgv, ctEventsHelperPresent, parseCtEventsLine } from '../src/kernel/ct-events.ts';
 import { parseConntrackdRuntime } from '../src/engines/conntrackd/stats.ts';
 import { checked, ctCount, ctFlush, memoryLogger, seconds, sleep, until } from './lab-util.ts';
 import { median, type BenchSection } from './results.ts';
@@ -59,7 +61,8 @@ const CATCHUP_TIMEOUT_MS = 180_000;
 const BURST_RATE = 5000;
 const BURST_S = Number(process.env.ROUTERD_BENCH_BURST_S ?? 60);
 const BURST_BASE = 10_000;
-const BURST_CAP = 100_000;
+/** ROUTERD_BENCH_BURST_CAP=200000: the table size the destroys hold A at (RSS at 200k sessions); default 100k. */
+const BURST_CAP = Number(process.env.ROUTERD_BENCH_BURST_CAP ?? 100_000);
 const BATCH_MS = 100;
 const SETTLE_MS = 15_000;
 const TICKS = 100;
@@ -172,7 +175,7 @@ async function startWorker(lab: Lab, mode: 'snapshot' | 'stream', interval: stri
  * so its CPU and peak RSS are its own, apart from the load generator.
  */
 function startAgent(lab: Lab, mode: 'snapshot' | 'stream', interval: string): Running & { usage(): Promise<AgentUsage | undefined> } {
-  const child = lab.nodes.ra.host.spawn(['node', AGENT, JSON.stringify({ mode, interval, snat: SNAT, target: { name: 'peer', host: RB_LAN, user: 'root' }, controlDir: CONTROL_DIR })]);
+  const child = lab.nodes.ra.host.spawn(['node', ...AGENT_NODE_FLAGS, AGENT, JSON.stringify({ mode, interval, snat: SNAT, target: { name: 'peer', host: RB_LAN, user: 'root' }, controlDir: CONTROL_DIR })]);
   let buf = '';
   let usage: AgentUsage | undefined;
   let last: Record<string, unknown> | undefined;
@@ -210,10 +213,17 @@ interface AgentUsage {
   cpuSelfS: number;
   cpuChildrenS: number;
   maxRssMB: number;
+  /** process.memoryUsage() at the highest sampled RSS (MB). */
+  atPeak?: { rssMB: number; heapUsedMB: number; heapTotalMB: number; externalMB: number };
+  /** [seconds since start, RSS MB, V8 heap used MB] every 2 s. */
+  timeline?: [number, number, number][];
+  fromDist?: boolean;
   status?: Record<string, unknown>;
 }
 
 const AGENT = new URL('./sync-agent.mjs', import.meta.url).pathname;
+/** The agent runs with bin/routerd's Node flags; ROUTERD_BENCH_AGENT_NODE_FLAGS (space-separated) replaces them for trials. */
+const AGENT_NODE_FLAGS = process.env.ROUTERD_BENCH_AGENT_NODE_FLAGS?.split(' ').filter(Boolean) ?? ROUTERD_NODE_FLAGS;
 
 const CTD_SPEC = (peer: string) => nat44SessionSyncSpec.parse({ mode: 'conntrackd', snatAddresses: [SNAT], targets: [{ name: 'peer', host: peer }] });
 
@@ -325,9 +335,15 @@ async function cpuSample(lab: Lab, ctdPids: readonly number[], exclude: Readonly
 }
 
 // ---------------------------------------------------------------------------
-// NEW events seen on A and on B, keyed by the original tuple. conntrack -E
-// writes straight into a file with its own timestamps (-o timestamp), so a busy
-// bench process neither delays the times nor makes the watcher lose events.
+// NEW events seen on A and on B, keyed by the original tuple. The watcher
+// writes straight into a file with its own receive times, so a busy bench
+// process neither delays the times nor makes the watcher lose events:
+// routerd-ct-events -t (its own socket with a 64 MB buffer, one time per read
+// batch) when built, else `conntrack -E -o timestamp`, whose event socket keeps
+// the kernel default buffer whatever --buffer-size asks (docs/kernel-facts.md).
+
+const WATCH_BUFFER = 64 * 1024 * 1024;
+const WATCH_HELPER = ctEventsHelperPresent();
 
 interface Watcher {
   readonly file: string;
@@ -336,15 +352,28 @@ interface Watcher {
 
 function watchNew(lab: Lab, node: LabNode): Watcher {
   const file = `${lab.base}/watch-${node.name}-${Date.now()}.log`;
-  const child = node.host.spawn(['conntrack', '-E', '-e', 'NEW', '-o', 'timestamp', '--src-nat', SNAT, '--buffer-size', String(64 * 1024 * 1024)], { logFile: file });
+  const argv = WATCH_HELPER
+    ? ctEventsArgv([SNAT], { bufferBytes: WATCH_BUFFER, events: ['new'], timestamps: true })
+    : ['conntrack', '-E', '-e', 'NEW', '-o', 'timestamp', '--src-nat', SNAT, '--buffer-size', String(WATCH_BUFFER)];
+  const child = node.host.spawn(argv, { logFile: file });
   return { file, child };
 }
 
-/** First NEW time (ms) per tuple, and how often conntrack said it lost events. */
+/** First NEW time (ms) per tuple, and how often the watcher said it lost events. */
 async function readWatch(w: Watcher): Promise<{ first: Map<string, number>; overruns: number }> {
   const first = new Map<string, number>();
   let overruns = 0;
   for (const line of (await readFile(w.file, 'utf8')).split('\n')) {
+    if (WATCH_HELPER) {
+      if (!/^(NEW|overrun) /.test(line)) continue;
+      const x = parseCtEventsLine(line);
+      if (x.kind === 'overrun') overruns++;
+      if (x.kind !== 'event' || x.timeMs === undefined) continue;
+      const o = x.event.entry.original;
+      const key = `${o.src}:${o.sport}:${o.dport}`;
+      if (!first.has(key)) first.set(key, x.timeMs);
+      continue;
+    }
     if (/ENOBUFS|losing events/.test(line)) overruns++;
     const t = /^\[(\d+)\.(\d+)\]/.exec(line);
     const m = /src=(\S+) dst=\S+ sport=(\d+) dport=(\d+)/.exec(line);
@@ -489,7 +518,7 @@ interface Burst {
   cpu: { routerd: number; conntrackd: number };
   overruns: number;
   /** snapshot/stream: the mode's own process (CPU with its children, peak RSS), the target side on B, and its overrun count. */
-  agent?: { cpuS: number; maxRssMB: number; targetCpuS: number; eventOverruns: number; resyncs: number };
+  agent?: { cpuS: number; maxRssMB: number; targetCpuS: number; eventOverruns: number; resyncs: number; fromDist: boolean; atPeak?: AgentUsage['atPeak'] };
 }
 
 export async function benchSessionSyncBurst(): Promise<BenchSection> {
@@ -539,12 +568,21 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
         const live = next - oldest;
         const s0 = performance.now();
         await until(`${mode}: B holds what A holds`, async () => (await ctCount(rb)) === live, SETTLE_MS, 100).catch(() => undefined);
+        // An equal count is not yet the same entries: with the last NEW and destroy batches both still on their
+        // way, B holds as many entries as A. Dumps until B holds exactly the generator's live entries (or time is up).
+        const exact = async (): Promise<boolean> => {
+          const kb = await benchKeys(rb);
+          if (kb.size !== live) return false;
+          for (let i = oldest; i < next; i++) if (!kb.has(keyOf(i))) return false;
+          return true;
+        };
+        await until(`${mode}: B holds exactly A's live entries`, exact, Math.max(0, SETTLE_MS - (performance.now() - s0)), 100).catch(() => undefined);
         const settleMs = performance.now() - s0;
         const cpu1 = await cpuSample(lab, ctdPids, exclude);
         const b1 = await nodeCpu(lab, 'rb', exclude);
         const own = 'usage' in run ? await (run as ReturnType<typeof startAgent>).usage() : undefined;
         const agent = own
-          ? { cpuS: own.cpuSelfS + own.cpuChildrenS, maxRssMB: own.maxRssMB, targetCpuS: b1 - b0, eventOverruns: Number(own.status?.eventOverruns ?? 0), resyncs: Number(own.status?.resyncs ?? 0) }
+          ? { cpuS: own.cpuSelfS + own.cpuChildrenS, maxRssMB: own.maxRssMB, targetCpuS: b1 - b0, eventOverruns: Number(own.status?.eventOverruns ?? 0), resyncs: Number(own.status?.resyncs ?? 0), fromDist: own.fromDist === true, ...(own.atPeak ? { atPeak: own.atPeak } : {}) }
           : undefined;
         const [keysA, keysB] = await Promise.all([benchKeys(ra), benchKeys(rb)]);
         const ctdRuntime = await run.conntrackdRuntime();
@@ -596,6 +634,21 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
           overruns: ea.overruns + eb.overruns,
         });
         const r = results.at(-1)!;
+        // Where the tail is: lag by 5 s of A's NEW times, and the agent's memory over time.
+        let t0a = Infinity;
+        for (const v of ea.first.values()) if (v < t0a) t0a = v;
+        const buckets = new Map<number, number[]>();
+        for (let i = BURST_BASE; i < total; i++) {
+          const a = ea.first.get(keyOf(i));
+          const bAt = eb.first.get(keyOf(i));
+          if (a === undefined || bAt === undefined) continue;
+          const k = Math.floor((a - t0a) / 5000) * 5;
+          let xs = buckets.get(k);
+          if (!xs) buckets.set(k, (xs = []));
+          xs.push(bAt - a);
+        }
+        console.log(`session-sync-burst ${mode}: lag by 5 s (from A's first NEW): ${[...buckets].map(([k, xs]) => `${k}s p50 ${Math.round(percentile(xs, 50))} p99 ${Math.round(percentile(xs, 99))} max ${Math.round(xs.reduce((m, x) => Math.max(m, x), 0))}`).join('; ')}`);
+        if (own?.timeline) console.log(`session-sync-burst ${mode}: agent [s, RSS MB, heap used MB]: ${JSON.stringify(own.timeline)}`);
         console.log(`session-sync-burst ${mode}: sent ${sent} at ${Math.round(r.achievedRate)}/s, destroyed ${r.destroyed}, lag p50 ${percentile(lags, 50)} p99 ${percentile(lags, 99)}, A ${r.onA} B ${r.onB} missing ${r.missing} stale ${r.stale} resurrected on A ${r.resurrected} ${r.ctdRuntime} (settled in ${Math.round(settleMs)} ms), cpu ${JSON.stringify(r.cpu)}`);
       } finally {
         for (const w of watchers) {
@@ -626,22 +679,22 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
       `Router A holds ${BURST_BASE / 1000}k entries, already on B; then ${BURST_RATE}/s new SNAT entries are inserted on A (\`conntrack -R\` batches of ${(BURST_RATE * BATCH_MS) / 1000} every ${BATCH_MS} ms) for ${BURST_S} s; ` +
       `once A holds ${BURST_CAP / 1000}k, each batch also destroys the ${(BURST_RATE * BATCH_MS) / 1000} oldest (exact ctnetlink deletes, routerd-ct-delete), so the table stays at ${BURST_CAP / 1000}k ` +
       `(${BURST_S} s at 5k/s without destroys would exceed nf_conntrack_max 262144, which cannot be raised inside a network namespace). Lag = first NEW event of an entry on A to its first NEW event on B ` +
-      `(\`conntrack -E -o timestamp\` watchers with 64 MB buffers, one per router, writing to files: their own receive times). After the burst, up to ${SETTLE_MS / 1000} s for B's count to equal A's, then both tables are dumped: ` +
+      `(${WATCH_HELPER ? '`routerd-ct-events -e new -t` watchers (its own socket with a 64 MB receive buffer; one receive time per read batch)' : '`conntrack -E -o timestamp` watchers asking for 64 MB buffers (which conntrack 1.4.7 does not put on its event socket)'}, one per router, writing to files: their own receive times). After the burst, up to ${SETTLE_MS / 1000} s for B's count to equal A's and then for B's dump to hold exactly the generator's live entries (an equal count alone passed with the last insert and destroy batches both still on their way), then both tables are dumped: ` +
       `missing = entries the generator left on A (the last ${BURST_CAP / 1000}k) that B does not hold, stale = destroyed entries B still holds (0 / 0 expected); destroyed entries back on A = destroyed entries A's own kernel holds again (0 expected). CPU = utime+stime over the burst and settle time, from /proc.`,
     header: ['mode', 'new entries', 'destroyed', 'lag p50 / p99', 'missing / stale on B after settle', 'destroyed entries back on A', 'CPU routerd', 'routerd peak RSS', 'event overruns / resyncs', 'CPU conntrackd (A+B)'],
     rows,
     notes: [
       'snapshot: interval 2 s (default), a streamed full resync per cycle (B\'s tuples read over ssh; A\'s dump line by line into 8192-line batches on a restore session; exact deletes for what B holds, then `-A`; what A no longer has pruned at the end); ' +
-        'stream: `conntrack -E` asking for a 32 MB buffer (conntrack 1.4.7 puts it on a socket without event groups; the event socket keeps the kernel default: docs/kernel-facts.md); each batch (events coalesced per flow, formed while the previous batch is applied) goes on its own restore session: ended flows as exact deletes (routerd-ct-delete on B), new flows as `-A`; full resync every 30 s on a second session, events seen meanwhile applied again after it; ' +
+        `stream: ${ctEventsHelperPresent() ? 'one routerd-ct-events for its addresses (a socket of its own with a 64 MB receive buffer, NETLINK_BROADCAST_ERROR, filtered to the SNAT addresses in the helper, one compact line per event; src/kernel/ct-events.ts)' : '`conntrack -E` asking for a 32 MB buffer (conntrack 1.4.7 puts it on a socket without event groups; the event socket keeps the kernel default: docs/kernel-facts.md)'}; each batch (events coalesced per flow, formed while the previous batch is applied) goes on its own restore session: ended flows as exact deletes (routerd-ct-delete on B), new flows as \`-A\`; full resync every 30 s on a second session, events seen meanwhile applied again after it; ` +
         'conntrackd: FTFW over UDP, DisableExternalCache, NetlinkEventsReliable with a 64 MB buffer, NetlinkOverrunResync off ' +
         '(a kernel resync on the backup sent the master\'s entries back: docs/session-sync.md), nf_conntrack_events=1, routerd heals kernel-counted event drops on the master with `-R`, `-B`.',
-      'snapshot and stream run in a process of their own inside A (bench/sync-agent.ts: the classes, hosts and ssh sessions the controller builds; pino lines written as in routerd): CPU routerd = that process and its children (conntrack -E, dumps, ssh clients), peak RSS = its maxrss; B side = sshd and what it runs on B (the restore sessions\' sh, conntrack -R, routerd-ct-delete, the tuple dumps). ' +
+      `snapshot and stream run in a process of their own inside A (bench/sync-agent.ts: the classes, hosts and ssh sessions the controller builds; pino lines written as in routerd; ${results.some((r) => r.agent) ? (results.every((r) => !r.agent || r.agent.fromDist) ? `loaded from dist/ as an installed routerd runs, with Node flags ${AGENT_NODE_FLAGS.join(' ') || 'none'}${AGENT_NODE_FLAGS.join(' ') === ROUTERD_NODE_FLAGS.join(' ') ? " (bin/routerd's)" : ''}` : 'loaded from the TypeScript sources through tsx, which alone adds about 70 MB of RSS') : ''}): CPU routerd = that process and its children (the event reader, dumps, ssh clients), peak RSS = its maxrss; B side = sshd and what it runs on B (the restore sessions' sh, conntrack -R, routerd-ct-delete, the tuple dumps). ` +
         'Event overruns / resyncs: what the stream mode counted and healed with a full resync (routerd_session_sync_event_overruns_total, status eventOverruns and resyncs). ' +
         'With destroys, the lag watchers see only NEW events; a destroy\'s lag is not timed, only its end result (stale). ' +
         'Lags are differences of two watchers\' receive times, so a sub-millisecond lag can come out slightly negative when A\'s watcher reads later than B\'s.',
       'For conntrackd, CPU routerd counts this bench process (the worker, or ConntrackdSyncMode\'s stats polls and transitions) with its reaped children (conntrack dumps and event streams, ssh), and every other process in both routers\' namespaces (sshd running `conntrack -R` on B) except the two measuring watchers and conntrackd, which has its own column. ' +
         'It also includes the load generator (the `conntrack -R` inserts and the routerd-ct-delete destroys on A, children of the bench process), the same in every mode, so routerd\'s column is an upper bound; in mode conntrackd it is mostly the generator.',
-      ...results.map((r) => `${r.mode}: ${r.ctdRuntime ? `conntrackd ${r.ctdRuntime}; ` : ''}${r.lags.length} of ${r.sent} entries timed (seen on A by the watcher: ${r.seenOnA}); watcher overruns ${r.overruns}; lag p90 ${seconds(percentile(r.lags, 90))}, max ${seconds(r.lags.reduce((a, b) => Math.max(a, b), 0))}, median ${seconds(median(r.lags.length ? r.lags : [0]))}.`),
+      ...results.map((r) => `${r.mode}: ${r.ctdRuntime ? `conntrackd ${r.ctdRuntime}; ` : ''}${r.agent?.atPeak ? `at its highest sampled RSS (${Math.round(r.agent.atPeak.rssMB)} MB) V8 heap ${Math.round(r.agent.atPeak.heapUsedMB)} MB used of ${Math.round(r.agent.atPeak.heapTotalMB)} MB, Buffers ${Math.round(r.agent.atPeak.externalMB)} MB; ` : ''}${r.lags.length} of ${r.sent} entries timed (seen on A by the watcher: ${r.seenOnA}); watcher overruns ${r.overruns}; lag p90 ${seconds(percentile(r.lags, 90))}, max ${seconds(r.lags.reduce((a, b) => Math.max(a, b), 0))}, median ${seconds(median(r.lags.length ? r.lags : [0]))}.`),
     ],
   };
 }

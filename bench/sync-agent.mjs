@@ -1,4 +1,4 @@
-/* global process, setTimeout */
+/* global process, setTimeout, setInterval */
 // A session sync mode (snapshot or stream) in a process of its own, run inside
 // a lab router by the benches, so its CPU and memory are its own: the same
 // classes, hosts and ssh sessions the NAT44SessionSync controller builds,
@@ -7,7 +7,7 @@
 // argv[2]: JSON {mode, interval, snat, target, controlDir}. stdout: a JSON line
 // per change of phase and at most one a second otherwise ({"status": ...}); on
 // SIGTERM it stops the mode, lets its children exit and prints
-// {"exit": {cpuSelfS, cpuChildrenS, maxRssMB, fromDist}} (children: conntrack
+// {"exit": {cpuSelfS, cpuChildrenS, maxRssMB, atPeak, fromDist}} (children: conntrack
 // -E, dumps and ssh clients, reaped by then).
 import { createWriteStream, readFileSync } from 'node:fs';
 import { fromDist, loadModule } from '../bin/launch.js';
@@ -57,12 +57,25 @@ function cpuChildren() {
   return (Number(f[13]) + Number(f[14])) / 100;
 }
 
+// Where the memory is at the RSS peak: V8 heap (used and reserved) and Buffers, sampled every 100 ms.
+const peak = { rssMB: 0, heapUsedMB: 0, heapTotalMB: 0, externalMB: 0 };
+const timeline = [];
+const t0 = Date.now();
+setInterval(() => {
+  const m = process.memoryUsage();
+  timeline.push([Math.round((Date.now() - t0) / 1000), Math.round(m.rss / 1048576), Math.round(m.heapUsed / 1048576)]);
+}, 2000).unref();
+setInterval(() => {
+  const m = process.memoryUsage();
+  if (m.rss / 1048576 > peak.rssMB) Object.assign(peak, { rssMB: m.rss / 1048576, heapUsedMB: m.heapUsed / 1048576, heapTotalMB: m.heapTotal / 1048576, externalMB: (m.external + m.arrayBuffers) / 1048576 });
+}, 100).unref();
+
 process.on('SIGTERM', () => {
   void (async () => {
     await mode.stop();
     await new Promise((r) => setTimeout(r, 500));
     const u = process.resourceUsage();
-    print({ exit: { cpuSelfS: (u.userCPUTime + u.systemCPUTime) / 1e6, cpuChildrenS: cpuChildren(), maxRssMB: u.maxRSS / 1024, fromDist: fromDist() } });
+    print({ exit: { cpuSelfS: (u.userCPUTime + u.systemCPUTime) / 1e6, cpuChildrenS: cpuChildren(), maxRssMB: u.maxRSS / 1024, atPeak: peak, timeline, fromDist: fromDist() } });
     process.exit(0);
   })();
 });

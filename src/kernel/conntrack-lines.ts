@@ -106,19 +106,33 @@ function signature(e: ConntrackEntry): string {
   return `${e.tcpState ?? ''}|${e.mark}`;
 }
 
+/**
+ * One shared copy of each signature: a resync keeps one per target entry, and
+ * nearly all are the same few ("ESTABLISHED|66"), so 200k detached copies were
+ * ~6 MB of the same strings.
+ */
+const SIGS = new Map<string, string>();
+function sharedSig(s: string): string {
+  const have = SIGS.get(s);
+  if (have !== undefined) return have;
+  const copy = detach(s);
+  if (SIGS.size < 4096) SIGS.set(copy, copy);
+  return copy;
+}
+
 /** The original-tuple key (routerd-ct-delete's input line) and signature of an extended line, or undefined. */
 export function tupleFromExtended(raw: string): { key: string; sig: string } | undefined {
   const line = raw.trim();
   const m = KEY.exec(line);
   if (m && !/ zone=/.test(line)) {
     const mark = MARK.exec(line);
-    return { key: detach(`${m[1]} ${m[3]} ${m[4]} ${Number(m[5])} ${Number(m[6])} 0`), sig: detach(`${m[2] ?? ''}|${mark ? Number(mark[1]) : 0}`) };
+    return { key: detach(`${m[1]} ${m[3]} ${m[4]} ${Number(m[5])} ${Number(m[6])} 0`), sig: sharedSig(`${m[2] ?? ''}|${mark ? Number(mark[1]) : 0}`) };
   }
   if (line.length === 0 || SUMMARY.test(line)) return undefined;
   const e = parseConntrackExtended(line).entries[0];
   if (!e) return undefined;
   try {
-    return { key: detach(exactDeleteLine(e)), sig: detach(signature(e)) };
+    return { key: detach(exactDeleteLine(e)), sig: sharedSig(signature(e)) };
   } catch {
     return undefined;
   }

@@ -79,18 +79,21 @@ function isDottedQuad(t: string): boolean {
  * only addresses become strings (at 100k entries, splitting every line into
  * 16 strings cost more in garbage collection than the parse itself).
  */
-class Scanner {
+export class CtLineScanner {
   pos = 0;
   lineNo = 1;
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    private readonly fault: (message: string) => Error = (m) => new CtDumpError(`routerd-ct-dump ${m}`),
+  ) {}
 
   fail(what: string): never {
     const eol = this.text.indexOf('\n', this.pos);
-    throw new CtDumpError(`routerd-ct-dump line ${this.lineNo}: ${what}: ${JSON.stringify(this.text.slice(this.pos, eol < 0 ? undefined : eol).slice(0, 80))}`);
+    throw this.fault(`line ${this.lineNo}: ${what}: ${JSON.stringify(this.text.slice(this.pos, eol < 0 ? undefined : eol).slice(0, 80))}`);
   }
 
   /** Skips the one space before a field (none before the first). */
-  private sep(first: boolean): void {
+  sep(first: boolean): void {
     if (first) return;
     if (this.text.charCodeAt(this.pos) !== 32) this.fail('want a space');
     this.pos++;
@@ -155,13 +158,44 @@ class Scanner {
 }
 
 /**
+ * The 16 fields routerd-ct-dump and routerd-ct-events print for an entry, up to
+ * and including the line's end: PROTONUM ZONE MARK STATUS TIMEOUT TCPSTATE OSRC
+ * ODST OA OB OID RSRC RDST RA RB RID. `first`: no space before PROTONUM.
+ */
+export function readCtEntry(s: CtLineScanner, first: boolean): ConntrackEntry {
+  const protoNum = s.must(255, 'protocol', first);
+  const zone = s.must(65535, 'zone');
+  const mark = s.must(0xffffffff, 'mark');
+  const status = s.must(0xffffffff, 'status');
+  const timeout = s.must(0xffffffff, 'timeout');
+  const state = s.num(TCP_STATE_NAMES.length - 1, 'tcp state');
+  const icmp = protoNum === 1 || protoNum === 58;
+  const original = s.tuple(icmp);
+  const reply = s.tuple(icmp);
+  s.endOfLine();
+  const entry: { -readonly [K in keyof ConntrackEntry]: ConntrackEntry[K] } = {
+    l3: original.src.includes(':') ? 'ipv6' : 'ipv4',
+    protocol: PROTO_NAMES[protoNum] ?? String(protoNum),
+    protoNum,
+    timeout,
+    original,
+    reply,
+    status: statusNames(status),
+    mark,
+  };
+  if (state !== undefined) entry.tcpState = TCP_STATE_NAMES[state]!;
+  if (zone !== 0) entry.zone = zone;
+  return entry;
+}
+
+/**
  * The helper's output as entries. Throws on a malformed line and when the
  * closing "end N" line is missing or disagrees (a truncated listing must not
  * pass for a short table: judging it would keep flows it never saw).
  */
 export function parseCtDump(text: string): ConntrackEntry[] {
   const out: ConntrackEntry[] = [];
-  const s = new Scanner(text);
+  const s = new CtLineScanner(text);
   while (s.pos < text.length) {
     if (text.startsWith('end ', s.pos)) {
       s.pos += 4;
@@ -171,29 +205,7 @@ export function parseCtDump(text: string): ConntrackEntry[] {
       if (end !== out.length) throw new CtDumpError(`routerd-ct-dump: end line says ${end} entries, got ${out.length}`);
       return out;
     }
-    const protoNum = s.must(255, 'protocol', true);
-    const zone = s.must(65535, 'zone');
-    const mark = s.must(0xffffffff, 'mark');
-    const status = s.must(0xffffffff, 'status');
-    const timeout = s.must(0xffffffff, 'timeout');
-    const state = s.num(TCP_STATE_NAMES.length - 1, 'tcp state');
-    const icmp = protoNum === 1 || protoNum === 58;
-    const original = s.tuple(icmp);
-    const reply = s.tuple(icmp);
-    s.endOfLine();
-    const entry: { -readonly [K in keyof ConntrackEntry]: ConntrackEntry[K] } = {
-      l3: original.src.includes(':') ? 'ipv6' : 'ipv4',
-      protocol: PROTO_NAMES[protoNum] ?? String(protoNum),
-      protoNum,
-      timeout,
-      original,
-      reply,
-      status: statusNames(status),
-      mark,
-    };
-    if (state !== undefined) entry.tcpState = TCP_STATE_NAMES[state]!;
-    if (zone !== 0) entry.zone = zone;
-    out.push(entry);
+    out.push(readCtEntry(s, true));
   }
   throw new CtDumpError('routerd-ct-dump: listing ended without its end line (truncated)');
 }

@@ -8,6 +8,8 @@ import type { LabNode } from './topology.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const ROUTERD_BIN = `${REPO}bin/routerd`;
+/** Node flags bin/routerd's shebang carries (`node bin/routerd` does not read them): the same here. */
+export const ROUTERD_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 export const ROUTERCTL_BIN = `${REPO}bin/routerctl`;
 export const LAB_CONFIG_PATH = '/etc/routerd/router.yaml';
 export const LAB_RUN_DIR = '/run/routerd';
@@ -45,6 +47,7 @@ export async function startRouterd(node: LabNode, opts: StartRouterdOptions = {}
   const argv = [
     ...(opts.wrap ?? []),
     process.execPath,
+    ...ROUTERD_NODE_FLAGS,
     ROUTERD_BIN,
     'serve',
     '--config',

@@ -27,6 +27,9 @@ import {
 import type { ConntrackEntry } from '../../src/kernel/index.ts';
 import { ctDeleteHelperPath, ctDeleteHelperPresent, deleteExact } from '../../src/kernel/ct-delete.ts';
 import { ctDumpHelperPath, ctDumpHelperPresent, dumpSnatFlows } from '../../src/kernel/ct-dump.ts';
+import { ctEventsArgv, ctEventsHelperPath, ctEventsHelperPresent, parseCtEventsLine, type CtEventsLine } from '../../src/kernel/ct-events.ts';
+import { LineSplitter } from '../../src/kernel/conntrack-lines.ts';
+import type { ChildHandle } from '../../src/host/host.ts';
 import { SYSCTL, SysctlWriteError, readConntrackSysctls, sysctlWriteArgv, writeSysctl } from '../../src/kernel/sysctl.ts';
 import type { RunResult } from '../../src/host/host.ts';
 import { requireE2E } from '../helpers/e2e.ts';
@@ -370,6 +373,80 @@ test('conntrack 1.4.7 behaviour the kernel layer relies on', async (t) => {
       } finally {
         child.kill('SIGTERM');
         await child.exited;
+      }
+    });
+
+    await t.test('routerd-ct-events: the event socket gets the asked buffer and holds a burst while its reader is stopped; other addresses are filtered out', async (st) => {
+      if (!ctEventsHelperPresent()) {
+        if (process.env.CI === 'true') assert.fail(`${ctEventsHelperPath()} is missing: run scripts/build-helpers`);
+        return st.skip('build/routerd-ct-events is not built (scripts/build-helpers)');
+      }
+      await flush();
+      interface Reader {
+        child: ChildHandle;
+        lines: CtEventsLine[];
+      }
+      const follow = (bufferBytes: number): Reader => {
+        const child = host.spawn(ctEventsArgv([SNAT_A], { bufferBytes }));
+        const lines: CtEventsLine[] = [];
+        const split = new LineSplitter((l) => lines.push(parseCtEventsLine(l)));
+        child.stdout?.on('data', (c: Buffer) => split.push(c));
+        return { child, lines };
+      };
+      const until = async (what: string, ok: () => boolean): Promise<void> => {
+        for (let i = 0; i < 600 && !ok(); i++) await new Promise((r) => setTimeout(r, 100));
+        assert.ok(ok(), what);
+      };
+      const asked = 64 * 1024 * 1024;
+      const big = follow(asked);
+      // The control: the same helper with a small buffer (as conntrack -E's event socket has) loses events in the same burst.
+      const small = follow(256 * 1024);
+      try {
+        await until('both helpers report their buffer', () => big.lines.length > 0 && small.lines.length > 0);
+        assert.deepEqual(big.lines[0], { kind: 'rcvbuf', asked, got: 2 * asked }, 'SO_RCVBUFFORCE granted (the kernel reports it doubled)');
+        // The kernel's own view: the socket with the three event groups has the buffer.
+        const ss = await runChecked(host, ['ss', '-f', 'netlink', '-a', '-m', '-e']);
+        const rbs = [...ss.stdout.matchAll(/groups=0x([0-9a-f]+)\s+skmem:\(r\d+,rb(\d+),/g)].filter((m) => Number.parseInt(m[1]!, 16) === 0x7).map((m) => Number(m[2]));
+        assert.ok(rbs.includes(2 * asked), `an event socket (groups NEW|UPDATE|DESTROY) with rb ${2 * asked}: ${JSON.stringify(rbs)}`);
+        // 40k entries on SNAT_A and 10k on SNAT_B inserted while both readers are stopped: every event waits in the socket.
+        const N = 40_000;
+        const entry = (i: number, snat: string): ConntrackEntry => ({
+          ...tcpEntry(0, snat),
+          original: { src: `192.0.2.${1 + (i % 200)}`, dst: `203.0.113.${1 + (i % 100)}`, sport: 1024 + Math.floor(i / 200), dport: 443 },
+          reply: { src: `203.0.113.${1 + (i % 100)}`, dst: snat, sport: 443, dport: 10000 + Math.floor(i / 100) },
+        });
+        const entries = [...Array.from({ length: N }, (_, i) => entry(i, SNAT_A)), ...Array.from({ length: N / 4 }, (_, i) => entry(N + i, SNAT_B))];
+        big.child.kill('SIGSTOP');
+        small.child.kill('SIGSTOP');
+        const text = `${entries.map((e) => restoreInsertLine(e, { command: '-A' })).join('\n')}\n`;
+        assert.equal((await restore(text)).code, 0);
+        assert.equal(parseConntrackCount((await runChecked(host, conntrackCountArgv())).stdout), entries.length);
+        big.child.kill('SIGCONT');
+        small.child.kill('SIGCONT');
+        const events = (r: Reader) => r.lines.filter((l) => l.kind === 'event');
+        await until(`the 64 MiB reader sees all ${N} NEW events of ${SNAT_A}`, () => events(big).length >= N);
+        await until('the 256 KiB reader reports an overrun', () => small.lines.some((l) => l.kind === 'overrun'));
+        await new Promise((r) => setTimeout(r, 500));
+        assert.deepEqual(big.lines.filter((l) => l.kind === 'overrun'), [], 'no overrun with the asked buffer');
+        const got = events(big).map((l) => (l.kind === 'event' ? l.event : undefined)!);
+        assert.equal(got.length, N, 'one event per entry of the address, none of the other');
+        assert.ok(got.every((e) => e.type === 'NEW' && e.entry.reply.dst === SNAT_A && snatAddress(e.entry) === SNAT_A));
+        assert.equal(new Set(got.map((e) => `${e.entry.original.src}:${e.entry.original.sport}`)).size, N);
+        const sample = got.find((e) => e.entry.original.src === '192.0.2.8' && e.entry.original.sport === 1024 + 3)!;
+        assert.deepEqual({ ...sample.entry, timeout: TIMEOUT }, { ...entry(3 * 200 + 7, SNAT_A), status: ['SEEN_REPLY', 'ASSURED'] });
+        assert.ok(events(small).length < N, `the small buffer lost events (${events(small).length} of ${N})`);
+        // DESTROY events come through the same socket.
+        const before = events(big).length;
+        await runChecked(host, conntrackDeleteBySnatArgv(SNAT_A));
+        await until(`${N} DESTROY events`, () => events(big).length >= before + N);
+        assert.ok(events(big).slice(before).every((l) => l.kind === 'event' && l.event.type === 'DESTROY' && l.event.entry.reply.dst === SNAT_A));
+      } finally {
+        for (const r of [big, small]) {
+          r.child.kill('SIGCONT');
+          r.child.kill('SIGTERM');
+          await r.child.exited;
+        }
+        await flush();
       }
     });
 

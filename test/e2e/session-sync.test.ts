@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { parseConntrackExtended, snatAddress } from '../../src/kernel/conntrack.ts';
+import { ctEventsHelperPresent } from '../../src/kernel/ct-events.ts';
 import { hardenRouter } from '../../src/lab/harden.ts';
 import { enableLabSsh, type LabSsh } from '../../src/lab/sshd.ts';
 import { killConntrackd, startRouterd, type RouterdProcess } from '../../src/lab/routerd.ts';
@@ -122,6 +123,13 @@ async function runScenario(t: TestContext, s: Scenario): Promise<void> {
           const lines = procs.ra!.logs.filter((l) => l.action === 'sync-stream' && l.outcome === 'ok');
           return lines.length > 0 ? lines : undefined;
         }, 5000);
+        // routerd's own event reader when it is built (one socket, the asked buffer), conntrack -E otherwise.
+        const reader = procs.ra!.logs.find((l) => l.action === 'events-reader');
+        assert.equal(reader?.reader, ctEventsHelperPresent() ? 'routerd-ct-events' : 'conntrack -E', 'the event reader routerd logs');
+        if (ctEventsHelperPresent()) {
+          const buffer = procs.ra!.logs.find((l) => l.action === 'events-buffer');
+          assert.ok(buffer && Number(buffer.reported) >= Number(buffer.asked), `the event socket got its buffer: ${JSON.stringify(buffer)}`);
+        }
         t.diagnostic(`stream: ${streamed.length} batches, lag ${streamed.map((l) => l.lagMs).join('/')} ms, duration ${streamed.map((l) => l.durationMs).join('/')} ms, entries ${streamed.map((l) => `${l.entries}(i${l.inserts} r${l.replaces} d${l.deletes})`).join('/')}`);
         await extra.stop();
       }

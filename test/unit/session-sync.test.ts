@@ -9,6 +9,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { standaloneInput } from '../../src/controllers/session-sync/mode.ts';
 import { SYNC_MODES } from '../../src/controllers/session-sync/modes.ts';
 import { MIN_RESYNC_GAP_MS, SnapshotSyncMode } from '../../src/controllers/session-sync/snapshot.ts';
@@ -265,22 +266,99 @@ test('stream changes: new flows are inserted, ESTABLISHED and mark updates repla
   assert.deepEqual(reused.counts, { inserts: 0, replaces: 1, deletes: 0 });
 });
 
-test('stream: events go to the stream session as exact deletes and -A lines; an overrun is counted and heals with a full resync', async () => {
+/** Points ROUTERD_CT_EVENTS at an existing file (the helper path) or at none (the conntrack -E path) for one test. */
+function eventsHelper(t: { after: (fn: () => void) => void }, present: boolean): string {
+  const saved = process.env['ROUTERD_CT_EVENTS'];
+  const path = present ? fileURLToPath(import.meta.url) : '/nonexistent/routerd-ct-events';
+  process.env['ROUTERD_CT_EVENTS'] = path;
+  t.after(() => {
+    if (saved === undefined) delete process.env['ROUTERD_CT_EVENTS'];
+    else process.env['ROUTERD_CT_EVENTS'] = saved;
+  });
+  return path;
+}
+
+for (const reader of ['routerd-ct-events', 'conntrack -E'] as const) {
+  test(`stream (${reader}): events go to the stream session as exact deletes and -A lines; an overrun is counted and heals with a full resync`, async (t) => {
+    const helper = eventsHelper(t, reader === 'routerd-ct-events');
+    const h = harness('stream');
+    await h.m.update(standaloneInput(h.spec, ['198.51.100.100', '198.51.100.101']));
+    await waitFor(() => h.statuses.find((x) => x.phase === 'Synced'));
+    let overrun: () => void;
+    if (reader === 'routerd-ct-events') {
+      const readers = h.local.children.filter((c) => c.argv[0] === helper);
+      assert.equal(readers.length, 1, 'one helper for both addresses');
+      const events = readers[0]!;
+      assert.deepEqual(events.argv, [helper, '-b', String(64 * 1024 * 1024), '--', '198.51.100.100', '198.51.100.101']);
+      assert.equal(h.local.children.filter((c) => c.argv[1] === '-E').length, 0);
+      // The same two events as routerd-ct-events prints them, plus one of another address the helper would have filtered.
+      (events.stdout as PassThrough).write(
+        'rcvbuf 67108864 134217728\n' +
+          'NEW 6 0 0 392 120 1 192.0.2.10 198.51.100.200 54344 7007 - 198.51.100.200 198.51.100.100 7007 47455 -\n' +
+          'NEW 6 0 0 392 120 1 192.0.2.77 198.51.100.200 54344 7007 - 198.51.100.200 198.51.100.250 7007 47455 -\n' +
+          'DESTROY 17 0 0 394 0 - 192.0.2.10 198.51.100.200 35427 7007 - 198.51.100.200 198.51.100.100 7007 34843 -\n',
+      );
+      overrun = () => (events.stdout as PassThrough).write('overrun 1\n');
+    } else {
+      const events = h.local.children.filter((c) => c.argv[1] === '-E');
+      assert.deepEqual(
+        events.map((c) => c.argv),
+        ['198.51.100.100', '198.51.100.101'].map((a) => ['conntrack', '-E', '-o', 'extended,id', '-e', 'NEW,UPDATE,DESTROY', '--src-nat', a, '--buffer-size', String(32 * 1024 * 1024)]),
+      );
+      (events[0]!.stdout as PassThrough).write(`${NEW}\n${DESTROY}\n`);
+      overrun = () => (events[0]!.stderr as PassThrough).write('WARNING: We have hit ENOBUFS! We are losing events.\n');
+    }
+    const stream = await waitFor(() => (h.sessions.length > 1 && h.sessions[1]!.batches.length ? h.sessions[1] : undefined));
+    assert.equal(stream.batches[0]!.deletes, 'udp 192.0.2.10 198.51.100.200 35427 7007 0\n');
+    assert.match(stream.batches[0]!.restore!, /^-A -p tcp -s 192\.0\.2\.10 .* --src-nat 198\.51\.100\.100:47455 .* --state SYN_SENT -m 0\n$/);
+    const dumps = h.local.spawned.filter((c) => c.argv[1] === '-L').length;
+    overrun();
+    // The first resync just ended: the one the overrun asks for waits MIN_RESYNC_GAP_MS after it.
+    const s = await waitFor(() => h.statuses.find((x) => x.eventOverruns === 1 && x.phase === 'Synced' && h.local.spawned.filter((c) => c.argv[1] === '-L').length > dumps), MIN_RESYNC_GAP_MS + 3000);
+    assert.equal(s.resyncs, 1);
+    assert.ok(s.lastOverrunTime);
+    await h.m.stop();
+  });
+}
+
+test('stream: after a resync, only the events of flows it wrote or pruned are applied again', async (t) => {
+  const helper = eventsHelper(t, true);
   const h = harness('stream');
+  // The resync's batches (the first session opened: bulk) wait until released; stream batches go through.
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const sessions: FakeSession[] = [];
+  const deps = (h.m as unknown as { deps: RoutedModeDeps }).deps;
+  (deps as { session: RoutedModeDeps['session'] }).session = () => {
+    const first = sessions.length === 0;
+    const s = new FakeSession();
+    if (first) {
+      const send = s.send.bind(s);
+      s.send = async (b) => {
+        const reply = await send(b);
+        await gate;
+        return reply;
+      };
+    }
+    sessions.push(s);
+    return s as unknown as RestoreSession;
+  };
   await h.m.update(standaloneInput(h.spec, ['198.51.100.100']));
-  await waitFor(() => h.statuses.find((x) => x.phase === 'Synced'));
-  const events = h.local.children.find((c) => c.argv[1] === '-E')!;
-  assert.deepEqual(events.argv, ['conntrack', '-E', '-o', 'extended,id', '-e', 'NEW,UPDATE,DESTROY', '--src-nat', '198.51.100.100', '--buffer-size', String(32 * 1024 * 1024)]);
-  (events.stdout as PassThrough).write(`${NEW}\n${DESTROY}\n`);
-  const stream = await waitFor(() => (h.sessions.length > 1 && h.sessions[1]!.batches.length ? h.sessions[1] : undefined));
-  assert.equal(stream.batches[0]!.deletes, 'udp 192.0.2.10 198.51.100.200 35427 7007 0\n');
-  assert.match(stream.batches[0]!.restore!, /^-A -p tcp -s 192\.0\.2\.10 .* --src-nat 198\.51\.100\.100:47455 .* --state SYN_SENT -m 0\n$/);
-  const dumps = h.local.spawned.filter((c) => c.argv[1] === '-L').length;
-  (events.stderr as PassThrough).write('WARNING: We have hit ENOBUFS! We are losing events.\n');
-  // The first resync just ended: the one the overrun asks for waits MIN_RESYNC_GAP_MS after it.
-  const s = await waitFor(() => h.statuses.find((x) => x.eventOverruns === 1 && x.phase === 'Synced' && h.local.spawned.filter((c) => c.argv[1] === '-L').length > dumps), MIN_RESYNC_GAP_MS + 3000);
-  assert.equal(s.resyncs, 1);
-  assert.ok(s.lastOverrunTime);
+  await waitFor(() => (sessions[0]?.batches.length ? true : undefined));
+  const events = h.local.children.find((c) => c.argv[0] === helper)!;
+  // A_ONLY (the resync inserts it), SAME (the target holds it as it is: untouched), and a flow the resync never saw.
+  (events.stdout as PassThrough).write(
+    'UPDATE 6 0 66 414 3599 3 192.0.2.10 198.51.100.200 1024 7007 - 198.51.100.200 198.51.100.100 7007 20000 -\n' +
+      'UPDATE 6 0 77 414 3599 3 192.0.2.11 198.51.100.200 1025 7007 - 198.51.100.200 198.51.100.100 7007 20001 -\n' +
+      'NEW 6 0 0 414 3599 3 192.0.2.50 198.51.100.200 3000 7007 - 198.51.100.200 198.51.100.100 7007 21000 -\n',
+  );
+  const stream = await waitFor(() => (sessions[1]?.batches.length ? sessions[1] : undefined));
+  assert.equal(stream.batches[0]!.restore!.trim().split('\n').length, 3, 'all three applied at once');
+  release();
+  await waitFor(() => (stream.batches.length > 1 ? true : undefined));
+  const again = stream.batches[1]!.restore!.trim().split('\n');
+  assert.equal(again.length, 1, `only the flow the resync wrote is applied again: ${JSON.stringify(again)}`);
+  assert.match(again[0]!, /-s 192\.0\.2\.10 .*--sport 1024 /);
   await h.m.stop();
 });
 

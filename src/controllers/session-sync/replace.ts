@@ -33,6 +33,11 @@ export interface ReplaceOptions {
   /** Batches in flight per target before the dump pauses. */
   readonly maxInFlight?: number;
   readonly timeoutMs?: number;
+  /**
+   * Keep, per target, the tuple keys this resync wrote or pruned (TargetReplace.touched),
+   * up to this many; past it (or without this option) touched stays undefined.
+   */
+  readonly trackTouched?: number;
 }
 
 export interface TargetReplace {
@@ -42,6 +47,13 @@ export interface TargetReplace {
   restored: number;
   pruned: number;
   failed: number;
+  /**
+   * The keys whose entries this resync wrote (deleted and inserted, or inserted) or
+   * pruned on the target: only events of those flows that arrived meanwhile can have
+   * been overtaken by it (stream mode applies those again). Undefined: not tracked,
+   * or more than trackTouched.
+   */
+  touched?: Set<string>;
 }
 
 export interface ReplaceResult {
@@ -137,7 +149,7 @@ export async function streamedReplace(opts: ReplaceOptions): Promise<ReplaceResu
   const live: Live[] = [];
   await Promise.all(
     opts.targets.map(async (ts) => {
-      const r: TargetReplace = { ok: true, restored: 0, pruned: 0, failed: 0 };
+      const r: TargetReplace = { ok: true, restored: 0, pruned: 0, failed: 0, ...(opts.trackTouched ? { touched: new Set<string>() } : {}) };
       results.set(ts, r);
       try {
         live.push({ ts, r, keys: await targetKeys(opts.remote(ts), opts.addresses, opts.protocol, timeoutMs), deletes: [], lines: [], inFlight: 0, done: [] });
@@ -156,6 +168,12 @@ export async function streamedReplace(opts: ReplaceOptions): Promise<ReplaceResu
   let chunkNo = 0;
   let dump: ChildHandle | undefined;
   let paused = false;
+  const touch = (l: Live, key: string): void => {
+    const t = l.r.touched;
+    if (!t) return;
+    if (t.size >= (opts.trackTouched ?? 0)) delete l.r.touched;
+    else t.add(key);
+  };
   const canGo = (): boolean => live.every((x) => !x.r.ok || x.inFlight < maxInFlight);
   const settle = (l: Live, p: Promise<SessionReply>): void => {
     l.inFlight++;
@@ -225,6 +243,7 @@ export async function streamedReplace(opts: ReplaceOptions): Promise<ReplaceResu
             l.deletes.push(x.key);
             l.lines.push(x.line);
           }
+          touch(l, x.key);
         }
         // The first batches are small, so the target starts restoring while the dump is young.
         if (chunkSize >= Math.min(chunkLines, FIRST_CHUNK << chunkNo)) flush();
@@ -249,6 +268,7 @@ export async function streamedReplace(opts: ReplaceOptions): Promise<ReplaceResu
       if (!l.r.ok) continue;
       const rest = [...l.keys.keys()];
       l.keys = new Map();
+      for (const k of rest) touch(l, k);
       for (let i = 0; i < rest.length; i += PRUNE_CHUNK) {
         const part = rest.slice(i, i + PRUNE_CHUNK);
         settle(

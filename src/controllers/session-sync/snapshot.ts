@@ -116,6 +116,7 @@ export class SnapshotSyncMode implements SyncMode {
     }
     for (const t of due) t.replacing = true;
     this.beforeReplace(due);
+    let touched: ReadonlyMap<TargetState, ReadonlySet<string> | undefined> | undefined;
     try {
       const opts: ReplaceOptions = {
         local: this.deps.local,
@@ -124,9 +125,11 @@ export class SnapshotSyncMode implements SyncMode {
         targets: due,
         ...(kind === 'udp-refresh' ? { protocol: 'udp' as const } : {}),
         ...(this.chunkLines ? { chunkLines: this.chunkLines } : {}),
+        ...(this.trackTouched ? { trackTouched: this.trackTouched } : {}),
         timeoutMs: Math.max(60_000, this.intervalMs * 5),
       };
       const r = await streamedReplace(opts);
+      if (!r.dumpError) touched = new Map([...r.targets].map(([ts, o]) => [ts, o.touched]));
       if (this.stopped || this.book !== book) return;
       if (r.dumpError) {
         this.deps.log.error({ resource: this.id, action: 'dump', outcome: 'error', err: r.dumpError }, 'cannot read the local conntrack table');
@@ -158,7 +161,7 @@ export class SnapshotSyncMode implements SyncMode {
         this.fullOwed = false;
         this.requestFull();
       }
-      if (this.book === book) this.afterReplace(due);
+      if (this.book === book) this.afterReplace(due, touched);
       this.publish();
     }
   }
@@ -187,9 +190,15 @@ export class SnapshotSyncMode implements SyncMode {
     this.fullTimer.unref();
   }
 
-  /** Hooks for stream mode: events that arrive during a resync are applied again after it. */
+  /** Keys the resync should report as touched per target, at most (stream mode sets it; 0: none). */
+  protected trackTouched = 0;
+
+  /**
+   * Hooks for stream mode: events that arrive during a resync are applied again after it,
+   * those of the flows it touched (`touched`, per target; undefined: all of them).
+   */
   protected beforeReplace(_targets: readonly TargetState[]): void {}
-  protected afterReplace(_targets: readonly TargetState[]): void {}
+  protected afterReplace(_targets: readonly TargetState[], _touched: ReadonlyMap<TargetState, ReadonlySet<string> | undefined> | undefined): void {}
 
   protected publish(): void {
     if (!this.stopped && this.book) this.deps.report(this.book.aggregate());

@@ -1,5 +1,9 @@
 // NAT44SessionSync mode stream: snapshot's full resync every interval (default
-// 30 s, it heals whatever events missed) plus `conntrack -E` per SNAT address.
+// 30 s, it heals whatever events missed) plus the kernel's conntrack events of
+// the SNAT addresses: one routerd-ct-events process for all of them (its own
+// socket with a 64 MiB receive buffer, filtered in the helper; kernel/ct-events.ts),
+// or, where the helper is not built, `conntrack -E` per address, whose event
+// socket keeps the kernel's default buffer (docs/kernel-facts.md).
 // Events are coalesced per flow and sent as soon as the previous batch is
 // applied (a batch forms while the one before it is on the wire), on a restore
 // session of their own, so they never wait behind a resync: a flow that ended
@@ -15,6 +19,7 @@ import { conntrackEventsArgv, snatAddress, type ConntrackEvent } from '../../ker
 import { ConntrackSerializeError, restoreInsertLine } from '../../kernel/conntrack-batch.ts';
 import { eventFromLine, LineSplitter, tupleKey } from '../../kernel/conntrack-lines.ts';
 import { isEventOverrun } from '../../kernel/conntrack.ts';
+import { ctEventsArgv, ctEventsHelperPath, ctEventsHelperPresent, parseCtEventsLine } from '../../kernel/ct-events.ts';
 import { SnapshotSyncMode } from './snapshot.ts';
 import { replyFailure, sessionFailure, type TargetState } from './targets.ts';
 
@@ -89,8 +94,20 @@ export function planStreamChanges(events: readonly ConntrackEvent[]): StreamChan
   return { deletes, inserts, counts, failed };
 }
 
+/** Keys a resync reports as touched, per target, at most; past it every event seen meanwhile is applied again. */
+const MAX_TOUCHED = 50_000;
+
+function touchedBy(keys: ReadonlySet<string>, ev: ConntrackEvent): boolean {
+  try {
+    return keys.has(tupleKey(ev.entry));
+  } catch {
+    return true;
+  }
+}
+
 export class StreamSyncMode extends SnapshotSyncMode {
   override readonly mode = 'stream' as const;
+  protected override trackTouched = MAX_TOUCHED;
   private streams: ChildHandle[] = [];
   private readonly pending = new Map<TargetState, Queued[]>();
   /** Events seen while a target's resync runs, applied again after it. */
@@ -99,7 +116,15 @@ export class StreamSyncMode extends SnapshotSyncMode {
 
   protected override start(): void {
     for (const t of this.book?.targets ?? []) this.pending.set(t, []);
-    for (const a of this.addresses) this.follow(a);
+    const helper = ctEventsHelperPresent();
+    this.deps.log.info(
+      { resource: this.id, action: 'events-reader', reader: helper ? 'routerd-ct-events' : 'conntrack -E', ...(helper ? { helper: ctEventsHelperPath() } : {}), addresses: this.addresses },
+      helper ? 'following conntrack events with routerd-ct-events (one socket for all addresses)' : 'routerd-ct-events is not built (scripts/build-helpers); following conntrack events with conntrack -E per address',
+    );
+    if (this.addresses.length) {
+      if (helper) this.followHelper();
+      else for (const a of this.addresses) this.follow(a);
+    }
     this.every(Math.min(UDP_REFRESH_MS, this.intervalMs), () => void this.cycle('udp-refresh'));
     super.start();
   }
@@ -118,66 +143,120 @@ export class StreamSyncMode extends SnapshotSyncMode {
     for (const t of targets) this.replay.set(t, []);
   }
 
-  protected override afterReplace(targets: readonly TargetState[]): void {
+  protected override afterReplace(targets: readonly TargetState[], touched: ReadonlyMap<TargetState, ReadonlySet<string> | undefined> | undefined): void {
     for (const t of targets) {
       const again = this.replay.get(t) ?? [];
       this.replay.delete(t);
       const q = this.pending.get(t);
-      if (q && again.length) {
-        // Replayed events go first: those still pending are newer.
-        const held = new Set(q);
-        q.unshift(...again.filter((x) => !held.has(x)));
-      }
+      if (!q || again.length === 0) continue;
+      // Only a flow the resync wrote or pruned can have been overtaken by it; the others' events
+      // were applied in order already (sending them again delayed the fresh ones behind them).
+      const keys = touched?.get(t);
+      const held = new Set(q);
+      const redo = again.filter((x) => !held.has(x) && (!keys || touchedBy(keys, x.ev)));
+      // Replayed events go first: those still pending are newer.
+      if (redo.length) q.unshift(...redo);
     }
     this.scheduleFlush();
   }
 
-  /** Follow events for one SNAT address. */
-  private follow(addr: string): void {
-    const child = this.deps.local.spawn(conntrackEventsArgv(addr));
+  /** An event of a selected flow, queued for every target (and for replay after a running resync). */
+  private enqueue(ev: ConntrackEvent): void {
+    const q: Queued = { ev, at: Date.now() };
+    for (const [t, list] of this.pending) {
+      if (list.length < MAX_PENDING) list.push(q);
+      else if (!t.needsFull) {
+        t.needsFull = true;
+        list.length = 0;
+        this.requestFull();
+      }
+      this.replay.get(t)?.push(q);
+    }
+  }
+
+  /** An event reader that exited on its own: restarted after a second, then a full resync (events were lost meanwhile). */
+  private watchExit(child: ChildHandle, reader: string, addresses: readonly string[], restart: () => void): void {
+    void child.exited.then((info) => {
+      if (this.stopped || !this.streams.includes(child)) return;
+      this.deps.log.warn({ resource: this.id, action: 'events-exit', reader, addresses, code: info.code, signal: info.signal }, `${reader} exited; restarting it and resyncing`);
+      this.streams = this.streams.filter((s) => s !== child);
+      for (const t of this.book?.targets ?? []) t.needsFull = true;
+      setTimeout(() => {
+        if (this.stopped) return;
+        restart();
+        this.requestFull();
+      }, 1000).unref();
+    });
+  }
+
+  /** Follow events for all SNAT addresses on one routerd-ct-events socket. */
+  private followHelper(): void {
+    const addresses = this.addresses;
+    const child = this.deps.local.spawn(ctEventsArgv(addresses));
     this.streams.push(child);
+    let badLines = 0;
     const split = new LineSplitter((line) => {
-      const ev = eventFromLine(line);
-      if (!ev || !SYNCED_PROTOCOLS.has(ev.entry.protocol) || snatAddress(ev.entry) !== addr) return;
-      const q: Queued = { ev, at: Date.now() };
-      for (const [t, list] of this.pending) {
-        if (list.length < MAX_PENDING) list.push(q);
-        else if (!t.needsFull) {
-          t.needsFull = true;
-          list.length = 0;
-          this.requestFull();
-        }
-        this.replay.get(t)?.push(q);
+      let x;
+      try {
+        x = parseCtEventsLine(line);
+      } catch (e) {
+        if (badLines++ === 0) this.deps.log.warn({ resource: this.id, action: 'events-parse', err: (e as Error).message }, 'routerd-ct-events printed a line routerd cannot read; skipped');
+        return;
+      }
+      if (x.kind === 'event') {
+        const ev = x.event;
+        if (SYNCED_PROTOCOLS.has(ev.entry.protocol) && addresses.includes(snatAddress(ev.entry) ?? '')) this.enqueue(ev);
+      } else if (x.kind === 'overrun') this.overrun(addresses);
+      else {
+        // The kernel reports twice what it granted (its bookkeeping); less than asked means SO_RCVBUFFORCE was refused.
+        const granted = x.got >= x.asked;
+        this.deps.log[granted ? 'info' : 'warn'](
+          { resource: this.id, action: 'events-buffer', asked: x.asked, reported: x.got },
+          granted ? 'conntrack event socket has the asked receive buffer' : 'conntrack event socket got less receive buffer than asked (no CAP_NET_ADMIN: net.core.rmem_max caps it)',
+        );
       }
     });
     child.stdout?.on('data', (c: Buffer) => {
       split.push(c);
       this.scheduleFlush();
     });
+    let stderr = '';
     child.stderr?.on('data', (c: Buffer) => {
-      for (const line of c.toString().split('\n')) if (isEventOverrun(line)) this.overrun(addr);
+      if (stderr.length < 4096) stderr += c.toString('utf8');
     });
-    void child.exited.then((info) => {
-      if (this.stopped || !this.streams.includes(child)) return;
-      this.deps.log.warn({ resource: this.id, action: 'events-exit', address: addr, code: info.code, signal: info.signal }, 'conntrack -E exited; restarting it and resyncing');
-      this.streams = this.streams.filter((s) => s !== child);
-      for (const t of this.book?.targets ?? []) t.needsFull = true;
-      setTimeout(() => {
-        if (this.stopped) return;
-        this.follow(addr);
-        this.requestFull();
-      }, 1000).unref();
+    void child.exited.then(() => {
+      if (stderr.trim()) this.deps.log.warn({ resource: this.id, action: 'events-stderr', stderr: stderr.trim().slice(0, 1000) }, 'routerd-ct-events said');
     });
+    this.watchExit(child, 'routerd-ct-events', addresses, () => this.followHelper());
   }
 
-  private overrun(addr: string): void {
+  /** Follow events for one SNAT address with `conntrack -E` (the helper is not built). */
+  private follow(addr: string): void {
+    const child = this.deps.local.spawn(conntrackEventsArgv(addr));
+    this.streams.push(child);
+    const split = new LineSplitter((line) => {
+      const ev = eventFromLine(line);
+      if (!ev || !SYNCED_PROTOCOLS.has(ev.entry.protocol) || snatAddress(ev.entry) !== addr) return;
+      this.enqueue(ev);
+    });
+    child.stdout?.on('data', (c: Buffer) => {
+      split.push(c);
+      this.scheduleFlush();
+    });
+    child.stderr?.on('data', (c: Buffer) => {
+      for (const line of c.toString().split('\n')) if (isEventOverrun(line)) this.overrun([addr]);
+    });
+    this.watchExit(child, 'conntrack -E', [addr], () => this.follow(addr));
+  }
+
+  private overrun(addresses: readonly string[]): void {
     const book = this.book;
     if (!book) return;
     book.overruns++;
     book.resyncOwed = true;
     book.lastOverrunTime = new Date().toISOString();
     this.deps.metrics.sessionSyncOverruns.inc({ resource: this.id });
-    this.deps.log.warn({ resource: this.id, action: 'events-overrun', address: addr, overruns: book.overruns }, 'conntrack events were lost; full resync');
+    this.deps.log.warn({ resource: this.id, action: 'events-overrun', addresses, overruns: book.overruns }, 'conntrack events were lost; full resync');
     for (const t of book.targets) t.needsFull = true;
     this.requestFull();
   }
