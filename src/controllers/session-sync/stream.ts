@@ -34,6 +34,26 @@ const UDP_REFRESH_MS = 10_000;
 interface Queued {
   readonly ev: ConntrackEvent;
   readonly at: number;
+  /** Order of arrival: tells a replayed event from the same one still pending. */
+  readonly seq: number;
+}
+
+/**
+ * An event kept for replay after a running resync: the helper's line rather
+ * than the parsed event (a tenth of the memory; a 200k resync at 5k flows/s
+ * holds some 200k of them), parsed again only if its flow was touched.
+ */
+interface Replayed {
+  readonly at: number;
+  readonly seq: number;
+  readonly ev?: ConntrackEvent;
+  readonly line?: string;
+}
+
+function replayedEvent(r: Replayed): ConntrackEvent | undefined {
+  if (r.ev) return r.ev;
+  const x = parseCtEventsLine(r.line!);
+  return x.kind === 'event' ? x.event : undefined;
 }
 
 export interface StreamChanges {
@@ -111,7 +131,8 @@ export class StreamSyncMode extends SnapshotSyncMode {
   private streams: ChildHandle[] = [];
   private readonly pending = new Map<TargetState, Queued[]>();
   /** Events seen while a target's resync runs, applied again after it. */
-  private readonly replay = new Map<TargetState, Queued[]>();
+  private readonly replay = new Map<TargetState, Replayed[]>();
+  private seq = 0;
   private flushTimer: NodeJS.Timeout | undefined;
 
   protected override start(): void {
@@ -152,17 +173,23 @@ export class StreamSyncMode extends SnapshotSyncMode {
       // Only a flow the resync wrote or pruned can have been overtaken by it; the others' events
       // were applied in order already (sending them again delayed the fresh ones behind them).
       const keys = touched?.get(t);
-      const held = new Set(q);
-      const redo = again.filter((x) => !held.has(x) && (!keys || touchedBy(keys, x.ev)));
+      const held = new Set(q.map((x) => x.seq));
+      const redo: Queued[] = [];
+      for (const r of again) {
+        if (held.has(r.seq)) continue;
+        const ev = replayedEvent(r);
+        if (ev && (!keys || touchedBy(keys, ev))) redo.push({ ev, at: r.at, seq: r.seq });
+      }
       // Replayed events go first: those still pending are newer.
       if (redo.length) q.unshift(...redo);
     }
     this.scheduleFlush();
   }
 
-  /** An event of a selected flow, queued for every target (and for replay after a running resync). */
-  private enqueue(ev: ConntrackEvent): void {
-    const q: Queued = { ev, at: Date.now() };
+  /** An event of a selected flow, queued for every target (and for replay after a running resync); `line`: the helper's line it came from. */
+  private enqueue(ev: ConntrackEvent, line?: string): void {
+    const q: Queued = { ev, at: Date.now(), seq: this.seq++ };
+    let kept: Replayed | undefined;
     for (const [t, list] of this.pending) {
       if (list.length < MAX_PENDING) list.push(q);
       else if (!t.needsFull) {
@@ -170,7 +197,8 @@ export class StreamSyncMode extends SnapshotSyncMode {
         list.length = 0;
         this.requestFull();
       }
-      this.replay.get(t)?.push(q);
+      const r = this.replay.get(t);
+      if (r) r.push((kept ??= line === undefined ? q : { at: q.at, seq: q.seq, line }));
     }
   }
 
@@ -205,7 +233,7 @@ export class StreamSyncMode extends SnapshotSyncMode {
       }
       if (x.kind === 'event') {
         const ev = x.event;
-        if (SYNCED_PROTOCOLS.has(ev.entry.protocol) && addresses.includes(snatAddress(ev.entry) ?? '')) this.enqueue(ev);
+        if (SYNCED_PROTOCOLS.has(ev.entry.protocol) && addresses.includes(snatAddress(ev.entry) ?? '')) this.enqueue(ev, line);
       } else if (x.kind === 'overrun') this.overrun(addresses);
       else {
         // The kernel reports twice what it granted (its bookkeeping); less than asked means SO_RCVBUFFORCE was refused.
