@@ -7,20 +7,15 @@
 // Node has no AF_NETLINK sockets; docs/nat-reconfig.md says why a helper.
 // Entries go on stdin, one line each, every line checked before anything is sent.
 import { isIPv4, isIPv6 } from 'node:net';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { nativeHelper } from './native-helper.ts';
 import { describeFailure, type Host } from '../host/host.ts';
 import type { ConntrackEntry } from './conntrack.ts';
 import { applyRestore, restoreDeleteLine } from './conntrack-batch.ts';
 
-/** Where scripts/setup builds the helper; ROUTERD_CT_DELETE overrides it. */
-export function ctDeleteHelperPath(): string {
-  return process.env['ROUTERD_CT_DELETE'] ?? fileURLToPath(new URL('../../build/routerd-ct-delete', import.meta.url));
-}
-
-export function ctDeleteHelperPresent(): boolean {
-  return existsSync(ctDeleteHelperPath());
-}
+/** Where scripts/build-helpers builds the helper; ROUTERD_CT_DELETE overrides it. */
+const helper = nativeHelper('routerd-ct-delete', 'ROUTERD_CT_DELETE');
+export const ctDeleteHelperPath = helper.path;
+export const ctDeleteHelperPresent = helper.present;
 
 export class ExactDeleteError extends Error {
   readonly code = 'RD_E_CT_DELETE';

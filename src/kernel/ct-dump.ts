@@ -6,19 +6,14 @@
 // then parses it back: at 100k flows that was 1.6 s of a 2.3 s reconfig
 // (bench/RESULTS.md, reconfig); docs/nat-reconfig.md says why a helper.
 import { isIP } from 'node:net';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { nativeHelper } from './native-helper.ts';
 import { describeFailure, type Host } from '../host/host.ts';
 import { conntrackDumpArgv, parseConntrackExtended, snatAddress, type ConntrackEntry, type ConntrackTuple } from './conntrack.ts';
 
-/** Where scripts/setup builds the helper; ROUTERD_CT_DUMP overrides it. */
-export function ctDumpHelperPath(): string {
-  return process.env['ROUTERD_CT_DUMP'] ?? fileURLToPath(new URL('../../build/routerd-ct-dump', import.meta.url));
-}
-
-export function ctDumpHelperPresent(): boolean {
-  return existsSync(ctDumpHelperPath());
-}
+/** Where scripts/build-helpers builds the helper; ROUTERD_CT_DUMP overrides it. */
+const helper = nativeHelper('routerd-ct-dump', 'ROUTERD_CT_DUMP');
+export const ctDumpHelperPath = helper.path;
+export const ctDumpHelperPresent = helper.present;
 
 export class CtDumpError extends Error {
   readonly code = 'RD_E_CT_DUMP';

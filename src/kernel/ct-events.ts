@@ -7,20 +7,15 @@
 // socket without event groups and reads its events through the kernel default
 // (docs/kernel-facts.md), so it overran under bursts (bench/RESULTS.md,
 // session-sync-burst). Used by stream session sync (docs/session-sync.md).
-import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { nativeHelper } from './native-helper.ts';
 import type { ConntrackEvent, ConntrackEventType } from './conntrack.ts';
 import { CtLineScanner, readCtEntry } from './ct-dump.ts';
 
 /** Where scripts/build-helpers builds the helper; ROUTERD_CT_EVENTS overrides it. */
-export function ctEventsHelperPath(): string {
-  return process.env['ROUTERD_CT_EVENTS'] ?? fileURLToPath(new URL('../../build/routerd-ct-events', import.meta.url));
-}
-
-export function ctEventsHelperPresent(): boolean {
-  return existsSync(ctEventsHelperPath());
-}
+const helper = nativeHelper('routerd-ct-events', 'ROUTERD_CT_EVENTS');
+export const ctEventsHelperPath = helper.path;
+export const ctEventsHelperPresent = helper.present;
 
 export class CtEventsError extends Error {
   readonly code = 'RD_E_CT_EVENTS';

@@ -33,28 +33,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../ct-common/ct-entry.h"
+
 // The kernel's CTA_FILTER_FLAG(CTA_IP_DST) (net/netfilter/nf_conntrack_netlink.c).
 #define FILTER_F_IP_DST (1u << 1)
-
-struct addr {
-  int family;
-  unsigned char bytes[16];
-};
-
-struct tuple {
-  int have_ip, have_ports, have_icmp;
-  unsigned char src[16], dst[16];
-  uint8_t proto;
-  uint16_t sport, dport, id;
-  uint8_t type, code;
-};
-
-struct entry {
-  struct tuple orig, reply;
-  uint32_t status, timeout, mark;
-  uint16_t zone;
-  int tcp_state; // -1: none
-};
 
 static size_t put_attr(unsigned char *buf, size_t off, uint16_t type, const void *data, uint16_t len) {
   struct nlattr *a = (struct nlattr *)(buf + off);
@@ -66,123 +48,11 @@ static size_t put_attr(unsigned char *buf, size_t off, uint16_t type, const void
   return end;
 }
 
-/** Fill tb[type] with the attributes found in [data, data+len). */
-static void parse_attrs(const unsigned char *data, size_t len, const struct nlattr **tb, int max) {
-  memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
-  while (len >= NLA_HDRLEN) {
-    const struct nlattr *a = (const struct nlattr *)data;
-    if (a->nla_len < NLA_HDRLEN || a->nla_len > len) return;
-    int type = a->nla_type & NLA_TYPE_MASK;
-    if (type <= max) tb[type] = a;
-    size_t step = NLA_ALIGN(a->nla_len);
-    if (step >= len) return;
-    data += step;
-    len -= step;
-  }
-}
-
-#define PAYLOAD(a) ((const unsigned char *)(a) + NLA_HDRLEN)
-#define PLEN(a) ((size_t)((a)->nla_len - NLA_HDRLEN))
-
-static uint16_t be16(const struct nlattr *a) {
-  uint16_t v;
-  memcpy(&v, PAYLOAD(a), 2);
-  return ntohs(v);
-}
-
-static uint32_t be32(const struct nlattr *a) {
-  uint32_t v;
-  memcpy(&v, PAYLOAD(a), 4);
-  return ntohl(v);
-}
-
-static void parse_tuple(const struct nlattr *nest, int v6, struct tuple *t) {
-  const struct nlattr *tb[CTA_TUPLE_MAX + 1], *ip[CTA_IP_MAX + 1], *pr[CTA_PROTO_MAX + 1];
-  memset(t, 0, sizeof *t);
-  parse_attrs(PAYLOAD(nest), PLEN(nest), tb, CTA_TUPLE_MAX);
-  if (tb[CTA_TUPLE_IP]) {
-    parse_attrs(PAYLOAD(tb[CTA_TUPLE_IP]), PLEN(tb[CTA_TUPLE_IP]), ip, CTA_IP_MAX);
-    const struct nlattr *s = ip[v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC], *d = ip[v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST];
-    size_t n = v6 ? 16 : 4;
-    if (s && d && PLEN(s) >= n && PLEN(d) >= n) {
-      memcpy(t->src, PAYLOAD(s), n);
-      memcpy(t->dst, PAYLOAD(d), n);
-      t->have_ip = 1;
-    }
-  }
-  if (tb[CTA_TUPLE_PROTO]) {
-    parse_attrs(PAYLOAD(tb[CTA_TUPLE_PROTO]), PLEN(tb[CTA_TUPLE_PROTO]), pr, CTA_PROTO_MAX);
-    if (pr[CTA_PROTO_NUM]) t->proto = *PAYLOAD(pr[CTA_PROTO_NUM]);
-    if (pr[CTA_PROTO_SRC_PORT] && pr[CTA_PROTO_DST_PORT]) {
-      t->sport = be16(pr[CTA_PROTO_SRC_PORT]);
-      t->dport = be16(pr[CTA_PROTO_DST_PORT]);
-      t->have_ports = 1;
-    }
-    int i6 = t->proto == IPPROTO_ICMPV6;
-    const struct nlattr *ty = pr[i6 ? CTA_PROTO_ICMPV6_TYPE : CTA_PROTO_ICMP_TYPE], *co = pr[i6 ? CTA_PROTO_ICMPV6_CODE : CTA_PROTO_ICMP_CODE],
-                        *id = pr[i6 ? CTA_PROTO_ICMPV6_ID : CTA_PROTO_ICMP_ID];
-    if (ty && co && id) {
-      t->type = *PAYLOAD(ty);
-      t->code = *PAYLOAD(co);
-      t->id = be16(id);
-      t->have_icmp = 1;
-    }
-  }
-}
-
-// Output is formatted by hand into one buffer: at 100k entries printf and
-// inet_ntop took about as long as the kernel's dump itself.
-static char obuf[1 << 20];
-static size_t olen;
+// The line buffer (obuf, ct-entry.h) goes out here.
 
 static void flush_out(void) {
   if (olen && fwrite(obuf, 1, olen, stdout) != olen) exit(1);
   olen = 0;
-}
-
-static void out_char(char c) { obuf[olen++] = c; }
-
-static void out_u32(uint32_t v) {
-  char tmp[10];
-  int n = 0;
-  do tmp[n++] = (char)('0' + v % 10);
-  while ((v /= 10) != 0);
-  while (n) obuf[olen++] = tmp[--n];
-}
-
-static void out_addr(int family, const unsigned char *a) {
-  if (family == AF_INET) {
-    for (int i = 0; i < 4; i++) {
-      if (i) out_char('.');
-      out_u32(a[i]);
-    }
-    return;
-  }
-  char s[INET6_ADDRSTRLEN];
-  inet_ntop(family, a, s, sizeof s);
-  size_t n = strlen(s);
-  memcpy(obuf + olen, s, n);
-  olen += n;
-}
-
-static void out_field_u32(uint32_t v) {
-  out_char(' ');
-  out_u32(v);
-}
-
-static void out_dash(void) {
-  out_char(' ');
-  out_char('-');
-}
-
-static void print_tuple(const struct tuple *t, int family) {
-  out_char(' ');
-  out_addr(family, t->src);
-  out_char(' ');
-  out_addr(family, t->dst);
-  if (t->have_ports) out_field_u32(t->sport), out_field_u32(t->dport), out_dash();
-  else if (t->have_icmp) out_field_u32(t->type), out_field_u32(t->code), out_field_u32(t->id);
-  else out_dash(), out_dash(), out_dash();
 }
 
 static size_t printed;
@@ -202,29 +72,9 @@ static void entry(const struct nlmsghdr *h, const struct addr *want) {
   parse_tuple(tb[CTA_TUPLE_ORIG], v6, &e.orig);
   parse_tuple(tb[CTA_TUPLE_REPLY], v6, &e.reply);
   if (!e.orig.have_ip || !e.reply.have_ip || memcmp(e.reply.dst, want->bytes, v6 ? 16 : 4) != 0) return;
-  if (tb[CTA_STATUS]) e.status = be32(tb[CTA_STATUS]);
-  if (tb[CTA_TIMEOUT]) e.timeout = be32(tb[CTA_TIMEOUT]);
-  if (tb[CTA_MARK]) e.mark = be32(tb[CTA_MARK]);
-  if (tb[CTA_ZONE]) e.zone = be16(tb[CTA_ZONE]);
-  if (tb[CTA_PROTOINFO]) {
-    const struct nlattr *pi[CTA_PROTOINFO_MAX + 1], *tcp[CTA_PROTOINFO_TCP_MAX + 1];
-    parse_attrs(PAYLOAD(tb[CTA_PROTOINFO]), PLEN(tb[CTA_PROTOINFO]), pi, CTA_PROTOINFO_MAX);
-    if (pi[CTA_PROTOINFO_TCP]) {
-      parse_attrs(PAYLOAD(pi[CTA_PROTOINFO_TCP]), PLEN(pi[CTA_PROTOINFO_TCP]), tcp, CTA_PROTOINFO_TCP_MAX);
-      if (tcp[CTA_PROTOINFO_TCP_STATE]) e.tcp_state = *PAYLOAD(tcp[CTA_PROTOINFO_TCP_STATE]);
-    }
-  }
+  parse_entry_attrs(tb, &e);
   if (olen > sizeof obuf - 512) flush_out();
-  out_u32(e.orig.proto);
-  out_field_u32(e.zone);
-  out_field_u32(e.mark);
-  out_field_u32(e.status);
-  out_field_u32(e.timeout);
-  if (e.tcp_state < 0) out_dash();
-  else out_field_u32((uint32_t)e.tcp_state);
-  print_tuple(&e.orig, family);
-  print_tuple(&e.reply, family);
-  out_char('\n');
+  print_entry(&e, family);
   printed++;
 }
 
