@@ -1,7 +1,7 @@
 // Pins the conntrack-tools 1.4.7 behaviour src/kernel/conntrack.ts relies on, in a
 // private network namespace (root needed). Under CI=true a missing prerequisite
 // fails the test instead of skipping it.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -114,6 +114,15 @@ function capturedEntries(): ConntrackEntry[] {
     assert.deepEqual(parsed.errors, []);
     return parsed.entries.map((e) => ({ ...e, timeout: TIMEOUT, use: undefined, id: undefined }));
   });
+}
+
+
+/** A native helper a subtest needs: missing, it fails under CI=true (scripts/setup builds it) and skips elsewhere. */
+function needsHelper(st: TestContext, present: () => boolean, path: () => string): boolean {
+  if (present()) return true;
+  if (process.env.CI === 'true') assert.fail(`${path()} is missing: run scripts/setup (scripts/build-helpers)`);
+  st.skip(`${path()} is not built (scripts/build-helpers)`);
+  return false;
 }
 
 test('conntrack 1.4.7 behaviour the kernel layer relies on', async (t) => {
@@ -303,10 +312,7 @@ test('conntrack 1.4.7 behaviour the kernel layer relies on', async (t) => {
     });
 
     await t.test('exact deletes remove exactly the listed flows, scattered among many, in the zone each names', async (st) => {
-      if (!ctDeleteHelperPresent()) {
-        if (process.env.CI === 'true') assert.fail(`${ctDeleteHelperPath()} is missing: run scripts/setup`);
-        return st.skip('build/routerd-ct-delete is not built (scripts/setup)');
-      }
+      if (!needsHelper(st, ctDeleteHelperPresent, ctDeleteHelperPath)) return;
       await flush();
       const all: ConntrackEntry[] = [];
       for (let n = 0; n < 1500; n++) all.push(tcpEntry(n, n % 2 ? SNAT_A : SNAT_B));
@@ -331,10 +337,7 @@ test('conntrack 1.4.7 behaviour the kernel layer relies on', async (t) => {
     });
 
     await t.test('routerd-ct-dump lists, per SNAT address, exactly the entries conntrack -L --src-nat shows, zones and marks included', async (st) => {
-      if (!ctDumpHelperPresent()) {
-        if (process.env.CI === 'true') assert.fail(`${ctDumpHelperPath()} is missing: run scripts/setup`);
-        return st.skip('build/routerd-ct-dump is not built (scripts/setup)');
-      }
+      if (!needsHelper(st, ctDumpHelperPresent, ctDumpHelperPath)) return;
       await flush();
       const all: ConntrackEntry[] = [...capturedEntries()];
       for (let n = 0; n < 600; n++) all.push(tcpEntry(n, n % 3 ? SNAT_A : SNAT_B, n));
@@ -377,10 +380,7 @@ test('conntrack 1.4.7 behaviour the kernel layer relies on', async (t) => {
     });
 
     await t.test('routerd-ct-events: the event socket gets the asked buffer and holds a burst while its reader is stopped; other addresses are filtered out', async (st) => {
-      if (!ctEventsHelperPresent()) {
-        if (process.env.CI === 'true') assert.fail(`${ctEventsHelperPath()} is missing: run scripts/build-helpers`);
-        return st.skip('build/routerd-ct-events is not built (scripts/build-helpers)');
-      }
+      if (!needsHelper(st, ctEventsHelperPresent, ctEventsHelperPath)) return;
       await flush();
       interface Reader {
         child: ChildHandle;

@@ -4,6 +4,27 @@ import { assign, moved, rank, roleOf, score } from '../../src/controllers/addres
 
 const pool = (n: number, base = 100): string[] => Array.from({ length: n }, (_, i) => `198.51.100.${base + (i % 100)}`).map((a, i) => (i < 100 ? a : `203.0.113.${i - 100}`));
 
+/** A BGPRouter, a BFD and a NAT44AddressPool of ra, rb and rc (LAN 192.0.2.2-4) over `addresses`, with `sync` when given. */
+async function threeMemberPool(addresses: readonly string[], sync?: string) {
+  return (await import('../helpers/config.ts')).resourcesOf(`- apiVersion: net.routerd.net/v1alpha1
+  kind: BGPRouter
+  metadata: {name: edge}
+  spec: {asn: 64501, routerID: 198.51.100.2}
+- apiVersion: net.routerd.net/v1alpha1
+  kind: BFD
+  metadata: {name: fast}
+  spec: {}
+- apiVersion: net.routerd.net/v1alpha1
+  kind: NAT44AddressPool
+  metadata: {name: egress}
+  spec:
+    bgpRouter: BGPRouter/edge
+    liveness: BFD/fast
+    addresses: [${addresses.join(', ')}]
+    members: [{node: ra, address: 192.0.2.2}, {node: rb, address: 192.0.2.3}, {node: rc, address: 192.0.2.4}]
+${sync ? `    sync: ${sync}\n` : ''}`);
+}
+
 test('ownership is deterministic and independent of the order members are listed in', () => {
   const addrs = pool(24);
   const a = assign(addrs, ['ra', 'rb', 'rc']);
@@ -95,23 +116,7 @@ test('gate: a returning member pulls its addresses from their holders, and they 
 
 test('members: a booting node counts everyone up (claims nothing of theirs); a member whose BFD session went down is down', async () => {
   const { PoolMembers } = await import('../../src/controllers/address-pool/members.ts');
-  const rs = (await import('../helpers/config.ts')).resourcesOf(`- apiVersion: net.routerd.net/v1alpha1
-  kind: BGPRouter
-  metadata: {name: edge}
-  spec: {asn: 64501, routerID: 198.51.100.2}
-- apiVersion: net.routerd.net/v1alpha1
-  kind: BFD
-  metadata: {name: fast}
-  spec: {}
-- apiVersion: net.routerd.net/v1alpha1
-  kind: NAT44AddressPool
-  metadata: {name: egress}
-  spec:
-    bgpRouter: BGPRouter/edge
-    liveness: BFD/fast
-    addresses: [198.51.100.116, 198.51.100.117]
-    members: [{node: ra, address: 192.0.2.2}, {node: rb, address: 192.0.2.3}, {node: rc, address: 192.0.2.4}]
-`);
+  const rs = await threeMemberPool(['198.51.100.116', '198.51.100.117']);
   const pool = rs.find((r) => r.kind === 'NAT44AddressPool') as never;
   const m = new PoolMembers(pool, 'ra');
   assert.deepEqual(m.eligible(), ['ra', 'rb', 'rc'], 'no sync: ready at once; the others up until BFD says otherwise');
@@ -139,24 +144,7 @@ test('hold-back: a successor whose last sync from a dead owner failed or is stal
   const full = assign(addrs, members);
   const victim = full.find((a) => a.owner === 'rb')!;
   const self = victim.successor!;
-  const rs = (await import('../helpers/config.ts')).resourcesOf(`- apiVersion: net.routerd.net/v1alpha1
-  kind: BGPRouter
-  metadata: {name: edge}
-  spec: {asn: 64501, routerID: 198.51.100.2}
-- apiVersion: net.routerd.net/v1alpha1
-  kind: BFD
-  metadata: {name: fast}
-  spec: {}
-- apiVersion: net.routerd.net/v1alpha1
-  kind: NAT44AddressPool
-  metadata: {name: egress}
-  spec:
-    bgpRouter: BGPRouter/edge
-    liveness: BFD/fast
-    addresses: [${addrs.join(', ')}]
-    members: [{node: ra, address: 192.0.2.2}, {node: rb, address: 192.0.2.3}, {node: rc, address: 192.0.2.4}]
-    sync: {mode: stream, interval: 10s}
-`);
+  const rs = await threeMemberPool(addrs, '{mode: stream, interval: 10s}');
   const paths = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };
   const files = new Map<string, string>();
   const noop = () => undefined;

@@ -8,6 +8,7 @@
 #define ROUTERD_CT_ENTRY_H
 
 #include <arpa/inet.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <netinet/in.h>
@@ -149,6 +150,21 @@ static inline void print_tuple(const struct tuple *t, int family) {
   if (t->have_ports) out_field(t->sport), out_field(t->dport), out_dash();
   else if (t->have_icmp) out_field(t->type), out_field(t->code), out_field(t->id);
   else out_dash(), out_dash(), out_dash();
+}
+
+/**
+ * A ctnetlink conntrack message's top-level attributes into tb (CTA_MAX + 1
+ * slots); returns its family, or -1 when it is neither IPv4 nor IPv6 or lacks
+ * either tuple.
+ */
+static inline int parse_message(const struct nlmsghdr *h, const struct nlattr **tb) {
+  const struct nfgenmsg *g = NLMSG_DATA(h);
+  int family = g->nfgen_family;
+  if (family != AF_INET && family != AF_INET6) return -1;
+  const unsigned char *attrs = (const unsigned char *)g + NLMSG_ALIGN(sizeof *g);
+  size_t len = h->nlmsg_len - (size_t)(attrs - (const unsigned char *)h);
+  parse_attrs(attrs, len, tb, CTA_MAX);
+  return tb[CTA_TUPLE_ORIG] && tb[CTA_TUPLE_REPLY] ? family : -1;
 }
 
 /** The entry's attributes beside its tuples: status, timeout, mark, zone, TCP state. */

@@ -59,14 +59,9 @@ static size_t printed;
 
 /** One ctnetlink message of the dump: print it when its reply destination is `want`. */
 static void entry(const struct nlmsghdr *h, const struct addr *want) {
-  const struct nfgenmsg *g = NLMSG_DATA(h);
-  int family = g->nfgen_family;
-  if (family != want->family) return;
-  const unsigned char *attrs = (const unsigned char *)g + NLMSG_ALIGN(sizeof *g);
-  size_t len = h->nlmsg_len - (size_t)(attrs - (const unsigned char *)h);
   const struct nlattr *tb[CTA_MAX + 1];
-  parse_attrs(attrs, len, tb, CTA_MAX);
-  if (!tb[CTA_TUPLE_ORIG] || !tb[CTA_TUPLE_REPLY]) return;
+  int family = parse_message(h, tb);
+  if (family != want->family) return;
   struct entry e = {.tcp_state = -1};
   int v6 = family == AF_INET6;
   parse_tuple(tb[CTA_TUPLE_ORIG], v6, &e.orig);

@@ -92,14 +92,9 @@ static void event(const struct nlmsghdr *h, const struct timespec *now) {
   default:
     return;
   }
-  const struct nfgenmsg *g = NLMSG_DATA(h);
-  int family = g->nfgen_family;
-  if (family != AF_INET && family != AF_INET6) return;
-  const unsigned char *attrs = (const unsigned char *)g + NLMSG_ALIGN(sizeof *g);
-  size_t len = h->nlmsg_len - (size_t)(attrs - (const unsigned char *)h);
   const struct nlattr *tb[CTA_MAX + 1];
-  parse_attrs(attrs, len, tb, CTA_MAX);
-  if (!tb[CTA_TUPLE_ORIG] || !tb[CTA_TUPLE_REPLY]) return;
+  int family = parse_message(h, tb);
+  if (family < 0) return;
   struct entry e = {.tcp_state = -1};
   int v6 = family == AF_INET6;
   parse_tuple(tb[CTA_TUPLE_REPLY], v6, &e.reply);
