@@ -10,6 +10,7 @@
 // {"exit": {cpuSelfS, cpuChildrenS, maxRssMB, atPeak, fromDist}} (children: conntrack
 // -E, dumps and ssh clients, reaped by then).
 import { createWriteStream, readFileSync } from 'node:fs';
+import { writeHeapSnapshot } from 'node:v8';
 import { fromDist, loadModule } from '../bin/launch.js';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
@@ -60,6 +61,10 @@ function cpuChildren() {
 // Where the memory is at the RSS peak: V8 heap (used and reserved) and Buffers, sampled every 100 ms.
 const peak = { rssMB: 0, heapUsedMB: 0, heapTotalMB: 0, externalMB: 0 };
 const timeline = [];
+// ROUTERD_BENCH_HEAPSNAP_MB=N: write one V8 heap snapshot when the heap in use first passes N MB, into
+// ROUTERD_BENCH_HEAPSNAP_DIR (default /tmp, which scripts/isolated makes private). Diagnosis only: the
+// snapshot stops the process for a second or more, which shows in the lag figures of that run.
+let snapAtMB = Number(process.env.ROUTERD_BENCH_HEAPSNAP_MB ?? 0);
 const t0 = Date.now();
 setInterval(() => {
   const m = process.memoryUsage();
@@ -67,6 +72,10 @@ setInterval(() => {
 }, 2000).unref();
 setInterval(() => {
   const m = process.memoryUsage();
+  if (snapAtMB && m.heapUsed / 1048576 > snapAtMB) {
+    snapAtMB = 0;
+    print({ heapSnapshot: writeHeapSnapshot(`${process.env.ROUTERD_BENCH_HEAPSNAP_DIR ?? '/tmp'}/routerd-agent-${process.pid}.heapsnapshot`) });
+  }
   if (m.rss / 1048576 > peak.rssMB) Object.assign(peak, { rssMB: m.rss / 1048576, heapUsedMB: m.heapUsed / 1048576, heapTotalMB: m.heapTotal / 1048576, externalMB: (m.external + m.arrayBuffers) / 1048576 });
 }, 100).unref();
 

@@ -9,7 +9,7 @@ import type { LabNode } from './topology.ts';
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const ROUTERD_BIN = `${REPO}bin/routerd`;
 /** Node flags bin/routerd's shebang carries (`node bin/routerd` does not read them): the same here. */
-export const ROUTERD_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+export const ROUTERD_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=20'];
 export const ROUTERCTL_BIN = `${REPO}bin/routerctl`;
 export const LAB_CONFIG_PATH = '/etc/routerd/router.yaml';
 export const LAB_RUN_DIR = '/run/routerd';
