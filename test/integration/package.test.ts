@@ -3,7 +3,7 @@
 // dependencies are bundled), then the installed commands, run from /.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,7 +12,7 @@ import { REPO } from '../helpers/paths.ts';
 const PACKAGE_VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 // What `npm pack` reads: the package's files plus what its build needs. Packing
 // a copy keeps the checkout's own dist/ untouched while other tests run bin/.
-const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'bin', 'src', 'examples', 'deploy', 'docs'];
+const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'bin', 'src', 'scripts', 'examples', 'deploy', 'docs'];
 
 let work: string;
 let prefix: string;
@@ -53,6 +53,23 @@ test('the installed package runs compiled JavaScript: no sources, no TypeScript 
   assert.ok(!existsSync(join(pkg, 'src')), 'src/ is not shipped');
   assert.ok(!existsSync(join(pkg, 'node_modules', 'tsx')), 'tsx (a dev dependency) is not installed');
   assert.ok(existsSync(join(pkg, 'deploy', 'systemd', 'routerd.service')), 'the systemd unit ships with the package');
+});
+
+test('the installed package carries the C helpers, and its compiled code finds them there', () => {
+  const pkg = join(prefix, 'lib', 'node_modules', 'routerd');
+  for (const name of ['routerd-ct-delete', 'routerd-ct-dump', 'routerd-ct-events']) {
+    const path = join(pkg, 'build', name);
+    assert.ok(existsSync(path), `${name} is shipped in build/`);
+    assert.ok((statSync(path).mode & 0o111) !== 0, `${name} is executable`);
+  }
+  const probe = [
+    `const [d, e, x] = await Promise.all(['ct-dump', 'ct-events', 'ct-delete'].map((m) => import('${pkg}/dist/kernel/' + m + '.js')));`,
+    `console.log(JSON.stringify([d.ctDumpHelperPath(), e.ctEventsHelperPath(), x.ctDeleteHelperPath()]));`,
+  ].join('\n');
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^ROUTERD_CT_/.test(k)));
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: '/', encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), ['routerd-ct-dump', 'routerd-ct-events', 'routerd-ct-delete'].map((n) => join(pkg, 'build', n)));
 });
 
 test('both installed commands answer --version with the package version', () => {
