@@ -223,6 +223,8 @@ interface AgentUsage {
   /** [seconds since start, RSS MB, V8 heap used MB] every 2 s. */
   timeline?: [number, number, number][];
   fromDist?: boolean;
+  /** Garbage collections over the agent's life: count and pause time, minor and major. */
+  gc?: { minor: number; minorMs: number; major: number; majorMs: number };
   status?: Record<string, unknown>;
 }
 
@@ -659,6 +661,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
         }
         console.log(`session-sync-burst ${mode} ${cap / 1000}k: lag by 5 s (from A's first NEW): ${[...buckets].map(([k, xs]) => `${k}s p50 ${Math.round(percentile(xs, 50))} p99 ${Math.round(percentile(xs, 99))} max ${Math.round(xs.reduce((m, x) => Math.max(m, x), 0))}`).join('; ')}`);
         if (own?.timeline) console.log(`session-sync-burst ${mode} ${cap / 1000}k: agent [s, RSS MB, heap used MB]: ${JSON.stringify(own.timeline)}`);
+        if (own?.gc) console.log(`session-sync-burst ${mode} ${cap / 1000}k: agent GC: ${own.gc.minor} minor (${Math.round(own.gc.minorMs)} ms), ${own.gc.major} major (${Math.round(own.gc.majorMs)} ms); CPU ${own.cpuSelfS.toFixed(1)} s itself, ${own.cpuChildrenS.toFixed(1)} s children`);
         console.log(`session-sync-burst ${mode} ${cap / 1000}k: sent ${sent} at ${Math.round(r.achievedRate)}/s, destroyed ${r.destroyed}, lag p50 ${percentile(lags, 50)} p99 ${percentile(lags, 99)}, A ${r.onA} B ${r.onB} missing ${r.missing} stale ${r.stale} resurrected on A ${r.resurrected} ${r.ctdRuntime} (settled in ${Math.round(settleMs)} ms), cpu ${JSON.stringify(r.cpu)}`);
       } finally {
         for (const w of watchers) {

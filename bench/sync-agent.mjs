@@ -7,9 +7,10 @@
 // argv[2]: JSON {mode, interval, snat, target, controlDir}. stdout: a JSON line
 // per change of phase and at most one a second otherwise ({"status": ...}); on
 // SIGTERM it stops the mode, lets its children exit and prints
-// {"exit": {cpuSelfS, cpuChildrenS, maxRssMB, atPeak, fromDist}} (children: conntrack
+// {"exit": {cpuSelfS, cpuChildrenS, maxRssMB, atPeak, gc, fromDist}} (children: conntrack
 // -E, dumps and ssh clients, reaped by then).
 import { createWriteStream, readFileSync } from 'node:fs';
+import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { fromDist, loadModule } from '../bin/launch.js';
 
@@ -65,6 +66,15 @@ const timeline = [];
 // ROUTERD_BENCH_HEAPSNAP_DIR (default /tmp, which scripts/isolated makes private). Diagnosis only: the
 // snapshot stops the process for a second or more, which shows in the lag figures of that run.
 let snapAtMB = Number(process.env.ROUTERD_BENCH_HEAPSNAP_MB ?? 0);
+// Garbage collections: count and pause time, minor (scavenges) and major (mark-compact) apart.
+const gc = { minor: 0, minorMs: 0, major: 0, majorMs: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const major = e.detail?.kind === perf.NODE_PERFORMANCE_GC_MAJOR;
+    gc[major ? 'major' : 'minor']++;
+    gc[major ? 'majorMs' : 'minorMs'] += e.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
 const t0 = Date.now();
 setInterval(() => {
   const m = process.memoryUsage();
@@ -84,7 +94,7 @@ process.on('SIGTERM', () => {
     await mode.stop();
     await new Promise((r) => setTimeout(r, 500));
     const u = process.resourceUsage();
-    print({ exit: { cpuSelfS: (u.userCPUTime + u.systemCPUTime) / 1e6, cpuChildrenS: cpuChildren(), maxRssMB: u.maxRSS / 1024, atPeak: peak, timeline, fromDist: fromDist() } });
+    print({ exit: { cpuSelfS: (u.userCPUTime + u.systemCPUTime) / 1e6, cpuChildrenS: cpuChildren(), maxRssMB: u.maxRSS / 1024, atPeak: peak, timeline, gc, fromDist: fromDist() } });
     process.exit(0);
   })();
 });
