@@ -11,7 +11,7 @@ import { observeAndPlan, reconcileInput } from '../controllers/plan.ts';
 import { MODULES } from '../controllers/registry.ts';
 import type { StatusStore } from '../controllers/status-store.ts';
 import { Phase, Reason } from '../controllers/status.ts';
-import type { NodePaths } from '../config/paths.ts';
+import type { NodePaths } from '../api/paths.ts';
 import { Backoff } from '../support/backoff.ts';
 import { shortDigest } from '../support/digest.ts';
 import type { Host } from '../host/host.ts';

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { controllerNameOf, type AnyResource } from '../../src/api/kinds.ts';
-import { leaseSyncPath } from '../../src/config/paths.ts';
+import { leaseSyncPath } from '../../src/api/paths.ts';
 import { DhcpServerController } from '../../src/controllers/dhcp-server/controller.ts';
 import { moduleOf } from '../../src/controllers/registry.ts';
 import { VirtualAddressController } from '../../src/controllers/virtual-address/controller.ts';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ResourceOf } from '../../src/api/kinds.ts';
-import { interfaceResolver } from '../../src/config/validate.ts';
+import { interfaceResolver } from '../../src/controllers/interface/resolve.ts';
 import { demotedOffset, renderKeepalivedConf } from '../../src/engines/keepalived/render.ts';
 import { targetHost } from '../../src/controllers/session-sync/controller.ts';
 import { FakeHost } from '../../src/host/fake.ts';

@@ -5,7 +5,7 @@
 // will own, removed when routerd starts; read by the others over ssh.
 import { join } from 'node:path';
 import type { ResourceOf } from '../../api/kinds.ts';
-import { sshControlDir, type NodePaths } from '../../config/paths.ts';
+import { sshControlDir, type NodePaths } from '../../api/paths.ts';
 import { describeFailure, type Host } from '../../host/host.ts';
 import { applyRestore, snatRestoreBatch } from '../../kernel/conntrack-batch.ts';
 import { conntrackDumpArgv, parseConntrackExtended, snatAddress } from '../../kernel/conntrack.ts';
