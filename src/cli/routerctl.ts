@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
-import { KINDS, KIND_NAMES, resourceSchema } from '../api/kinds.ts';
+import { KINDS, KIND_NAMES, resourceSchema } from '../controllers/kinds.ts';
 import { observeAndPlan } from '../controllers/plan.ts';
 import { DEFAULT_CONFIG_PATH, desiredResources, loadDesired } from '../config/desired.ts';
 import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../api/paths.ts';

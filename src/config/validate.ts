@@ -1,7 +1,8 @@
 // Checks that need the whole config: references, spec.when targets, and
 // conflicts between resources. Every error points at the field that causes it.
 import { ErrorCode, formatPath, type ConfigError } from '../api/errors.ts';
-import { isKind, referencesOf, resourceId, statusFieldsOf, whenOf, type AnyResource } from '../api/kinds.ts';
+import { resourceId, whenOf, type AnyResource } from '../api/kinds.ts';
+import { isKind, referencesOf, statusFieldsOf } from '../controllers/kinds.ts';
 import { networkAddress, parseCidr } from '../api/primitives.ts';
 import { stateKeys } from '../api/when.ts';
 import { interfaceResolver } from '../controllers/interface/resolve.ts';

@@ -2,7 +2,7 @@
 // share with it; lease files must stay where they are on disk.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { controllerNameOf } from '../../src/api/kinds.ts';
+import { controllerNameOf } from '../../src/controllers/kinds.ts';
 import { DNSMASQ_FILE_BASES, dnsmasqPaths, leaseSyncPath } from '../../src/api/paths.ts';
 
 test('the DHCP servers\' file base names are their controller names', () => {

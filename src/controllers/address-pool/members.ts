@@ -14,7 +14,7 @@ import type { ControllerContext } from '../controller.ts';
 import { targetHost } from '../session-sync/controller.ts';
 import { SessionSyncWorker, type SyncTarget } from '../session-sync/worker.ts';
 import type { ResourceStatus } from '../status.ts';
-import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from '../../api/nat.ts';
+import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from '../session-sync/schema.ts';
 import { parseDuration } from '../../api/primitives.ts';
 import type { TargetStatus } from '../session-sync/worker.ts';
 import { eligibleMembers, holdTakeover, parseSyncMark, pullsNeeded, pushTargets, servedPushes, viewComplete, type MemberView, type SyncMark } from './gate.ts';
