@@ -84,7 +84,6 @@ export const nat44AddressPoolSpec = z
       dup(s.lan.gateways, (g) => String(g.virtualRouterId), 'lan', 'virtualRouterId');
     }
   });
-export type NAT44AddressPoolSpec = z.infer<typeof nat44AddressPoolSpec>;
 
 /** A 4-byte AS number; 0 and 4294967295 are reserved (RFC 7607, RFC 7300). */
 export const asn = z.number().int().min(1).max(4_294_967_294).describe('An AS number, 1-4294967294.');
@@ -93,7 +92,6 @@ export const bgpRouterSpec = z.strictObject({
   asn: asn.describe('This router\'s AS number.'),
   routerID: ipv4Address.describe('The BGP router id; set explicitly (FRR would otherwise pick a SNAT /32).'),
 });
-export type BGPRouterSpec = z.infer<typeof bgpRouterSpec>;
 
 export const bgpPeerSpec = z.strictObject({
   routerRef: resourceRef(['BGPRouter']).describe('The BGPRouter this session belongs to.'),
@@ -102,54 +100,33 @@ export const bgpPeerSpec = z.strictObject({
   bfd: resourceRef(['BFD']).optional().describe('Watch the session with this BFD profile (sub-second failure detection).'),
   holdTime: duration({ minMs: 3000, maxMs: 65_535_000 }).default('9s').describe('BGP hold time; keepalives every third of it.'),
 });
-export type BGPPeerSpec = z.infer<typeof bgpPeerSpec>;
 
 export const bfdSpec = z.strictObject({
   detectMultiplier: z.number().int().min(2).max(255).default(3).describe('Packets missed before the session is down.'),
   receiveInterval: duration({ minMs: 10, maxMs: 60_000 }).default('300ms').describe('Minimum interval between received packets.'),
   transmitInterval: duration({ minMs: 10, maxMs: 60_000 }).default('300ms').describe('Minimum interval between sent packets.'),
 });
-export type BFDSpec = z.infer<typeof bfdSpec>;
 
-declare module '../../api/kinds.ts' {
-  interface KindSpecs {
-    NAT44AddressPool: typeof nat44AddressPoolSpec;
-    BFD: typeof bfdSpec;
-    BGPPeer: typeof bgpPeerSpec;
-    BGPRouter: typeof bgpRouterSpec;
-  }
-}
+declare module '../../api/kinds.ts' { interface KindSpecs { NAT44AddressPool: typeof nat44AddressPoolSpec; BFD: typeof bfdSpec; BGPPeer: typeof bgpPeerSpec; BGPRouter: typeof bgpRouterSpec } }
 
 export const addressPoolApi = kindApi({
-  kind: 'NAT44AddressPool',
-  spec: nat44AddressPoolSpec,
-  controller: 'bgp',
+  kind: 'NAT44AddressPool', spec: nat44AddressPoolSpec, controller: 'bgp', statusFields: ['membersUp', 'owned', 'standby', 'assignments', 'since', 'ready', 'readySince', 'sync'],
   description: 'SNAT addresses shared by N routers: one owner and one successor per address, announced over BGP.',
-  statusFields: ['membersUp', 'owned', 'standby', 'assignments', 'since', 'ready', 'readySince', 'sync'],
   references: (s) => [{ path: ['spec', 'bgpRouter'], target: s.bgpRouter }, ...(s.liveness ? [{ path: ['spec', 'liveness'], target: s.liveness }] : [])],
 });
 
 export const bfdApi = kindApi({
-  kind: 'BFD',
-  spec: bfdSpec,
-  controller: 'bgp',
+  kind: 'BFD', spec: bfdSpec, controller: 'bgp', statusFields: ['sessions', 'up'],
   description: 'A BFD profile (FRR bfdd): detection timers for BGP sessions and pool members.',
-  statusFields: ['sessions', 'up'],
 });
 
 export const bgpPeerApi = kindApi({
-  kind: 'BGPPeer',
-  spec: bgpPeerSpec,
-  controller: 'bgp',
+  kind: 'BGPPeer', spec: bgpPeerSpec, controller: 'bgp', statusFields: ['state', 'bfd', 'prefixesSent'],
   description: 'A BGP session of a BGPRouter with an upstream router, optionally watched by BFD.',
-  statusFields: ['state', 'bfd', 'prefixesSent'],
   references: (s) => [{ path: ['spec', 'routerRef'], target: s.routerRef }, ...(s.bfd ? [{ path: ['spec', 'bfd'], target: s.bfd }] : [])],
 });
 
 export const bgpRouterApi = kindApi({
-  kind: 'BGPRouter',
-  spec: bgpRouterSpec,
-  controller: 'bgp',
+  kind: 'BGPRouter', spec: bgpRouterSpec, controller: 'bgp', statusFields: ['process', 'established', 'peers'],
   description: 'This node\'s BGP speaker (FRR bgpd, with zebra and bfdd).',
-  statusFields: ['process', 'established', 'peers'],
 });

@@ -35,7 +35,6 @@ export const dhcpv4ServerSpec = z.strictObject({
     .describe('Answer requests for unknown leases (rebinds after failover) instead of ignoring them.'),
   serveDNS: z.boolean().default(false).describe('Also answer DNS on this interface (off: DHCP only).'),
 });
-export type DHCPv4ServerSpec = z.infer<typeof dhcpv4ServerSpec>;
 
 export const dhcpv6ServerSpec = z
   .strictObject({
@@ -61,27 +60,15 @@ export const dhcpv6ServerSpec = z
         params: { rdCode: ErrorCode.MissingField },
       });
   });
-export type DHCPv6ServerSpec = z.infer<typeof dhcpv6ServerSpec>;
 
-declare module '../../api/kinds.ts' {
-  interface KindSpecs {
-    DHCPv4Server: typeof dhcpv4ServerSpec;
-    DHCPv6Server: typeof dhcpv6ServerSpec;
-  }
-}
+declare module '../../api/kinds.ts' { interface KindSpecs { DHCPv4Server: typeof dhcpv4ServerSpec; DHCPv6Server: typeof dhcpv6ServerSpec } }
 
 export const dhcpv4ServerApi = kindApi({
-  kind: 'DHCPv4Server',
-  spec: dhcpv4ServerSpec,
-  controller: 'dhcpv4-server',
+  kind: 'DHCPv4Server', spec: dhcpv4ServerSpec, controller: 'dhcpv4-server', statusFields: ['leaseCount', 'leaseFile', 'process'],
   description: 'A DHCPv4 server (dnsmasq) with its lease file under the state directory.',
-  statusFields: ['leaseCount', 'leaseFile', 'process'],
 });
 
 export const dhcpv6ServerApi = kindApi({
-  kind: 'DHCPv6Server',
-  spec: dhcpv6ServerSpec,
-  controller: 'dhcpv6-server',
+  kind: 'DHCPv6Server', spec: dhcpv6ServerSpec, controller: 'dhcpv6-server', statusFields: ['leaseCount', 'leaseFile', 'process'],
   description: 'A DHCPv6 server (dnsmasq) with its lease file under the state directory.',
-  statusFields: ['leaseCount', 'leaseFile', 'process'],
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ErrorCode } from '../../api/errors.ts';
-import { kindApi, type RefUse } from '../../api/kinds.ts';
+import { kindApi, type KindSpecs, type RefUse } from '../../api/kinds.ts';
 import { duration, resourceRef } from '../../api/primitives.ts';
 import { targetFields, uniqueTargets } from '../../api/target.ts';
 import { whenSchema } from '../../api/when.ts';
@@ -65,41 +65,17 @@ function leaseSyncSpec(sourceKind: string) {
 export const dhcpv4ServerLeaseSyncSpec = leaseSyncSpec('DHCPv4Server');
 export const dhcpv6ServerLeaseSyncSpec = leaseSyncSpec('DHCPv6Server');
 export const dhcpv6PrefixDelegationLeaseSyncSpec = leaseSyncSpec('DHCPv6PrefixDelegation');
-export type LeaseSyncSpec = z.infer<typeof dhcpv4ServerLeaseSyncSpec>;
 
-declare module '../../api/kinds.ts' {
-  interface KindSpecs {
-    DHCPv4ServerLeaseSync: typeof dhcpv4ServerLeaseSyncSpec;
-    DHCPv6ServerLeaseSync: typeof dhcpv6ServerLeaseSyncSpec;
-    DHCPv6PrefixDelegationLeaseSync: typeof dhcpv6PrefixDelegationLeaseSyncSpec;
-  }
+declare module '../../api/kinds.ts' { interface KindSpecs { DHCPv4ServerLeaseSync: typeof dhcpv4ServerLeaseSyncSpec; DHCPv6ServerLeaseSync: typeof dhcpv6ServerLeaseSyncSpec; DHCPv6PrefixDelegationLeaseSync: typeof dhcpv6PrefixDelegationLeaseSyncSpec } }
+
+type LeaseSyncKind = 'DHCPv4ServerLeaseSync' | 'DHCPv6ServerLeaseSync' | 'DHCPv6PrefixDelegationLeaseSync';
+
+/** The three lease syncs differ in their source only: same status fields, one reference (the source). */
+function leaseSyncApi<K extends LeaseSyncKind>(kind: K, spec: KindSpecs[K] & z.ZodType, controller: string, description: string) {
+  const references = (s: { readonly source: { readonly resource: string } }): RefUse[] => [{ path: ['spec', 'source', 'resource'], target: s.source.resource }];
+  return kindApi<K>({ kind, spec, controller, description, statusFields: ['targets', 'lastSyncTime', 'leaseFile'], references });
 }
 
-const sourceRef = (s: { readonly source: { readonly resource: string } }): RefUse[] => [{ path: ['spec', 'source', 'resource'], target: s.source.resource }];
-
-export const dhcpv4LeaseSyncApi = kindApi({
-  kind: 'DHCPv4ServerLeaseSync',
-  spec: dhcpv4ServerLeaseSyncSpec,
-  controller: 'dhcpv4-server-lease-sync',
-  description: 'Copies a DHCPv4Server lease file to standby routers (rsync over SSH).',
-  statusFields: ['targets', 'lastSyncTime', 'leaseFile'],
-  references: sourceRef,
-});
-
-export const dhcpv6LeaseSyncApi = kindApi({
-  kind: 'DHCPv6ServerLeaseSync',
-  spec: dhcpv6ServerLeaseSyncSpec,
-  controller: 'dhcpv6-server-lease-sync',
-  description: 'Copies a DHCPv6Server lease file to standby routers (rsync over SSH).',
-  statusFields: ['targets', 'lastSyncTime', 'leaseFile'],
-  references: sourceRef,
-});
-
-export const prefixDelegationLeaseSyncApi = kindApi({
-  kind: 'DHCPv6PrefixDelegationLeaseSync',
-  spec: dhcpv6PrefixDelegationLeaseSyncSpec,
-  controller: 'dhcpv6-prefix-delegation-lease-sync',
-  description: 'Copies the prefix-delegation client state to standby routers (rsync over SSH).',
-  statusFields: ['targets', 'lastSyncTime', 'leaseFile'],
-  references: sourceRef,
-});
+export const dhcpv4LeaseSyncApi = leaseSyncApi('DHCPv4ServerLeaseSync', dhcpv4ServerLeaseSyncSpec, 'dhcpv4-server-lease-sync', 'Copies a DHCPv4Server lease file to standby routers (rsync over SSH).');
+export const dhcpv6LeaseSyncApi = leaseSyncApi('DHCPv6ServerLeaseSync', dhcpv6ServerLeaseSyncSpec, 'dhcpv6-server-lease-sync', 'Copies a DHCPv6Server lease file to standby routers (rsync over SSH).');
+export const prefixDelegationLeaseSyncApi = leaseSyncApi('DHCPv6PrefixDelegationLeaseSync', dhcpv6PrefixDelegationLeaseSyncSpec, 'dhcpv6-prefix-delegation-lease-sync', 'Copies the prefix-delegation client state to standby routers (rsync over SSH).');

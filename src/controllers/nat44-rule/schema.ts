@@ -24,7 +24,6 @@ export const snatSpec = z
         params: { rdCode: set.length === 0 ? ErrorCode.MissingField : ErrorCode.Conflict },
       });
   });
-export type SnatSpec = z.infer<typeof snatSpec>;
 
 export const nat44RuleSpec = z.strictObject({
   outInterface: ifname.describe('Translate packets leaving through this interface.'),
@@ -36,18 +35,10 @@ export const nat44RuleSpec = z.strictObject({
   portRange: portRange.optional().describe('Source ports to use for translated flows, e.g. "20000-60000".'),
   random: z.boolean().default(false).describe('Randomise the translated source port (fully-random).'),
 });
-export type NAT44RuleSpec = z.infer<typeof nat44RuleSpec>;
 
-declare module '../../api/kinds.ts' {
-  interface KindSpecs {
-    NAT44Rule: typeof nat44RuleSpec;
-  }
-}
+declare module '../../api/kinds.ts' { interface KindSpecs { NAT44Rule: typeof nat44RuleSpec } }
 
 export const nat44RuleApi = kindApi({
-  kind: 'NAT44Rule',
-  spec: nat44RuleSpec,
-  controller: 'nat44-rule',
+  kind: 'NAT44Rule', spec: nat44RuleSpec, controller: 'nat44-rule', statusFields: ['snatAddress', 'snatAddresses'],
   description: 'Stateful source NAT (nftables) for traffic leaving an interface.',
-  statusFields: ['snatAddress', 'snatAddresses'],
 });

@@ -13,18 +13,10 @@ export const dhcpv6PrefixDelegationSpec = z.strictObject({
     .optional()
     .describe('IA_PD identifier; defaults to one derived from the resource name, so both routers use the same.'),
 });
-export type DHCPv6PrefixDelegationSpec = z.infer<typeof dhcpv6PrefixDelegationSpec>;
 
-declare module '../../api/kinds.ts' {
-  interface KindSpecs {
-    DHCPv6PrefixDelegation: typeof dhcpv6PrefixDelegationSpec;
-  }
-}
+declare module '../../api/kinds.ts' { interface KindSpecs { DHCPv6PrefixDelegation: typeof dhcpv6PrefixDelegationSpec } }
 
 export const prefixDelegationApi = kindApi({
-  kind: 'DHCPv6PrefixDelegation',
-  spec: dhcpv6PrefixDelegationSpec,
-  controller: 'dhcpv6-prefix-delegation',
+  kind: 'DHCPv6PrefixDelegation', spec: dhcpv6PrefixDelegationSpec, controller: 'dhcpv6-prefix-delegation', statusFields: ['prefix', 'validLifetime', 'preferredLifetime', 'leaseFile', 'process'],
   description: 'Requests a delegated IPv6 prefix on the WAN (dhcpcd).',
-  statusFields: ['prefix', 'validLifetime', 'preferredLifetime', 'leaseFile', 'process'],
 });

@@ -43,7 +43,6 @@ export const conntrackdSyncSpec = z.strictObject({
     .prefault({})
     .describe('conntrackd buffer and queue sizes.'),
 });
-export type ConntrackdSyncSpec = z.infer<typeof conntrackdSyncSpec>;
 
 export const nat44SessionSyncSpec = z
   .strictObject({
@@ -125,18 +124,11 @@ export const DEFAULT_SNAPSHOT_INTERVAL = '2s';
 export const DEFAULT_STREAM_RESYNC_INTERVAL = '30s';
 export const DEFAULT_CONNTRACKD_REFRESH_INTERVAL = '30s';
 
-declare module '../../api/kinds.ts' {
-  interface KindSpecs {
-    NAT44SessionSync: typeof nat44SessionSyncSpec;
-  }
-}
+declare module '../../api/kinds.ts' { interface KindSpecs { NAT44SessionSync: typeof nat44SessionSyncSpec } }
 
 export const sessionSyncApi = kindApi({
-  kind: 'NAT44SessionSync',
-  spec: nat44SessionSyncSpec,
-  controller: 'nat44-session-sync',
+  kind: 'NAT44SessionSync', spec: nat44SessionSyncSpec, controller: 'nat44-session-sync', statusFields: ['targets', 'lastSyncTime', 'snatAddresses'],
   description: 'Keeps selected NAT44 conntrack sessions warm on standby routers.',
-  statusFields: ['targets', 'lastSyncTime', 'snatAddresses'],
   references: (s) => [
     ...s.natRules.map((t, i) => ({ path: ['spec', 'natRules', i], target: t })),
     ...s.excludeNatRules.map((t, i) => ({ path: ['spec', 'excludeNatRules', i], target: t })),

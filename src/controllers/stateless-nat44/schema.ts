@@ -14,18 +14,10 @@ export const statelessNat44Spec = z.strictObject({
     .min(1)
     .describe('One-to-one address mappings; translated without conntrack.'),
 });
-export type StatelessNAT44Spec = z.infer<typeof statelessNat44Spec>;
 
-declare module '../../api/kinds.ts' {
-  interface KindSpecs {
-    StatelessNAT44: typeof statelessNat44Spec;
-  }
-}
+declare module '../../api/kinds.ts' { interface KindSpecs { StatelessNAT44: typeof statelessNat44Spec } }
 
 export const statelessNat44Api = kindApi({
-  kind: 'StatelessNAT44',
-  spec: statelessNat44Spec,
-  controller: 'stateless-nat44',
+  kind: 'StatelessNAT44', spec: statelessNat44Spec, controller: 'stateless-nat44', statusFields: ['mappings', 'externalAddresses'],
   description: 'One-to-one floating IPs translated without conntrack.',
-  statusFields: ['mappings', 'externalAddresses'],
 });

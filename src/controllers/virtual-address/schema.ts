@@ -51,18 +51,10 @@ export const virtualAddressSpec = z.strictObject({
     .default([])
     .describe('Addresses that move with the VIP, e.g. the SNAT address on the WAN side.'),
 });
-export type VirtualAddressSpec = z.infer<typeof virtualAddressSpec>;
 
-declare module '../../api/kinds.ts' {
-  interface KindSpecs {
-    VirtualAddress: typeof virtualAddressSpec;
-  }
-}
+declare module '../../api/kinds.ts' { interface KindSpecs { VirtualAddress: typeof virtualAddressSpec } }
 
 export const virtualAddressApi = kindApi({
-  kind: 'VirtualAddress',
-  spec: virtualAddressSpec,
-  controller: 'virtual-address',
+  kind: 'VirtualAddress', spec: virtualAddressSpec, controller: 'virtual-address', statusFields: ['role', 'since', 'roleReason', 'keepalived'],
   description: 'A floating address shared by the routers through VRRP (keepalived).',
-  statusFields: ['role', 'since', 'roleReason', 'keepalived'],
 });
