@@ -16,7 +16,7 @@ import { assign } from '../src/controllers/address-pool/ownership.ts';
 import { targetHost } from '../src/controllers/session-sync/controller.ts';
 import { SessionSyncWorker, type SyncTarget } from '../src/controllers/session-sync/worker.ts';
 import { Phase } from '../src/controllers/status.ts';
-import type { NAT44SessionSyncSpec } from '../src/api/nat.ts';
+import type { NAT44SessionSyncSpec } from '../src/controllers/session-sync/schema.ts';
 import { runChecked } from '../src/host/host.ts';
 import { createMultiLab, MULTI_ADDRESSES, type MultiLab, type MultiRouter } from '../src/lab/multi.ts';
 import { enableMultiSsh } from '../src/lab/multi-ssh.ts';

@@ -13,7 +13,7 @@
 //   entries missing on B and destroyed ones still on B after a settle time,
 //   CPU of routerd and conntrackd, peak RSS of routerd.
 import { readFile } from 'node:fs/promises';
-import { nat44SessionSyncSpec } from '../src/api/nat.ts';
+import { nat44SessionSyncSpec } from '../src/controllers/session-sync/schema.ts';
 import { standaloneContext } from '../src/controllers/controller.ts';
 import { targetHost } from '../src/controllers/session-sync/controller.ts';
 import { ConntrackdSyncMode } from '../src/controllers/session-sync/conntrackd.ts';

@@ -5,7 +5,7 @@
 // (c) conntrackd (FTFW over UDP on the LAN: resync request `-n` on B, then
 // commit `-c`). Plus the lag of routerd's stream mode for new entries.
 // Methods alternate within each round, so machine noise hits them alike.
-import { nat44SessionSyncSpec } from '../src/api/nat.ts';
+import { nat44SessionSyncSpec } from '../src/controllers/session-sync/schema.ts';
 import { Phase, type ResourceStatus } from '../src/controllers/status.ts';
 import { targetHost } from '../src/controllers/session-sync/controller.ts';
 import { standaloneInput } from '../src/controllers/session-sync/mode.ts';

@@ -292,3 +292,15 @@ export function parseRef(s: string): ResourceRef | undefined {
   const m = /^([A-Z][A-Za-z0-9]*)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(s);
   return m ? { kind: m[1]!, name: m[2]! } : undefined;
 }
+
+/** A list whose items are unique; a repeat is an error naming it as `what`. */
+export function uniqueList<T extends z.ZodType<string>>(item: T, what: string) {
+  return z.array(item).superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((v, i) => {
+      if (seen.has(v))
+        ctx.addIssue({ code: 'custom', path: [i], message: `${what} "${v}" is listed twice`, params: { rdCode: ErrorCode.DuplicateName } });
+      seen.add(v);
+    });
+  });
+}

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { CommanderError, type Command } from 'commander';
 import { parseDuration } from '../api/primitives.ts';
-import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../config/paths.ts';
+import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../api/paths.ts';
 import { loadDesired } from '../config/desired.ts';
 import type { Generation } from '../daemon/generations.ts';
 import type { ApplyOutcome } from '../daemon/serve.ts';

@@ -4,7 +4,7 @@
 // running daemon (`routerctl get -o name`), silently nothing when it is down.
 import type { Command} from 'commander';
 import { CommanderError } from 'commander';
-import { KIND_NAMES } from '../api/kinds.ts';
+import { KIND_NAMES } from '../controllers/kinds.ts';
 import { Exit } from './exit.ts';
 import { OUTPUTS } from './output.ts';
 

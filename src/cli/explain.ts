@@ -4,7 +4,8 @@
 import type { Command} from 'commander';
 import { CommanderError } from 'commander';
 import { z } from 'zod';
-import { KINDS, resourceSchema, statusFieldsOf, type Kind } from '../api/kinds.ts';
+import type { Kind } from '../api/kinds.ts';
+import { KINDS, resourceSchema, statusFieldsOf } from '../controllers/kinds.ts';
 import { Exit } from './exit.ts';
 import { resolveKind } from './kind-ref.ts';
 import { outputOption, print, type Output } from './output.ts';

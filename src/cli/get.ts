@@ -3,7 +3,7 @@
 // lines (for scripts and shell completion).
 import type { Command} from 'commander';
 import { Option } from 'commander';
-import { DEFAULT_RUN_DIR } from '../config/paths.ts';
+import { DEFAULT_RUN_DIR } from '../api/paths.ts';
 import { apiGet, type ApiResource } from '../daemon/api-client.ts';
 import { Exit } from './exit.ts';
 import { formatList, formatListWide } from './format.ts';

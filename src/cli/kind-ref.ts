@@ -2,7 +2,8 @@
 // name (`virtual-address`), and `Kind/name` references; a typo gets a
 // "did you mean". Unknown input is a usage error (exit 2).
 import { CommanderError } from 'commander';
-import { KINDS, KIND_NAMES, type Kind } from '../api/kinds.ts';
+import type { Kind } from '../api/kinds.ts';
+import { KINDS, KIND_NAMES } from '../controllers/kinds.ts';
 import { Exit } from './exit.ts';
 
 const usage = (message: string) => new CommanderError(Exit.Usage, 'routerctl.usage', message);

@@ -2,7 +2,7 @@
 // config, like SIGHUP, but with the answer: applied, invalid (with the errors)
 // or refused by the reload guard (docs/operations.md).
 import type { Command } from 'commander';
-import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../config/paths.ts';
+import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../api/paths.ts';
 import type { ReloadOutcome } from '../daemon/serve.ts';
 import { apiPost, reportOutcome } from './api-post.ts';
 

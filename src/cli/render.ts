@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CommanderError, type Command } from 'commander';
 import { resourceId, type AnyResource, type ResourceOf } from '../api/kinds.ts';
 import { DEFAULT_CONFIG_PATH, desiredResources, loadDesired } from '../config/desired.ts';
-import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR } from '../config/paths.ts';
+import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR } from '../api/paths.ts';
 import { dnsmasqConfFor } from '../controllers/dhcp-server/plan.ts';
 import { desiredNatTable, resolveNatRule } from '../controllers/nat44-rule/resolve.ts';
 import { planContext } from '../controllers/plan.ts';

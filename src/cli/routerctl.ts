@@ -2,10 +2,10 @@
 import { hostname } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
-import { KINDS, KIND_NAMES, resourceSchema } from '../api/kinds.ts';
+import { KINDS, KIND_NAMES, resourceSchema } from '../controllers/kinds.ts';
 import { observeAndPlan } from '../controllers/plan.ts';
 import { DEFAULT_CONFIG_PATH, desiredResources, loadDesired } from '../config/desired.ts';
-import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../config/paths.ts';
+import { DEFAULT_RUN_DIR, DEFAULT_STATE_DIR, socketPath } from '../api/paths.ts';
 import { LocalHost } from '../host/local.ts';
 import { apiGet, reportedStatuses, type ApiResource } from '../daemon/api-client.ts';
 import { Exit } from './exit.ts';

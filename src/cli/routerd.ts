@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { CONTROLLER_NAMES, makeControllers } from '../controllers/registry.ts';
 import { DEFAULT_CONFIG_PATH } from '../config/desired.ts';
-import { checkNodeSettings, DEFAULT_RUN_DIR, DEFAULT_STATE_DIR } from '../config/paths.ts';
+import { checkNodeSettings, DEFAULT_RUN_DIR, DEFAULT_STATE_DIR } from '../api/paths.ts';
 import { parseListen, type ListenAddress } from '../daemon/listen.ts';
 import type { Logger } from '../observability/logger.ts';
 import { startDaemon } from '../daemon/serve.ts';

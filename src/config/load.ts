@@ -5,7 +5,8 @@ import { open } from 'node:fs/promises';
 import { LineCounter, isAlias, isMap, isSeq, parseAllDocuments, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ErrorCode, compareErrors, formatPath, type ConfigError } from '../api/errors.ts';
-import { KIND_NAMES, isKind, resourceId, resourceSchema, type AnyResource } from '../api/kinds.ts';
+import { resourceId, type AnyResource } from '../api/kinds.ts';
+import { KIND_NAMES, isKind, resourceSchema } from '../controllers/kinds.ts';
 import { API_VERSION } from '../api/primitives.ts';
 import { locate, positionOf, type ResourceSource } from './source.ts';
 

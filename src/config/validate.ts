@@ -1,9 +1,11 @@
 // Checks that need the whole config: references, spec.when targets, and
 // conflicts between resources. Every error points at the field that causes it.
 import { ErrorCode, formatPath, type ConfigError } from '../api/errors.ts';
-import { isKind, referencesOf, resourceId, statusFieldsOf, whenOf, type AnyResource } from '../api/kinds.ts';
+import { resourceId, whenOf, type AnyResource } from '../api/kinds.ts';
+import { isKind, referencesOf, statusFieldsOf } from '../controllers/kinds.ts';
 import { networkAddress, parseCidr } from '../api/primitives.ts';
 import { stateKeys } from '../api/when.ts';
+import { interfaceResolver } from '../controllers/interface/resolve.ts';
 import type { LoadedResource } from './load.ts';
 import { canonicalAddress, semanticErrors } from './semantic.ts';
 import { locate, positionOf } from './source.ts';
@@ -169,11 +171,4 @@ function conflicts(resources: readonly LoadedResource[]): ConfigError[] {
         for (const c of list)
           errors.push(conflictAt(c, `internal address ${addr} is outside every LAN prefix (${lanPrefixes.join(', ')})`));
   return errors;
-}
-
-/** `interface:` fields name an Interface resource when one exists, else a kernel interface. */
-export function interfaceResolver(resources: readonly AnyResource[]): (name: string) => string {
-  const map = new Map<string, string>();
-  for (const r of resources) if (r.kind === 'Interface') map.set(r.metadata.name, r.spec.ifname);
-  return (name) => map.get(name) ?? name;
 }

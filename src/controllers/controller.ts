@@ -2,7 +2,7 @@
 // It is level-based: every pass gets the whole desired state and the whole plan,
 // never a diff, so a missed event heals on the next pass.
 import type { AnyResource, Kind, ResourceOf } from '../api/kinds.ts';
-import type { NodePaths } from '../config/paths.ts';
+import type { NodePaths } from '../api/paths.ts';
 import type { Host } from '../host/host.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';

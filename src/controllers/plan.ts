@@ -3,8 +3,8 @@
 // NAT44SessionSync sees the snatAddresses its NAT44Rules will have). One
 // function observes and plans, for `routerctl plan` and `routerd serve` alike.
 import { resourceId, type AnyResource, type Kind, type ResourceOf } from '../api/kinds.ts';
-import type { NodePaths } from '../config/paths.ts';
-import { interfaceResolver } from '../config/validate.ts';
+import type { NodePaths } from '../api/paths.ts';
+import { interfaceResolver } from './interface/resolve.ts';
 import type { Host } from '../host/host.ts';
 import { readField, type StatusLookup } from '../when/evaluate.ts';
 import type { Controller, ControllerContext, ReconcileInput, ReconcileOutcome } from './controller.ts';

@@ -2,9 +2,9 @@
 // what a later planner reads (a VIP's role, a NAT rule's SNAT addresses), an
 // earlier one projects, and the manager reconciles in the same order. This is
 // the only list: planning, the controllers `routerd serve` runs and removal
-// plans all derive from it. A kind's schema side (spec, controller name, gateable
-// status fields, references) is its entry in src/api/kinds.ts, in this order.
-import { controllerNameOf, type Kind } from '../api/kinds.ts';
+// plans all derive from it, and so do the lookups by kind name (kinds.ts): each
+// module carries its kind's API facts (the kind folder's schema.ts).
+import type { Kind } from '../api/kinds.ts';
 import type { Controller } from './controller.ts';
 import { dhcpv4ServerKind, dhcpv6ServerKind } from './dhcp-server/kind.ts';
 import { addressPoolKind, bfdKind, bgpPeerKind, bgpRouterKind } from './address-pool/kind.ts';
@@ -35,7 +35,7 @@ export const KIND_MODULES = [
   bgpRouterKind,
 ] as const;
 
-/** A kind with a schema but no module here fails to compile. */
+/** A kind declared in KindSpecs (api/kinds.ts) with no module here fails to compile. */
 type Unregistered = Exclude<Kind, (typeof KIND_MODULES)[number]['kind']>;
 const everyKindRegistered: [Unregistered] extends [never] ? true : Unregistered = true;
 void everyKindRegistered;
@@ -53,11 +53,11 @@ export function moduleOf<K extends Kind>(kind: K): KindModule<K, unknown> {
 const CONTROLLING = MODULES.filter((m) => m.newController !== undefined);
 
 /** Controller names, in reconcile order. */
-export const CONTROLLER_NAMES = CONTROLLING.map((m) => controllerNameOf(m.kind));
+export const CONTROLLER_NAMES = CONTROLLING.map((m) => m.api.controller);
 
 export function makeControllers(names?: readonly string[]): Controller[] {
   const unknown = (names ?? []).filter((n) => !CONTROLLER_NAMES.includes(n));
   if (unknown.length) throw new Error(`unknown controller(s) ${unknown.join(', ')}; available: ${CONTROLLER_NAMES.join(', ')}`);
   const wanted = new Set(names ?? CONTROLLER_NAMES);
-  return CONTROLLING.filter((m) => wanted.has(controllerNameOf(m.kind))).map((m) => m.newController!() as unknown as Controller);
+  return CONTROLLING.filter((m) => wanted.has(m.api.controller)).map((m) => m.newController!() as unknown as Controller);
 }

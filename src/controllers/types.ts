@@ -1,5 +1,5 @@
 import type { AnyResource, Kind, ResourceOf } from '../api/kinds.ts';
-import type { NodePaths } from '../config/paths.ts';
+import type { NodePaths } from '../api/paths.ts';
 import type { Host } from '../host/host.ts';
 import type { ConntrackEntry } from '../kernel/conntrack.ts';
 import type { StatusLookup } from '../when/evaluate.ts';

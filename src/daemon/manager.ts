@@ -5,13 +5,14 @@
 // in an outcome (ok, requeue after, error); the manager schedules the next
 // look from it (requeues at their time, errors with one backoff per
 // controller) and counts outcomes in routerd_reconcile_total.
-import { controllerNameOf, resourceId, type AnyResource, type Kind } from '../api/kinds.ts';
+import { resourceId, type AnyResource, type Kind } from '../api/kinds.ts';
+import { controllerNameOf } from '../controllers/kinds.ts';
 import { Outcome, type Controller, type ControllerContext, type ReconcileOutcome } from '../controllers/controller.ts';
 import { observeAndPlan, reconcileInput } from '../controllers/plan.ts';
 import { MODULES } from '../controllers/registry.ts';
 import type { StatusStore } from '../controllers/status-store.ts';
 import { Phase, Reason } from '../controllers/status.ts';
-import type { NodePaths } from '../config/paths.ts';
+import type { NodePaths } from '../api/paths.ts';
 import { Backoff } from '../support/backoff.ts';
 import { shortDigest } from '../support/digest.ts';
 import type { Host } from '../host/host.ts';

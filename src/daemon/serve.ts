@@ -9,7 +9,7 @@ import { formatConfigError } from '../api/errors.ts';
 import type { Controller } from '../controllers/controller.ts';
 import { StatusStore } from '../controllers/status-store.ts';
 import { desiredResources, loadDesired } from '../config/desired.ts';
-import { checkNodeSettings, socketPath, type NodePaths } from '../config/paths.ts';
+import { checkNodeSettings, socketPath, type NodePaths } from '../api/paths.ts';
 import type { AnyResource } from '../api/kinds.ts';
 import type { Host } from '../host/host.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';

@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AnyResource } from '../../src/api/kinds.ts';
-import { nat44SessionSyncSpec } from '../../src/api/nat.ts';
+import { nat44SessionSyncSpec } from '../../src/controllers/session-sync/schema.ts';
 import { standaloneContext } from '../../src/controllers/controller.ts';
 import { ConntrackdSyncMode } from '../../src/controllers/session-sync/conntrackd.ts';
 import type { SyncRole } from '../../src/controllers/session-sync/mode.ts';

@@ -5,7 +5,7 @@ import type { AnyResource } from '../../src/api/kinds.ts';
 import { standaloneContext, type Controller, type ReconcileOutcome } from '../../src/controllers/controller.ts';
 import { observeAndPlan, reconcileInput } from '../../src/controllers/plan.ts';
 import { StatusStore } from '../../src/controllers/status-store.ts';
-import type { NodePaths } from '../../src/config/paths.ts';
+import type { NodePaths } from '../../src/api/paths.ts';
 import type { FakeHost } from '../../src/host/fake.ts';
 
 export const PATHS = { stateDir: '/var/lib/routerd', runDir: '/run/routerd' };

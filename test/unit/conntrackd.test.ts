@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeProcs } from '../helpers/fake-procs.ts';
 import type { AnyResource, ResourceOf } from '../../src/api/kinds.ts';
-import { nat44SessionSyncSpec } from '../../src/api/nat.ts';
+import { nat44SessionSyncSpec } from '../../src/controllers/session-sync/schema.ts';
 import { standaloneContext } from '../../src/controllers/controller.ts';
 import { ConntrackdSyncMode } from '../../src/controllers/session-sync/conntrackd.ts';
 import { conntrackdRole, planConntrackd } from '../../src/controllers/session-sync/conntrackd-role.ts';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { FakeProcs } from '../helpers/fake-procs.ts';
 import type { AnyResource } from '../../src/api/kinds.ts';
-import { dnsmasqPaths } from '../../src/config/paths.ts';
+import { dnsmasqPaths } from '../../src/api/paths.ts';
 import { standaloneContext } from '../../src/controllers/controller.ts';
 import { DhcpServerController } from '../../src/controllers/dhcp-server/controller.ts';
 import { reconcileKind } from '../../src/controllers/plan.ts';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ResourceOf } from '../../src/api/kinds.ts';
-import { interfaceResolver } from '../../src/config/validate.ts';
+import { interfaceResolver } from '../../src/controllers/interface/resolve.ts';
 import { demotedOffset, renderKeepalivedConf } from '../../src/engines/keepalived/render.ts';
 import { targetHost } from '../../src/controllers/session-sync/controller.ts';
 import { FakeHost } from '../../src/host/fake.ts';
@@ -145,7 +145,7 @@ test('the returning router pulls the same derived path from the master', async (
 });
 
 test('mode conntrackd: the returning router takes the master\'s sessions through conntrackd, replacing its own, and waits until every one is in its kernel', async () => {
-  const { nat44SessionSyncSpec } = await import('../../src/api/nat.ts');
+  const { nat44SessionSyncSpec } = await import('../../src/controllers/session-sync/schema.ts');
   const { gatedSyncs, pullState } = await import('../../src/controllers/virtual-address/pull.ts');
   const meta = (name: string) => ({ apiVersion: 'net.routerd.net/v1alpha1' as const, metadata: { name } });
   const vip = { ...meta('lan-vip'), kind: 'VirtualAddress', spec: { address: '192.0.2.1/24' } } as unknown as ResourceOf<'VirtualAddress'>;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import type { AnyResource } from '../../src/api/kinds.ts';
-import { leaseSyncPath, type NodePaths } from '../../src/config/paths.ts';
+import { leaseSyncPath, type NodePaths } from '../../src/api/paths.ts';
 import { standaloneContext } from '../../src/controllers/controller.ts';
 import { LeaseSyncController } from '../../src/controllers/lease-sync/controller.ts';
 import { LeaseSyncWorker, leaseSyncArgv, pushDeadlineMs, type LeaseSyncSpec, type RsyncRunner } from '../../src/controllers/lease-sync/worker.ts';

@@ -1,21 +1,33 @@
 // The registry is the only list of kinds with a planner and a controller:
 // each kind once, in dependency order, and everything else derived from it.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { KIND_NAMES, controllerNameOf } from '../../src/api/kinds.ts';
+import { KIND_NAMES, controllerNameOf } from '../../src/controllers/kinds.ts';
 import { planPass } from '../../src/controllers/plan.ts';
 import { CONTROLLER_NAMES, KIND_MODULES, MODULES, makeControllers } from '../../src/controllers/registry.ts';
 
 test('every kind is registered exactly once, and nothing else is', () => {
   const kinds = KIND_MODULES.map((m) => m.kind);
   assert.equal(new Set(kinds).size, kinds.length, `a kind is registered twice: ${kinds.join(', ')}`);
-  assert.deepEqual([...kinds].sort(), [...KIND_NAMES].sort());
+  assert.deepEqual(KIND_NAMES, kinds);
 });
 
-test('the kinds\' schema entries (api/kinds.ts) stand in the registry\'s order: it is the one list, they are its schema side', () => {
-  assert.deepEqual(KIND_NAMES, KIND_MODULES.map((m) => m.kind));
+test('every kind a folder\'s schema.ts declares has a module, and the module carries those API facts', async () => {
+  const declared = new Map<string, unknown>();
+  for (const dir of readdirSync('src/controllers', { withFileTypes: true }).filter((e) => e.isDirectory())) {
+    const file = join('src/controllers', dir.name, 'schema.ts');
+    if (!existsSync(file)) continue;
+    const mod = (await import(`../../${file}`)) as Record<string, unknown>;
+    for (const v of Object.values(mod))
+      if (v && typeof v === 'object' && 'kind' in v && 'spec' in v && 'controller' in v) {
+        assert.ok(!declared.has(String(v.kind)), `${String(v.kind)} is declared twice`);
+        declared.set(String(v.kind), v);
+      }
+  }
+  assert.deepEqual([...declared.keys()].sort(), [...KIND_NAMES].sort());
+  for (const m of KIND_MODULES) assert.equal(m.api, declared.get(m.kind), `${m.kind}: the module carries its schema.ts facts`);
 });
 
 test('the registry order is the dependency order: what a planner reads, an earlier one projects', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ResourceOf } from '../../src/api/kinds.ts';
-import { interfaceResolver } from '../../src/config/validate.ts';
+import { interfaceResolver } from '../../src/controllers/interface/resolve.ts';
 import { renderDhcpcdConf, iaidOf } from '../../src/engines/dhcpcd/render.ts';
 import { renderDhcpv4Conf, renderDhcpv6Conf } from '../../src/engines/dnsmasq/render.ts';
 import { renderKeepalivedConf } from '../../src/engines/keepalived/render.ts';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { KIND_NAMES, statusFieldsOf } from '../../src/api/kinds.ts';
+import { KIND_NAMES, statusFieldsOf } from '../../src/controllers/kinds.ts';
 import { explain } from '../../src/cli/explain.ts';
 import { findKind, resolveRef, suggestKinds } from '../../src/cli/kind-ref.ts';
 import { COMMON_STATUS_DOCS, STATUS_DOCS } from '../../src/cli/status-fields.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { KIND_NAMES } from '../../src/api/kinds.ts';
+import { KIND_NAMES } from '../../src/controllers/kinds.ts';
 import { REPO, example, fixture } from '../helpers/paths.ts';
 
 const routerctl = (...args: string[]) => {

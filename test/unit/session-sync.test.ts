@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import type { NAT44SessionSyncSpec } from '../../src/api/nat.ts';
+import type { NAT44SessionSyncSpec } from '../../src/controllers/session-sync/schema.ts';
 import { selectSnatAddresses } from '../../src/controllers/session-sync/select.ts';
 import type { ResourceStatus } from '../../src/controllers/status.ts';
 import { FakeHost } from '../../src/host/fake.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { resourceId, type AnyResource, type ResourceOf } from '../../api/kinds.ts';
 import { KeepalivedEngine } from '../../engines/keepalived/engine.ts';
 import { renderKeepalivedConf } from '../../engines/keepalived/render.ts';
-import { keepalivedFifoPath, sshControlDir, type NodePaths } from '../../config/paths.ts';
+import { keepalivedFifoPath, sshControlDir, type NodePaths } from '../../api/paths.ts';
 import { FrrEngine } from '../../engines/frr/engine.ts';
 import { networkLines } from '../../engines/frr/render.ts';
 import { ipAddrAddArgv, ipAddrDelArgv } from '../../kernel/ip.ts';

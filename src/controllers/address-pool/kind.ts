@@ -3,30 +3,31 @@ import type { Controller } from '../controller.ts';
 import { kindModule } from '../kind-module.ts';
 import { BgpController } from './controller.ts';
 import { addressPoolPlanner, bfdPlanner, bgpPeerPlanner, bgpRouterPlanner } from './plan.ts';
+import { addressPoolApi, bfdApi, bgpPeerApi, bgpRouterApi } from './schema.ts';
 
 // One FRR per node serves the four BGP kinds: BGPRouter's module makes the
 // controller, and it reconciles the other three with it (BgpController.alsoKinds).
 
 export const addressPoolKind = kindModule({
-  kind: 'NAT44AddressPool',
+  api: addressPoolApi,
   planner: addressPoolPlanner,
   removal: (r) => [action(r, 'delete', `pool ${r.metadata.name}`, `this router stops owning and announcing ${r.spec.addresses.join(', ')}; the other members take them`)],
 });
 
 export const bfdKind = kindModule({
-  kind: 'BFD',
+  api: bfdApi,
   planner: bfdPlanner,
   removal: (r) => [action(r, 'delete', `bfd profile ${r.metadata.name}`, 'BFD sessions using it fall back to FRR defaults or stop')],
 });
 
 export const bgpPeerKind = kindModule({
-  kind: 'BGPPeer',
+  api: bgpPeerApi,
   planner: bgpPeerPlanner,
   removal: (r) => [action(r, 'delete', `neighbor ${r.spec.address}`, 'the BGP session with this upstream closes; its announcements are withdrawn there')],
 });
 
 export const bgpRouterKind = kindModule<'BGPRouter', undefined>({
-  kind: 'BGPRouter',
+  api: bgpRouterApi,
   planner: bgpRouterPlanner,
   // It reconciles BGPRouter and, through alsoKinds, the other three.
   newController: () => new BgpController() as unknown as Controller<'BGPRouter', undefined>,

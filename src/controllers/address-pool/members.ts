@@ -5,7 +5,7 @@
 // will own, removed when routerd starts; read by the others over ssh.
 import { join } from 'node:path';
 import type { ResourceOf } from '../../api/kinds.ts';
-import { sshControlDir, type NodePaths } from '../../config/paths.ts';
+import { sshControlDir, type NodePaths } from '../../api/paths.ts';
 import { describeFailure, type Host } from '../../host/host.ts';
 import { applyRestore, snatRestoreBatch } from '../../kernel/conntrack-batch.ts';
 import { conntrackDumpArgv, parseConntrackExtended, snatAddress } from '../../kernel/conntrack.ts';
@@ -14,7 +14,7 @@ import type { ControllerContext } from '../controller.ts';
 import { targetHost } from '../session-sync/controller.ts';
 import { SessionSyncWorker, type SyncTarget } from '../session-sync/worker.ts';
 import type { ResourceStatus } from '../status.ts';
-import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from '../../api/nat.ts';
+import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from '../session-sync/schema.ts';
 import { parseDuration } from '../../api/primitives.ts';
 import type { TargetStatus } from '../session-sync/worker.ts';
 import { eligibleMembers, holdTakeover, parseSyncMark, pullsNeeded, pushTargets, servedPushes, viewComplete, type MemberView, type SyncMark } from './gate.ts';

@@ -1,5 +1,5 @@
 import { resourceId, type ResourceOf } from '../../api/kinds.ts';
-import { dnsmasqPaths } from '../../config/paths.ts';
+import { dnsmasqPaths } from '../../api/paths.ts';
 import { renderDhcpv4Conf, renderDhcpv6Conf } from '../../engines/dnsmasq/render.ts';
 import { action, fileVerb, status } from '../common.ts';
 import { followRole } from '../role.ts';

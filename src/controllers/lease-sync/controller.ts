@@ -6,7 +6,7 @@
 import { resourceId, type ResourceOf } from '../../api/kinds.ts';
 import { parseDuration } from '../../api/primitives.ts';
 import { targetName } from '../../api/target.ts';
-import { sshControlDir } from '../../config/paths.ts';
+import { sshControlDir } from '../../api/paths.ts';
 import { sshExitMasterArgv } from '../../transport/ssh.ts';
 import { Outcome, type Controller, type ControllerContext, type ReconcileInput, type ReconcileOutcome } from '../controller.ts';
 import { Reason } from '../status.ts';

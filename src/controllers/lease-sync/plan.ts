@@ -1,7 +1,7 @@
 import { resourceId, type ResourceOf } from '../../api/kinds.ts';
 import { parseRef } from '../../api/primitives.ts';
 import { targetName } from '../../api/target.ts';
-import { leaseSyncPath, type LeaseSourceKind } from '../../config/paths.ts';
+import { leaseSyncPath, type LeaseSourceKind } from '../../api/paths.ts';
 import { action, gate, status } from '../common.ts';
 import { Phase, Reason } from '../status.ts';
 import type { Planner, PlanContext, ResourcePlan } from '../types.ts';

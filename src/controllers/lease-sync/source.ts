@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { LeaseSourceKind } from '../../config/paths.ts';
+import type { LeaseSourceKind } from '../../api/paths.ts';
 import { activeLeaseCount, parseDnsmasqLeases } from '../../engines/dnsmasq/leases.ts';
 import { parseDhcpcdState } from '../../engines/dhcpcd/state.ts';
 

@@ -7,7 +7,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { sshControlDir, type LeaseSourceKind, type NodePaths } from '../../config/paths.ts';
+import { sshControlDir, type LeaseSourceKind, type NodePaths } from '../../api/paths.ts';
 import { firstLines, type Host } from '../../host/host.ts';
 import { Backoff } from '../../support/backoff.ts';
 import { parseRsyncStats } from '../../transport/rsync-stats.ts';

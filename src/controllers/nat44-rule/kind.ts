@@ -3,9 +3,10 @@ import { action } from '../common.ts';
 import { kindModule } from '../kind-module.ts';
 import { NAT44RuleController } from './controller.ts';
 import { nat44RulePlanner } from './plan.ts';
+import { nat44RuleApi } from './schema.ts';
 
 export const nat44RuleKind = kindModule({
-  kind: 'NAT44Rule',
+  api: nat44RuleApi,
   planner: nat44RulePlanner,
   newController: () => new NAT44RuleController(),
   removal: (r, observed) => {

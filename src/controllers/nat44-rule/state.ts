@@ -2,7 +2,7 @@
 // addresses it managed (so flows on an address that was removed are still
 // judged after a restart) and whether a flow cleanup is still owed.
 import { join } from 'node:path';
-import type { NodePaths } from '../../config/paths.ts';
+import type { NodePaths } from '../../api/paths.ts';
 import type { ResolvedNatRule } from '../../engines/nft/nat.ts';
 import type { Host } from '../../host/host.ts';
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { resourceId } from '../../api/kinds.ts';
-import { prefixDelegationStateDir } from '../../config/paths.ts';
+import { prefixDelegationStateDir } from '../../api/paths.ts';
 import { iaidOf, renderDhcpcdConf } from '../../engines/dhcpcd/render.ts';
 import { action, fileVerb, status } from '../common.ts';
 import { followRole } from '../role.ts';

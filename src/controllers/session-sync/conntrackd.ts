@@ -6,7 +6,7 @@
 // for. See docs/session-sync.md.
 import { isIPv4 } from 'node:net';
 import type { AnyResource, ResourceOf } from '../../api/kinds.ts';
-import { conntrackdSyncSpec, DEFAULT_CONNTRACKD_REFRESH_INTERVAL, type NAT44SessionSyncSpec } from '../../api/nat.ts';
+import { conntrackdSyncSpec, DEFAULT_CONNTRACKD_REFRESH_INTERVAL, type NAT44SessionSyncSpec } from './schema.ts';
 import { parseDuration } from '../../api/primitives.ts';
 import { targetName } from '../../api/target.ts';
 import { conntrackdPaths, ConntrackdEngine, TRANSITION_COMMANDS, type VrrpRole } from '../../engines/conntrackd/engine.ts';

@@ -4,7 +4,7 @@
 // never copies its stale sessions back to the master; conntrackd runs in every
 // role and takes the role from the gate.
 import { resourceId } from '../../api/kinds.ts';
-import { sshControlDir } from '../../config/paths.ts';
+import { sshControlDir } from '../../api/paths.ts';
 import { targetName } from '../../api/target.ts';
 import { describeFailure, type Host } from '../../host/host.ts';
 import { applyRestore, restoreDeleteBySnatLine } from '../../kernel/conntrack-batch.ts';

@@ -2,9 +2,10 @@ import { syncRemoval } from '../common.ts';
 import { kindModule } from '../kind-module.ts';
 import { SessionSyncController } from './controller.ts';
 import { sessionSyncPlanner } from './plan.ts';
+import { sessionSyncApi } from './schema.ts';
 
 export const sessionSyncKind = kindModule({
-  kind: 'NAT44SessionSync',
+  api: sessionSyncApi,
   planner: sessionSyncPlanner,
   newController: () => new SessionSyncController(),
   removal: (r) => syncRemoval(r),

@@ -1,7 +1,7 @@
 // What a session sync mode is to the NAT44SessionSync controller: something it
 // brings in line with each pass (level-based) and stops. snapshot.ts,
 // stream.ts and conntrackd.ts implement it; modes.ts is the one list of them.
-import type { NAT44SessionSyncSpec } from '../../api/nat.ts';
+import type { NAT44SessionSyncSpec } from './schema.ts';
 import type { ReconcileOutcome } from '../controller.ts';
 import type { Observed, PlanContext } from '../types.ts';
 

@@ -1,6 +1,6 @@
 // The one place a NAT44SessionSync mode name becomes its implementation. A
 // fourth mode is a fourth file (implementing SyncMode, mode.ts) and one line here.
-import type { NAT44SessionSyncSpec } from '../../api/nat.ts';
+import type { NAT44SessionSyncSpec } from './schema.ts';
 import type { ControllerContext } from '../controller.ts';
 import { ConntrackdSyncMode, type ConntrackdModeDeps } from './conntrackd.ts';
 import type { SyncMode } from './mode.ts';

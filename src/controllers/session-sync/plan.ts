@@ -1,5 +1,5 @@
 import { resourceId } from '../../api/kinds.ts';
-import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from '../../api/nat.ts';
+import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from './schema.ts';
 import { targetName } from '../../api/target.ts';
 import { action, gate, status } from '../common.ts';
 import { Phase, Reason } from '../status.ts';

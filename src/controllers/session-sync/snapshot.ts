@@ -3,8 +3,8 @@
 // the local dump into each target's restore session, exact deletes for what
 // changed or went). Runs while spec.when holds (the controller stops it when
 // the gate shuts, so a backup never pushes its stale sessions back).
-import type { NAT44SessionSyncSpec } from '../../api/nat.ts';
-import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from '../../api/nat.ts';
+import type { NAT44SessionSyncSpec } from './schema.ts';
+import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from './schema.ts';
 import { parseDuration } from '../../api/primitives.ts';
 import { Phase, Reason } from '../status.ts';
 import type { SyncMode, SyncModeInput } from './mode.ts';

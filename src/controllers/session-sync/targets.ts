@@ -2,7 +2,7 @@
 // session each (two in stream mode: bulk and stream, so small batches never
 // wait behind a full resync), per-target status with backoff, and the log
 // line, metrics and status every batch leaves.
-import type { NAT44SessionSyncSpec } from '../../api/nat.ts';
+import type { NAT44SessionSyncSpec } from './schema.ts';
 import { targetName } from '../../api/target.ts';
 import type { Host } from '../../host/host.ts';
 import { restoreDeleteFromKey } from '../../kernel/conntrack-lines.ts';

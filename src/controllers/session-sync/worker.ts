@@ -14,8 +14,8 @@
 //   entries do not expire on the standby. A target that failed, or an event
 //   stream that overran, gets a full replace before the stream is trusted again.
 import { backoffDelay } from '../../support/backoff.ts';
-import type { NAT44SessionSyncSpec } from '../../api/nat.ts';
-import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from '../../api/nat.ts';
+import type { NAT44SessionSyncSpec } from './schema.ts';
+import { DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_STREAM_RESYNC_INTERVAL } from './schema.ts';
 import { parseDuration } from '../../api/primitives.ts';
 import { targetName } from '../../api/target.ts';
 import { describeFailure, firstLines, type ChildHandle, type Host } from '../../host/host.ts';

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { KeepalivedEngine } from '../../engines/keepalived/engine.ts';
 import { roleOf, type NotifyEvent, type Role } from '../../engines/keepalived/notify.ts';
 import { demotedOffset, hasGate, instanceName, vipNameFromInstance } from '../../engines/keepalived/render.ts';
-import { keepalivedGatePath, sshControlDir } from '../../config/paths.ts';
+import { keepalivedGatePath, sshControlDir } from '../../api/paths.ts';
 import { parseDuration } from '../../api/primitives.ts';
 import { ipAddrShowArgv, parseIpAddr } from '../../kernel/ip.ts';
 import { Outcome, type Controller, type ControllerContext, type ReconcileInput, type ReconcileOutcome } from '../controller.ts';

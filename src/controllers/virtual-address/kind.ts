@@ -3,9 +3,10 @@ import { action } from '../common.ts';
 import { kindModule } from '../kind-module.ts';
 import { VirtualAddressController } from './controller.ts';
 import { virtualAddressPlanner } from './plan.ts';
+import { virtualAddressApi } from './schema.ts';
 
 export const virtualAddressKind = kindModule({
-  kind: 'VirtualAddress',
+  api: virtualAddressApi,
   planner: virtualAddressPlanner,
   newController: () => new VirtualAddressController(),
   removal: (r) => {

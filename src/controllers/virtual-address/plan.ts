@@ -1,5 +1,5 @@
 import { resourceId, type ResourceOf } from '../../api/kinds.ts';
-import { keepalivedConfPath, keepalivedFifoPath, keepalivedGatePath } from '../../config/paths.ts';
+import { keepalivedConfPath, keepalivedFifoPath, keepalivedGatePath } from '../../api/paths.ts';
 import { instanceName, renderKeepalivedConf } from '../../engines/keepalived/render.ts';
 import { NODE, action, findInterface, status } from '../common.ts';
 import { Phase, Reason } from '../status.ts';

@@ -4,7 +4,7 @@
 // routerd restart and is adopted again from the pid file. conntrackd writes no
 // pid file of its own, so routerd writes the PID of the child it started.
 import { join } from 'node:path';
-import type { NodePaths } from '../../config/paths.ts';
+import type { NodePaths } from '../../api/paths.ts';
 import type { Host, RunResult } from '../../host/host.ts';
 import { ConfiguredDaemon, realProcessTable, type ExitInfo, type ProcessTable, type RunOutcome } from '../process.ts';
 import type { ConntrackdFiles } from './render.ts';

@@ -6,7 +6,7 @@ import { openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { keepalivedConfPath, keepalivedDir, keepalivedFifoPath, type NodePaths } from '../../config/paths.ts';
+import { keepalivedConfPath, keepalivedDir, keepalivedFifoPath, type NodePaths } from '../../api/paths.ts';
 import type { Host } from '../../host/host.ts';
 import { ConfiguredDaemon, type ProcessTable, type SupervisedProcess } from '../process.ts';
 import { parseNotifyLine, type NotifyEvent } from './notify.ts';

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { KIND_NAMES } from '../../../src/api/kinds.ts';
+import { KIND_NAMES } from '../../../src/controllers/kinds.ts';
 import { desiredResources, loadDesired } from '../../../src/config/desired.ts';
 import { parseConfigText } from '../../../src/config/load.ts';
 import { REPO, example } from '../../helpers/paths.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { apiPost } from '../../../src/cli/api-post.ts';
 import { apiGet } from '../../../src/daemon/api-client.ts';
-import { socketPath } from '../../../src/config/paths.ts';
+import { socketPath } from '../../../src/api/paths.ts';
 import type { Generation } from '../../../src/daemon/generations.ts';
 import { startDaemon, type ApplyOutcome } from '../../../src/daemon/serve.ts';
 import { FakeHost } from '../../../src/host/fake.ts';

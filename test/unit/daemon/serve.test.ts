@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { apiGet } from '../../../src/daemon/api-client.ts';
 import { apiPost } from '../../../src/cli/api-post.ts';
-import { socketPath } from '../../../src/config/paths.ts';
+import { socketPath } from '../../../src/api/paths.ts';
 import { parseListen } from '../../../src/daemon/listen.ts';
 import { AlreadyRunningError, acquireLock, lockPath } from '../../../src/daemon/lock.ts';
 import { destructiveChange } from '../../../src/daemon/reload-guard.ts';

@@ -1,10 +1,6 @@
 import { z } from 'zod';
-import { duration, ifname, interfaceCidr, ipAddress } from './primitives.ts';
-
-export const interfaceSpec = z.strictObject({
-  ifname: ifname.describe('The kernel interface name this resource stands for, e.g. lan0.'),
-});
-export type InterfaceSpec = z.infer<typeof interfaceSpec>;
+import { kindApi } from '../../api/kinds.ts';
+import { duration, ifname, interfaceCidr, ipAddress } from '../../api/primitives.ts';
 
 export const virtualAddressSpec = z.strictObject({
   interface: ifname.describe('Interface (resource name or kernel name) that carries the address and the VRRP adverts.'),
@@ -55,4 +51,10 @@ export const virtualAddressSpec = z.strictObject({
     .default([])
     .describe('Addresses that move with the VIP, e.g. the SNAT address on the WAN side.'),
 });
-export type VirtualAddressSpec = z.infer<typeof virtualAddressSpec>;
+
+declare module '../../api/kinds.ts' { interface KindSpecs { VirtualAddress: typeof virtualAddressSpec } }
+
+export const virtualAddressApi = kindApi({
+  kind: 'VirtualAddress', spec: virtualAddressSpec, controller: 'virtual-address', statusFields: ['role', 'since', 'roleReason', 'keepalived'],
+  description: 'A floating address shared by the routers through VRRP (keepalived).',
+});

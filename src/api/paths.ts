@@ -1,7 +1,6 @@
 // Where routerd keeps things on a node. Paths are derived from kind and name,
 // never configured, so both routers of a pair agree on them (seed 002).
 import { join } from 'node:path';
-import { controllerNameOf, type Kind } from '../api/kinds.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/routerd';
 export const DEFAULT_RUN_DIR = '/run/routerd';
@@ -41,9 +40,16 @@ export function keepalivedGatePath(p: NodePaths, vipName: string): string {
   return join(keepalivedDir(p), `gate-${vipName}`);
 }
 
+/**
+ * The file base name of each DHCP server kind: its controller's name, written
+ * out here because paths sit below the registry (test/unit/paths.test.ts holds
+ * it to the controller names). Changing one moves lease files on disk.
+ */
+export const DNSMASQ_FILE_BASES = { DHCPv4Server: 'dhcpv4-server', DHCPv6Server: 'dhcpv6-server' } as const;
+
 /** dnsmasq server config, pid file and lease file for a DHCP server resource. */
-export function dnsmasqPaths(p: NodePaths, kind: 'DHCPv4Server' | 'DHCPv6Server', name: string) {
-  const base = `${controllerNameOf(kind)}-${name}`;
+export function dnsmasqPaths(p: NodePaths, kind: keyof typeof DNSMASQ_FILE_BASES, name: string) {
+  const base = `${DNSMASQ_FILE_BASES[kind]}-${name}`;
   return {
     conf: join(p.runDir, 'dnsmasq', `${base}.conf`),
     pidFile: join(p.runDir, 'dnsmasq', `${base}.pid`),
@@ -71,7 +77,7 @@ export function sshControlDir(p: NodePaths): string {
   return join(p.runDir, 'ssh');
 }
 
-export function isLeaseSourceKind(k: Kind): k is LeaseSourceKind {
+export function isLeaseSourceKind(k: string): k is LeaseSourceKind {
   return k === 'DHCPv4Server' || k === 'DHCPv6Server' || k === 'DHCPv6PrefixDelegation';
 }
 

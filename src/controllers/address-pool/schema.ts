@@ -2,10 +2,16 @@
 // successor at a time, chosen by rendezvous hashing over the members that are
 // up (controllers/address-pool/ownership.ts). The owner announces the /32 over
 // BGP; the successor pre-announces it with a longer AS path.
+//
+// BGP and BFD through FRR (bgpd, bfdd). Names and shapes follow the public
+// routerd project: BGPRouter {asn, routerID}, BGPPeer {routerRef, address,
+// peerASN}, BFD profiles. Every value here ends up in frr.conf, so each one is
+// checked to the character (see engines/frr/render.ts).
 import { z } from 'zod';
-import { ErrorCode } from './errors.ts';
-import { duration, ifname, interfaceCidr, ipv4Address, port, resourceName, resourceRef, userName } from './primitives.ts';
-import { sshOptionsSchema } from './target.ts';
+import { ErrorCode } from '../../api/errors.ts';
+import { kindApi } from '../../api/kinds.ts';
+import { duration, ifname, interfaceCidr, ipv4Address, port, resourceName, resourceRef, userName } from '../../api/primitives.ts';
+import { sshOptionsSchema } from '../../api/target.ts';
 
 export const poolMemberSpec = z.strictObject({
   node: resourceName.describe('The member\'s node name (routerd --node), the same on every member\'s config.'),
@@ -78,4 +84,49 @@ export const nat44AddressPoolSpec = z
       dup(s.lan.gateways, (g) => String(g.virtualRouterId), 'lan', 'virtualRouterId');
     }
   });
-export type NAT44AddressPoolSpec = z.infer<typeof nat44AddressPoolSpec>;
+
+/** A 4-byte AS number; 0 and 4294967295 are reserved (RFC 7607, RFC 7300). */
+export const asn = z.number().int().min(1).max(4_294_967_294).describe('An AS number, 1-4294967294.');
+
+export const bgpRouterSpec = z.strictObject({
+  asn: asn.describe('This router\'s AS number.'),
+  routerID: ipv4Address.describe('The BGP router id; set explicitly (FRR would otherwise pick a SNAT /32).'),
+});
+
+export const bgpPeerSpec = z.strictObject({
+  routerRef: resourceRef(['BGPRouter']).describe('The BGPRouter this session belongs to.'),
+  address: ipv4Address.describe('The neighbor\'s address (an upstream router).'),
+  peerASN: asn.describe('The neighbor\'s AS number.'),
+  bfd: resourceRef(['BFD']).optional().describe('Watch the session with this BFD profile (sub-second failure detection).'),
+  holdTime: duration({ minMs: 3000, maxMs: 65_535_000 }).default('9s').describe('BGP hold time; keepalives every third of it.'),
+});
+
+export const bfdSpec = z.strictObject({
+  detectMultiplier: z.number().int().min(2).max(255).default(3).describe('Packets missed before the session is down.'),
+  receiveInterval: duration({ minMs: 10, maxMs: 60_000 }).default('300ms').describe('Minimum interval between received packets.'),
+  transmitInterval: duration({ minMs: 10, maxMs: 60_000 }).default('300ms').describe('Minimum interval between sent packets.'),
+});
+
+declare module '../../api/kinds.ts' { interface KindSpecs { NAT44AddressPool: typeof nat44AddressPoolSpec; BFD: typeof bfdSpec; BGPPeer: typeof bgpPeerSpec; BGPRouter: typeof bgpRouterSpec } }
+
+export const addressPoolApi = kindApi({
+  kind: 'NAT44AddressPool', spec: nat44AddressPoolSpec, controller: 'bgp', statusFields: ['membersUp', 'owned', 'standby', 'assignments', 'since', 'ready', 'readySince', 'sync'],
+  description: 'SNAT addresses shared by N routers: one owner and one successor per address, announced over BGP.',
+  references: (s) => [{ path: ['spec', 'bgpRouter'], target: s.bgpRouter }, ...(s.liveness ? [{ path: ['spec', 'liveness'], target: s.liveness }] : [])],
+});
+
+export const bfdApi = kindApi({
+  kind: 'BFD', spec: bfdSpec, controller: 'bgp', statusFields: ['sessions', 'up'],
+  description: 'A BFD profile (FRR bfdd): detection timers for BGP sessions and pool members.',
+});
+
+export const bgpPeerApi = kindApi({
+  kind: 'BGPPeer', spec: bgpPeerSpec, controller: 'bgp', statusFields: ['state', 'bfd', 'prefixesSent'],
+  description: 'A BGP session of a BGPRouter with an upstream router, optionally watched by BFD.',
+  references: (s) => [{ path: ['spec', 'routerRef'], target: s.routerRef }, ...(s.bfd ? [{ path: ['spec', 'bfd'], target: s.bfd }] : [])],
+});
+
+export const bgpRouterApi = kindApi({
+  kind: 'BGPRouter', spec: bgpRouterSpec, controller: 'bgp', statusFields: ['process', 'established', 'peers'],
+  description: 'This node\'s BGP speaker (FRR bgpd, with zebra and bfdd).',
+});

@@ -1,68 +1,9 @@
 import { z } from 'zod';
-import { ErrorCode } from './errors.ts';
-import { duration, ifname, ipFamily, ipv4Address, networkCidr, parseCidr, port, portRange, resourceRef } from './primitives.ts';
-import { targetFields, uniqueTargets } from './target.ts';
-import { whenSchema } from './when.ts';
-
-function uniqueList<T extends z.ZodType<string>>(item: T, what: string) {
-  return z.array(item).superRefine((list, ctx) => {
-    const seen = new Set<string>();
-    list.forEach((v, i) => {
-      if (seen.has(v))
-        ctx.addIssue({ code: 'custom', path: [i], message: `${what} "${v}" is listed twice`, params: { rdCode: ErrorCode.DuplicateName } });
-      seen.add(v);
-    });
-  });
-}
-
-const SNAT_FORMS = ['address', 'addresses', 'fromInterface', 'masquerade'] as const;
-
-export const snatSpec = z
-  .strictObject({
-    address: ipv4Address.optional().describe('Translate to this address (it should move with the VIP).'),
-    addresses: uniqueList(ipv4Address, 'address').min(1).optional().describe('Translate to these addresses.'),
-    fromInterface: ifname.optional().describe('Translate to the first IPv4 address of this interface, read live.'),
-    masquerade: z
-      .literal(true)
-      .optional()
-      .describe('Masquerade. The kernel drops masqueraded flows when the address goes away: prefer address for HA.'),
-  })
-  .superRefine((s, ctx) => {
-    const set = SNAT_FORMS.filter((k) => s[k] !== undefined);
-    if (set.length !== 1)
-      ctx.addIssue({
-        code: 'custom',
-        message: `snat needs exactly one of ${SNAT_FORMS.join(', ')} (found ${set.length === 0 ? 'none' : set.join(', ')})`,
-        params: { rdCode: set.length === 0 ? ErrorCode.MissingField : ErrorCode.Conflict },
-      });
-  });
-export type SnatSpec = z.infer<typeof snatSpec>;
-
-export const nat44RuleSpec = z.strictObject({
-  outInterface: ifname.describe('Translate packets leaving through this interface.'),
-  sources: uniqueList(networkCidr(4), 'source')
-    .min(1)
-    .default(['0.0.0.0/0'])
-    .describe('Source prefixes to translate; default all. More specific rules win over broader ones.'),
-  snat: snatSpec.describe('What to translate the source to: exactly one of address, addresses, fromInterface, masquerade.'),
-  portRange: portRange.optional().describe('Source ports to use for translated flows, e.g. "20000-60000".'),
-  random: z.boolean().default(false).describe('Randomise the translated source port (fully-random).'),
-});
-export type NAT44RuleSpec = z.infer<typeof nat44RuleSpec>;
-
-export const statelessNat44Spec = z.strictObject({
-  interface: ifname.describe('The external interface, where the floating addresses live.'),
-  mappings: z
-    .array(
-      z.strictObject({
-        external: ipv4Address.describe('The floating (public) address.'),
-        internal: ipv4Address.describe('The internal host it maps to, one to one.'),
-      }),
-    )
-    .min(1)
-    .describe('One-to-one address mappings; translated without conntrack.'),
-});
-export type StatelessNAT44Spec = z.infer<typeof statelessNat44Spec>;
+import { ErrorCode } from '../../api/errors.ts';
+import { kindApi } from '../../api/kinds.ts';
+import { duration, ifname, ipFamily, ipv4Address, parseCidr, port, resourceRef, uniqueList } from '../../api/primitives.ts';
+import { targetFields, uniqueTargets } from '../../api/target.ts';
+import { whenSchema } from '../../api/when.ts';
 
 export const SESSION_SYNC_MODES = ['snapshot', 'stream', 'conntrackd'] as const;
 /** Other spellings accepted for a mode: routerd (Go) calls the stream mode `event-stream`. */
@@ -102,7 +43,6 @@ export const conntrackdSyncSpec = z.strictObject({
     .prefault({})
     .describe('conntrackd buffer and queue sizes.'),
 });
-export type ConntrackdSyncSpec = z.infer<typeof conntrackdSyncSpec>;
 
 export const nat44SessionSyncSpec = z
   .strictObject({
@@ -183,3 +123,14 @@ export type NAT44SessionSyncSpec = z.infer<typeof nat44SessionSyncSpec>;
 export const DEFAULT_SNAPSHOT_INTERVAL = '2s';
 export const DEFAULT_STREAM_RESYNC_INTERVAL = '30s';
 export const DEFAULT_CONNTRACKD_REFRESH_INTERVAL = '30s';
+
+declare module '../../api/kinds.ts' { interface KindSpecs { NAT44SessionSync: typeof nat44SessionSyncSpec } }
+
+export const sessionSyncApi = kindApi({
+  kind: 'NAT44SessionSync', spec: nat44SessionSyncSpec, controller: 'nat44-session-sync', statusFields: ['targets', 'lastSyncTime', 'snatAddresses'],
+  description: 'Keeps selected NAT44 conntrack sessions warm on standby routers.',
+  references: (s) => [
+    ...s.natRules.map((t, i) => ({ path: ['spec', 'natRules', i], target: t })),
+    ...s.excludeNatRules.map((t, i) => ({ path: ['spec', 'excludeNatRules', i], target: t })),
+  ],
+});
