@@ -17,7 +17,7 @@ import { fromDist, loadModule } from '../bin/launch.js';
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const [{ nat44SessionSyncSpec }, { targetHost }, { standaloneInput }, { SnapshotSyncMode }, { StreamSyncMode }, { openSession }, { LocalHost }, { createLogger }, { createMetrics }] = await Promise.all(
   [
-    'api/nat',
+    'controllers/session-sync/schema',
     'controllers/session-sync/controller',
     'controllers/session-sync/mode',
     'controllers/session-sync/snapshot',
