@@ -564,7 +564,7 @@ export async function benchSessionSync(): Promise<BenchSection> {
   notes.push(
     `Stream lag: stream mode in its own process inside A (bench/sync-agent.ts: the classes and ssh sessions the controller builds; interval 1h, so no periodic resync during the trials) with B already holding N; entries inserted on A with \`conntrack -R\`, ` +
       `lag = first NEW event for them on A to the last NEW event on B, both seen by \`conntrack -E\` watchers in the bench process (median of ${STREAM_TRIALS}). ` +
-      'It includes the 10 ms coalescing delay and one batch on the stream restore session (no ssh exec per batch). Peak RSS is that process\'s maxrss (getrusage), which includes the first full resync of N entries.',
+      'It includes the 10 ms coalescing delay and one batch on the stream restore session (no ssh exec per batch). Peak RSS is that process\'s VmHWM (getrusage\'s maxrss would also count this bench process\'s RSS at the fork that started it: docs/kernel-facts.md), which includes the first full resync of N entries.',
   );
   notes.push(
     `Synthetic entries: TCP ESTABLISHED [SEEN_REPLY,ASSURED], timeout 3600, mark ${MARK}, client 192.0.2.10-249 with varied source ports → ${SERVER}:${PORT}, SNAT ${SNAT}:20000-59999. ` +

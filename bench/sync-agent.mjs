@@ -7,7 +7,7 @@
 // argv[2]: JSON {mode, interval, snat, target, controlDir}. stdout: a JSON line
 // per change of phase and at most one a second otherwise ({"status": ...}); on
 // SIGTERM it stops the mode, lets its children exit and prints
-// {"exit": {cpuSelfS, cpuChildrenS, maxRssMB, atPeak, gc, fromDist}} (children: conntrack
+// {"exit": {cpuSelfS, cpuChildrenS, maxRssMB (VmHWM), atPeak, gc, fromDist}} (children: conntrack
 // -E, dumps and ssh clients, reaped by then).
 import { createWriteStream, readFileSync } from 'node:fs';
 import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
@@ -80,8 +80,18 @@ setInterval(() => {
   const m = process.memoryUsage();
   timeline.push([Math.round((Date.now() - t0) / 1000), Math.round(m.rss / 1048576), Math.round(m.heapUsed / 1048576)]);
 }, 2000).unref();
+// When the high-water mark of RSS (VmHWM, what maxRSS reports) rises: [seconds, VmHWM MB, RSS MB now, heap used MB];
+// a rise that the 100 ms RSS samples miss is a spike shorter than that.
+const hwmRises = [];
+let hwm = 0;
+const hwmMB = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024;
 setInterval(() => {
   const m = process.memoryUsage();
+  const h = hwmMB();
+  if (h >= hwm + 5) {
+    hwm = h;
+    hwmRises.push([Math.round((Date.now() - t0) / 100) / 10, Math.round(h), Math.round(m.rss / 1048576), Math.round(m.heapUsed / 1048576)]);
+  }
   if (snapAtMB && m.heapUsed / 1048576 > snapAtMB) {
     snapAtMB = 0;
     print({ heapSnapshot: writeHeapSnapshot(`${process.env.ROUTERD_BENCH_HEAPSNAP_DIR ?? '/tmp'}/routerd-agent-${process.pid}.heapsnapshot`) });
@@ -91,10 +101,16 @@ setInterval(() => {
 
 process.on('SIGTERM', () => {
   void (async () => {
+    const hwmBeforeStop = hwmMB();
     await mode.stop();
+    const hwmAfterStop = hwmMB();
     await new Promise((r) => setTimeout(r, 500));
     const u = process.resourceUsage();
-    print({ exit: { cpuSelfS: (u.userCPUTime + u.systemCPUTime) / 1e6, cpuChildrenS: cpuChildren(), maxRssMB: u.maxRSS / 1024, atPeak: peak, timeline, gc, fromDist: fromDist() } });
+    hwmRises.push([-1, Math.round(Math.max(hwmBeforeStop, hwmAfterStop)), Math.round(process.memoryUsage().rss / 1048576), Math.round(process.memoryUsage().heapUsed / 1048576)]);
+    // Peak RSS is VmHWM, this process's own high-water mark: getrusage's maxRSS also holds the RSS the
+    // bench process had when it forked the command that became this one (the kernel folds the old
+    // memory's high-water mark into it at exec; docs/kernel-facts.md), so it grew with the bench.
+    print({ exit: { cpuSelfS: (u.userCPUTime + u.systemCPUTime) / 1e6, cpuChildrenS: cpuChildren(), maxRssMB: hwmMB(), getrusageMaxRssMB: u.maxRSS / 1024, atPeak: peak, timeline, hwmRises, gc, fromDist: fromDist() } });
     process.exit(0);
   })();
 });
