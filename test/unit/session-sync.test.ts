@@ -362,6 +362,65 @@ test('stream: after a resync, only the events of flows it wrote or pruned are ap
   await h.m.stop();
 });
 
+for (const superseded of [false, true]) {
+test(`stream: after a resync, replays go after the fresh events${superseded ? ', and a fresh event of a replayed flow replaces its replay' : ''}`, async (t) => {
+  const helper = eventsHelper(t, true);
+  const h = harness('stream');
+  // The resync (the first session: bulk) waits until released; the stream session waits while `hold` is set.
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  let hold: Promise<void> | undefined;
+  let open: () => void = () => undefined;
+  const sessions: FakeSession[] = [];
+  const deps = (h.m as unknown as { deps: RoutedModeDeps }).deps;
+  (deps as { session: RoutedModeDeps['session'] }).session = () => {
+    const first = sessions.length === 0;
+    const s = new FakeSession();
+    const send = s.send.bind(s);
+    s.send = async (b) => {
+      const reply = await send(b);
+      await (first ? gate : hold);
+      return reply;
+    };
+    sessions.push(s);
+    return s as unknown as RestoreSession;
+  };
+  await h.m.update(standaloneInput(h.spec, ['198.51.100.100']));
+  await waitFor(() => (sessions[0]?.batches.length ? true : undefined));
+  const events = h.local.children.find((c) => c.argv[0] === helper)!;
+  const write = (line: string) => (events.stdout as PassThrough).write(`${line}\n`);
+  // During the resync: an update of the flow the resync writes (A_ONLY), applied at once and kept for replay.
+  write('UPDATE 6 0 66 414 3599 3 192.0.2.10 198.51.100.200 1024 7007 - 198.51.100.200 198.51.100.100 7007 20000 -');
+  const stream = await waitFor(() => (sessions[1]?.batches.length ? sessions[1] : undefined));
+  // Then the stream session is held with a fresh flow's batch in flight, and the resync ends.
+  hold = new Promise<void>((r) => (open = r));
+  write('NEW 6 0 0 414 3599 3 192.0.2.70 198.51.100.200 3070 7007 - 198.51.100.200 198.51.100.100 7007 21070 -');
+  await waitFor(() => (stream.batches.length === 2 ? true : undefined));
+  release();
+  await new Promise((r) => setTimeout(r, 50));
+  // While the replay of 192.0.2.10 waits: a fresh event of a new flow (and of 192.0.2.10 itself, mark 99).
+  if (superseded) write('UPDATE 6 0 99 414 3599 3 192.0.2.10 198.51.100.200 1024 7007 - 198.51.100.200 198.51.100.100 7007 20000 -');
+  write('NEW 6 0 0 414 3599 3 192.0.2.80 198.51.100.200 3080 7007 - 198.51.100.200 198.51.100.100 7007 21080 -');
+  await new Promise((r) => setTimeout(r, 50));
+  open();
+  hold = undefined;
+  await waitFor(() => (stream.batches.length >= (superseded ? 3 : 4) ? true : undefined));
+  await new Promise((r) => setTimeout(r, 100));
+  const after = stream.batches.slice(2).map((b) => b.restore ?? '');
+  if (superseded) {
+    assert.equal(after.length, 1, `one batch after the held one, the fresh events; no replay: ${JSON.stringify(after)}`);
+    assert.match(after[0]!, /-s 192\.0\.2\.10 .* -m 99\n/);
+    assert.match(after[0]!, /-s 192\.0\.2\.80 /);
+    assert.doesNotMatch(after.join(''), /-m 66\n/, 'the replayed (older) event of 192.0.2.10 is not sent after the fresher one');
+  } else {
+    assert.equal(after.length, 2, `the fresh event, then the replay: ${JSON.stringify(after)}`);
+    assert.match(after[0]!, /^-A -p tcp -s 192\.0\.2\.80 [^\n]*\n$/, 'the fresh event goes alone, first');
+    assert.match(after[1]!, /-s 192\.0\.2\.10 .* -m 66\n$/, 'then the replay of the flow the resync wrote');
+  }
+  await h.m.stop();
+});
+}
+
 test('pool push worker: settled() waits for a batch already on its way after stop(), and no batch starts after stop()', async () => {
   const local = new FakeHost().on(['conntrack', '-L'], { stdout: NAT_FIXTURE }).on(['ssh'], { code: 0 });
   let open: () => void = () => undefined;

@@ -10,8 +10,9 @@
 // is deleted exactly (routerd-ct-delete, one hash lookup on the target), a new
 // one inserted (`-A`), one that reached ESTABLISHED or changed mark replaced
 // (exact delete, then `-A`). Events that arrive during a resync are applied
-// again after it (the resync's dump may have carried a flow that ended
-// meanwhile). An overrun of the event socket (ENOBUFS) or an event stream that
+// again after it, the latest of each flow the resync wrote or pruned (its dump
+// may have carried a flow that ended meanwhile), after the fresh events: a
+// fresh event of the same flow replaces the replayed one. An overrun of the event socket (ENOBUFS) or an event stream that
 // exited is counted (metric, status) and healed by a full resync, at once or
 // MIN_RESYNC_GAP_MS after the previous one (snapshot.ts).
 import type { ChildHandle } from '../../host/host.ts';
@@ -27,6 +28,11 @@ const SYNCED_PROTOCOLS = new Set(['tcp', 'udp', 'icmp']);
 /** Coalescing delay after the first event of an idle stream. */
 const FLUSH_MS = 10;
 const MAX_STREAM_BATCH = 20_000;
+/**
+ * Replayed events per batch. They go only when no fresh event waits, so a
+ * fresh one waits behind at most one such batch.
+ */
+const MAX_REPLAY_BATCH = 1000;
 /** Events held per target while it is unreachable; past this only a full resync can heal it. */
 const MAX_PENDING = 200_000;
 const UDP_REFRESH_MS = 10_000;
@@ -117,11 +123,12 @@ export function planStreamChanges(events: readonly ConntrackEvent[]): StreamChan
 /** Keys a resync reports as touched, per target, at most; past it every event seen meanwhile is applied again. */
 const MAX_TOUCHED = 50_000;
 
-function touchedBy(keys: ReadonlySet<string>, ev: ConntrackEvent): boolean {
+/** An event's tuple key, or undefined when it has none (its batch counts it as failed). */
+function keyOf(ev: ConntrackEvent): string | undefined {
   try {
-    return keys.has(tupleKey(ev.entry));
+    return tupleKey(ev.entry);
   } catch {
-    return true;
+    return undefined;
   }
 }
 
@@ -132,6 +139,11 @@ export class StreamSyncMode extends SnapshotSyncMode {
   private readonly pending = new Map<TargetState, Queued[]>();
   /** Events seen while a target's resync runs, applied again after it. */
   private readonly replay = new Map<TargetState, Replayed[]>();
+  /**
+   * After a resync, the latest event of each flow it touched, by tuple key, sent
+   * after the fresh events: a fresh event of the same flow replaces it (it is newer).
+   */
+  private readonly replayQueue = new Map<TargetState, Map<string, Queued>>();
   private seq = 0;
   private flushTimer: NodeJS.Timeout | undefined;
 
@@ -158,6 +170,7 @@ export class StreamSyncMode extends SnapshotSyncMode {
     this.streams = [];
     this.pending.clear();
     this.replay.clear();
+    this.replayQueue.clear();
   }
 
   protected override beforeReplace(targets: readonly TargetState[]): void {
@@ -173,15 +186,22 @@ export class StreamSyncMode extends SnapshotSyncMode {
       // Only a flow the resync wrote or pruned can have been overtaken by it; the others' events
       // were applied in order already (sending them again delayed the fresh ones behind them).
       const keys = touched?.get(t);
-      const held = new Set(q.map((x) => x.seq));
-      const redo: Queued[] = [];
-      for (const r of again) {
-        if (held.has(r.seq)) continue;
-        const ev = replayedEvent(r);
-        if (ev && (!keys || touchedBy(keys, ev))) redo.push({ ev, at: r.at, seq: r.seq });
+      // A flow with an event still pending needs no replay: that event is newer.
+      const fresh = new Set<string>();
+      for (const x of q) {
+        const k = keyOf(x.ev);
+        if (k !== undefined) fresh.add(k);
       }
-      // Replayed events go first: those still pending are newer.
-      if (redo.length) q.unshift(...redo);
+      let later = this.replayQueue.get(t);
+      for (const r of again) {
+        const ev = replayedEvent(r);
+        if (!ev) continue;
+        const k = keyOf(ev);
+        if (k === undefined || fresh.has(k) || (keys && !keys.has(k))) continue;
+        if (!later) this.replayQueue.set(t, (later = new Map()));
+        later.delete(k);
+        later.set(k, { ev, at: r.at, seq: r.seq });
+      }
     }
     this.scheduleFlush();
   }
@@ -190,7 +210,13 @@ export class StreamSyncMode extends SnapshotSyncMode {
   private enqueue(ev: ConntrackEvent, line?: string): void {
     const q: Queued = { ev, at: Date.now(), seq: this.seq++ };
     let kept: Replayed | undefined;
+    let key: string | undefined | null = null;
     for (const [t, list] of this.pending) {
+      const later = this.replayQueue.get(t);
+      if (later?.size) {
+        if (key === null) key = keyOf(ev);
+        if (key !== undefined) later.delete(key);
+      }
       if (list.length < MAX_PENDING) list.push(q);
       else if (!t.needsFull) {
         t.needsFull = true;
@@ -301,10 +327,15 @@ export class StreamSyncMode extends SnapshotSyncMode {
     const book = this.book;
     if (!book || this.stopped) return;
     for (const [ts, list] of this.pending) {
-      if (ts.streaming || list.length === 0 || !ts.due()) continue;
-      const take = list.splice(0, MAX_STREAM_BATCH);
+      if (ts.streaming || !ts.due()) continue;
+      const take = list.length ? list.splice(0, MAX_STREAM_BATCH) : this.takeReplays(ts);
+      if (take.length === 0) continue;
       const plan = planStreamChanges(take.map((q) => q.ev));
-      if (plan.deletes.length === 0 && plan.inserts.length === 0) continue;
+      if (plan.deletes.length === 0 && plan.inserts.length === 0) {
+        // Nothing to write (TCP handshake updates); more replays may wait.
+        if (this.replayQueue.get(ts)?.size) this.scheduleFlush();
+        continue;
+      }
       ts.streaming = true;
       const startedAt = Date.now();
       const readAt = take[0]!.at;
@@ -334,6 +365,19 @@ export class StreamSyncMode extends SnapshotSyncMode {
     }
   }
 
+  /** Up to MAX_REPLAY_BATCH replayed events, oldest first. */
+  private takeReplays(ts: TargetState): Queued[] {
+    const later = this.replayQueue.get(ts);
+    if (!later?.size) return [];
+    const take: Queued[] = [];
+    for (const [k, q] of later) {
+      later.delete(k);
+      take.push(q);
+      if (take.length >= MAX_REPLAY_BATCH) break;
+    }
+    return take.sort((a, b) => a.seq - b.seq);
+  }
+
   private batchDone(ts: TargetState, ok: boolean): void {
     ts.streaming = false;
     if (!ok) {
@@ -341,7 +385,7 @@ export class StreamSyncMode extends SnapshotSyncMode {
       setTimeout(() => this.requestFull(), Math.max(0, ts.nextAttemptAt - Date.now())).unref();
     }
     // The next batch goes as soon as this one is applied.
-    if ((this.pending.get(ts)?.length ?? 0) > 0) this.flush();
+    if ((this.pending.get(ts)?.length ?? 0) > 0 || (this.replayQueue.get(ts)?.size ?? 0) > 0) this.flush();
     this.publish();
   }
 }
