@@ -321,33 +321,41 @@ for (const reader of ['routerd-ct-events', 'conntrack -E'] as const) {
   });
 }
 
-test('stream: after a resync, only the events of flows it wrote or pruned are applied again', async (t) => {
-  const helper = eventsHelper(t, true);
-  const h = harness('stream');
-  // The resync's batches (the first session opened: bulk) wait until released; stream batches go through.
+/**
+ * Stream mode started on a harness whose sessions are held: the resync's (the
+ * first session opened: bulk) until `release()`, the others while `ctl.hold`
+ * is set. Resolves once the first resync batch is on its way.
+ */
+async function heldStream(h: ReturnType<typeof harness>, helper: string) {
   let release: () => void = () => undefined;
   const gate = new Promise<void>((r) => (release = r));
+  const ctl: { hold?: Promise<void> } = {};
   const sessions: FakeSession[] = [];
   const deps = (h.m as unknown as { deps: RoutedModeDeps }).deps;
   (deps as { session: RoutedModeDeps['session'] }).session = () => {
     const first = sessions.length === 0;
     const s = new FakeSession();
-    if (first) {
-      const send = s.send.bind(s);
-      s.send = async (b) => {
-        const reply = await send(b);
-        await gate;
-        return reply;
-      };
-    }
+    const send = s.send.bind(s);
+    s.send = async (b) => {
+      const reply = await send(b);
+      await (first ? gate : ctl.hold);
+      return reply;
+    };
     sessions.push(s);
     return s as unknown as RestoreSession;
   };
   await h.m.update(standaloneInput(h.spec, ['198.51.100.100']));
   await waitFor(() => (sessions[0]?.batches.length ? true : undefined));
   const events = h.local.children.find((c) => c.argv[0] === helper)!;
+  return { sessions, release, ctl, write: (text: string) => (events.stdout as PassThrough).write(text) };
+}
+
+test('stream: after a resync, only the events of flows it wrote or pruned are applied again', async (t) => {
+  const helper = eventsHelper(t, true);
+  const h = harness('stream');
+  const { sessions, release, write } = await heldStream(h, helper);
   // A_ONLY (the resync inserts it), SAME (the target holds it as it is: untouched), and a flow the resync never saw.
-  (events.stdout as PassThrough).write(
+  write(
     'UPDATE 6 0 66 414 3599 3 192.0.2.10 198.51.100.200 1024 7007 - 198.51.100.200 198.51.100.100 7007 20000 -\n' +
       'UPDATE 6 0 77 414 3599 3 192.0.2.11 198.51.100.200 1025 7007 - 198.51.100.200 198.51.100.100 7007 20001 -\n' +
       'NEW 6 0 0 414 3599 3 192.0.2.50 198.51.100.200 3000 7007 - 198.51.100.200 198.51.100.100 7007 21000 -\n',
@@ -366,34 +374,15 @@ for (const superseded of [false, true]) {
 test(`stream: after a resync, replays go after the fresh events${superseded ? ', and a fresh event of a replayed flow replaces its replay' : ''}`, async (t) => {
   const helper = eventsHelper(t, true);
   const h = harness('stream');
-  // The resync (the first session: bulk) waits until released; the stream session waits while `hold` is set.
-  let release: () => void = () => undefined;
-  const gate = new Promise<void>((r) => (release = r));
-  let hold: Promise<void> | undefined;
+  const held = await heldStream(h, helper);
+  const { sessions, release, ctl } = held;
+  const write = (line: string) => held.write(`${line}\n`);
   let open: () => void = () => undefined;
-  const sessions: FakeSession[] = [];
-  const deps = (h.m as unknown as { deps: RoutedModeDeps }).deps;
-  (deps as { session: RoutedModeDeps['session'] }).session = () => {
-    const first = sessions.length === 0;
-    const s = new FakeSession();
-    const send = s.send.bind(s);
-    s.send = async (b) => {
-      const reply = await send(b);
-      await (first ? gate : hold);
-      return reply;
-    };
-    sessions.push(s);
-    return s as unknown as RestoreSession;
-  };
-  await h.m.update(standaloneInput(h.spec, ['198.51.100.100']));
-  await waitFor(() => (sessions[0]?.batches.length ? true : undefined));
-  const events = h.local.children.find((c) => c.argv[0] === helper)!;
-  const write = (line: string) => (events.stdout as PassThrough).write(`${line}\n`);
   // During the resync: an update of the flow the resync writes (A_ONLY), applied at once and kept for replay.
   write('UPDATE 6 0 66 414 3599 3 192.0.2.10 198.51.100.200 1024 7007 - 198.51.100.200 198.51.100.100 7007 20000 -');
   const stream = await waitFor(() => (sessions[1]?.batches.length ? sessions[1] : undefined));
   // Then the stream session is held with a fresh flow's batch in flight, and the resync ends.
-  hold = new Promise<void>((r) => (open = r));
+  ctl.hold = new Promise<void>((r) => (open = r));
   write('NEW 6 0 0 414 3599 3 192.0.2.70 198.51.100.200 3070 7007 - 198.51.100.200 198.51.100.100 7007 21070 -');
   await waitFor(() => (stream.batches.length === 2 ? true : undefined));
   release();
@@ -403,7 +392,7 @@ test(`stream: after a resync, replays go after the fresh events${superseded ? ',
   write('NEW 6 0 0 414 3599 3 192.0.2.80 198.51.100.200 3080 7007 - 198.51.100.200 198.51.100.100 7007 21080 -');
   await new Promise((r) => setTimeout(r, 50));
   open();
-  hold = undefined;
+  delete ctl.hold;
   await waitFor(() => (stream.batches.length >= (superseded ? 3 : 4) ? true : undefined));
   await new Promise((r) => setTimeout(r, 100));
   const after = stream.batches.slice(2).map((b) => b.restore ?? '');
