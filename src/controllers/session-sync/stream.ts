@@ -12,9 +12,10 @@
 // (exact delete, then `-A`). Events that arrive during a resync are applied
 // again after it, the latest of each flow the resync wrote or pruned (its dump
 // may have carried a flow that ended meanwhile), after the fresh events: a
-// fresh event of the same flow replaces the replayed one. An overrun of the event socket (ENOBUFS) or an event stream that
-// exited is counted (metric, status) and healed by a full resync, at once or
-// MIN_RESYNC_GAP_MS after the previous one (snapshot.ts).
+// fresh event of the same flow replaces the replayed one. An overrun of the
+// event socket (ENOBUFS) or an event stream that exited is counted (metric,
+// status) and healed by a full resync, at once or MIN_RESYNC_GAP_MS after the
+// previous one (snapshot.ts).
 import type { ChildHandle } from '../../host/host.ts';
 import { conntrackEventsArgv, snatAddress, type ConntrackEvent } from '../../kernel/conntrack.ts';
 import { ConntrackSerializeError, restoreInsertLine } from '../../kernel/conntrack-batch.ts';
@@ -174,7 +175,11 @@ export class StreamSyncMode extends SnapshotSyncMode {
   }
 
   protected override beforeReplace(targets: readonly TargetState[]): void {
-    for (const t of targets) this.replay.set(t, []);
+    // Replays still waiting from the last resync go: this one compares every entry again.
+    for (const t of targets) {
+      this.replay.set(t, []);
+      this.replayQueue.delete(t);
+    }
   }
 
   protected override afterReplace(targets: readonly TargetState[], touched: ReadonlyMap<TargetState, ReadonlySet<string> | undefined> | undefined): void {
@@ -221,6 +226,7 @@ export class StreamSyncMode extends SnapshotSyncMode {
       else if (!t.needsFull) {
         t.needsFull = true;
         list.length = 0;
+        this.replayQueue.delete(t);
         this.requestFull();
       }
       const r = this.replay.get(t);
