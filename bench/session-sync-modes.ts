@@ -9,9 +9,10 @@
 //   the commit `-c` and the whole master transition).
 // session-sync-burst: a steady base, then new entries at a fixed rate on A for
 //   60 s, the oldest ones destroyed at the same rate once A holds BURST_CAP
-//   (every mode), and stream once more at BURST_BIG_CAP (200k); lag from each entry's NEW event on A to its NEW event on B (p50/p99),
-//   entries missing on B and destroyed ones still on B after a settle time,
-//   CPU of routerd and conntrackd, peak RSS of routerd.
+//   (every mode), and stream once more at BURST_BIG_CAP (200k); lag from each
+//   entry's NEW event on A to its NEW event on B (p50/p99), entries missing on
+//   B and destroyed ones still on B after a settle time, CPU of routerd and
+//   conntrackd, peak RSS of routerd.
 import { readFile } from 'node:fs/promises';
 import { nat44SessionSyncSpec } from '../src/controllers/session-sync/schema.ts';
 import { standaloneContext } from '../src/controllers/controller.ts';
@@ -540,6 +541,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
     const runs: { mode: Mode; cap: number }[] = BURST_MODES.map((mode) => ({ mode, cap: BURST_CAP }));
     if (BURST_BIG_CAP && BURST_BIG_CAP !== BURST_CAP && BURST_MODES.includes('stream')) runs.push({ mode: 'stream', cap: BURST_BIG_CAP });
     for (const { mode, cap } of runs) {
+      const label = `session-sync-burst ${mode} ${cap / 1000}k`;
       await ctFlush(ra);
       await ctFlush(rb);
       // routerd's conntrackd mode sets nf_conntrack_events=1 before it starts conntrackd; the base here is
@@ -614,7 +616,7 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
           }
           if (keysA.has(keyOf(i))) resurrected++;
         }
-        if (staleRanges.length) console.log(`session-sync-burst ${mode}: stale entries (generator indexes): ${staleRanges.slice(0, 20).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ')}${staleRanges.length > 20 ? ', ...' : ''}`);
+        if (staleRanges.length) console.log(`${label}: stale entries (generator indexes): ${staleRanges.slice(0, 20).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ')}${staleRanges.length > 20 ? ', ...' : ''}`);
         for (const w of watchers.splice(0)) {
           w.child.kill('SIGTERM');
           await w.child.exited;
@@ -661,11 +663,11 @@ export async function benchSessionSyncBurst(): Promise<BenchSection> {
           if (!xs) buckets.set(k, (xs = []));
           xs.push(bAt - a);
         }
-        console.log(`session-sync-burst ${mode} ${cap / 1000}k: lag by 5 s (from A's first NEW): ${[...buckets].map(([k, xs]) => `${k}s p50 ${Math.round(percentile(xs, 50))} p99 ${Math.round(percentile(xs, 99))} max ${Math.round(xs.reduce((m, x) => Math.max(m, x), 0))}`).join('; ')}`);
-        if (own?.timeline) console.log(`session-sync-burst ${mode} ${cap / 1000}k: agent [s, RSS MB, heap used MB]: ${JSON.stringify(own.timeline)}`);
-        if (own?.hwmRises) console.log(`session-sync-burst ${mode} ${cap / 1000}k: agent RSS high-water rises [s, VmHWM MB, RSS MB, heap used MB]: ${JSON.stringify(own.hwmRises)}`);
-        if (own?.gc) console.log(`session-sync-burst ${mode} ${cap / 1000}k: agent GC: ${own.gc.minor} minor (${Math.round(own.gc.minorMs)} ms), ${own.gc.major} major (${Math.round(own.gc.majorMs)} ms); CPU ${own.cpuSelfS.toFixed(1)} s itself, ${own.cpuChildrenS.toFixed(1)} s children`);
-        console.log(`session-sync-burst ${mode} ${cap / 1000}k: sent ${sent} at ${Math.round(r.achievedRate)}/s, destroyed ${r.destroyed}, lag p50 ${percentile(lags, 50)} p99 ${percentile(lags, 99)}, A ${r.onA} B ${r.onB} missing ${r.missing} stale ${r.stale} resurrected on A ${r.resurrected} ${r.ctdRuntime} (settled in ${Math.round(settleMs)} ms), cpu ${JSON.stringify(r.cpu)}`);
+        console.log(`${label}: lag by 5 s (from A's first NEW): ${[...buckets].map(([k, xs]) => `${k}s p50 ${Math.round(percentile(xs, 50))} p99 ${Math.round(percentile(xs, 99))} max ${Math.round(xs.reduce((m, x) => Math.max(m, x), 0))}`).join('; ')}`);
+        if (own?.timeline) console.log(`${label}: agent [s, RSS MB, heap used MB]: ${JSON.stringify(own.timeline)}`);
+        if (own?.hwmRises) console.log(`${label}: agent RSS high-water rises [s, VmHWM MB, RSS MB, heap used MB]: ${JSON.stringify(own.hwmRises)}`);
+        if (own?.gc) console.log(`${label}: agent GC: ${own.gc.minor} minor (${Math.round(own.gc.minorMs)} ms), ${own.gc.major} major (${Math.round(own.gc.majorMs)} ms); CPU ${own.cpuSelfS.toFixed(1)} s itself, ${own.cpuChildrenS.toFixed(1)} s children`);
+        console.log(`${label}: sent ${sent} at ${Math.round(r.achievedRate)}/s, destroyed ${r.destroyed}, lag p50 ${percentile(lags, 50)} p99 ${percentile(lags, 99)}, A ${r.onA} B ${r.onB} missing ${r.missing} stale ${r.stale} resurrected on A ${r.resurrected} ${r.ctdRuntime} (settled in ${Math.round(settleMs)} ms), cpu ${JSON.stringify(r.cpu)}`);
       } finally {
         for (const w of watchers) {
           w.child.kill('SIGTERM');
